@@ -1,0 +1,45 @@
+# Everything a fresh Debian machine needs, installed on demand.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEB_PACKAGES := runc docker-registry busybox-static uidmap slirp4netns apache2-utils umoci tmux
+PYTEST_ARGS ?=
+
+.PHONY: all deps venv test demo bench docs clean
+
+all: test
+
+# Debian packages, installed only when one is missing (apt-get needs root).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml | deps
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: deps $(VENV)/.installed
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: venv
+	$(PY) -m tests.harness.demo
+
+bench: venv
+	$(PY) -m tests.harness.bench
+
+docs: venv
+	$(PY) -m tests.harness.docs
+
+clean:
+	rm -rf $(VENV) build *.egg-info

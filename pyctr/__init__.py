@@ -1,0 +1,3 @@
+"""pyctr: a daemonless container engine in the style of podman."""
+
+__version__ = "0.1.0"

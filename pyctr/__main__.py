@@ -1,0 +1,3 @@
+from pyctr.cli.main import main
+
+main()

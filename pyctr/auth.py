@@ -1,0 +1,121 @@
+"""Registry credentials in the files podman and docker users already have.
+
+Read order (first match wins): --authfile, $REGISTRY_AUTH_FILE,
+${XDG_RUNTIME_DIR}/containers/auth.json, $XDG_CONFIG_HOME/containers/auth.json,
+~/.docker/config.json. `pyctr login` writes the first of the containers files.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+from pyctr import config
+from pyctr.errors import InvalidArgument
+from pyctr.fsutil import atomic_write_json, locked, makedirs, read_json
+
+DOCKER_HUB_KEY = "https://index.docker.io/v1/"
+
+
+def _runtime_auth_path() -> Path:
+    if os.environ.get("XDG_RUNTIME_DIR") or config.is_rootless():
+        return config.runtime_dir() / "containers" / "auth.json"
+    return Path(f"/run/containers/{os.geteuid()}/auth.json")
+
+
+def write_path(authfile: str | None = None) -> Path:
+    if authfile:
+        return Path(authfile)
+    if os.environ.get("REGISTRY_AUTH_FILE"):
+        return Path(os.environ["REGISTRY_AUTH_FILE"])
+    return _runtime_auth_path()
+
+
+def read_paths(authfile: str | None = None) -> list[Path]:
+    if authfile:
+        return [Path(authfile)]
+    home = Path(os.path.expanduser("~"))
+    xdg_config = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    return [
+        write_path(),
+        xdg_config / "containers" / "auth.json",
+        home / ".docker" / "config.json",
+    ]
+
+
+def _keys_for(registry: str, repository: str | None) -> list[str]:
+    """Most specific key first: host/repo/path, ..., host (docker.io also by its legacy URL)."""
+    keys = []
+    if repository:
+        parts = repository.split("/")
+        for n in range(len(parts), 0, -1):
+            keys.append(f"{registry}/{'/'.join(parts[:n])}")
+    keys.append(registry)
+    if registry == "docker.io":
+        keys += [DOCKER_HUB_KEY, "index.docker.io", "registry-1.docker.io"]
+    return keys
+
+
+def _decode(entry: dict, path: Path) -> tuple[str, str] | None:
+    encoded = entry.get("auth") if isinstance(entry, dict) else None
+    if not encoded:
+        return None
+    try:
+        user, _, password = base64.b64decode(encoded).decode().partition(":")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"reading {path}: malformed auth entry") from exc
+    return user, password
+
+
+def _normalise_key(key: str) -> str:
+    for prefix in ("https://", "http://"):
+        if key.startswith(prefix) and key != DOCKER_HUB_KEY:
+            key = key[len(prefix) :]
+    return key.rstrip("/") if key != DOCKER_HUB_KEY else key
+
+
+def lookup(registry: str, repository: str | None = None, authfile: str | None = None) -> tuple[str, str] | None:
+    wanted = _keys_for(registry, repository)
+    for path in read_paths(authfile):
+        auths = (read_json(path, {}) or {}).get("auths") or {}
+        by_key = {_normalise_key(k): v for k, v in auths.items()}
+        for key in wanted:
+            if key in by_key:
+                found = _decode(by_key[key], path)
+                if found:
+                    return found
+    return None
+
+
+def store(registry: str, username: str, password: str, authfile: str | None = None) -> Path:
+    path = write_path(authfile)
+    makedirs(path.parent)
+    with locked(path.with_name(path.name + ".lock")):
+        data = read_json(path, {}) or {}
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        data.setdefault("auths", {})[registry] = {"auth": token}
+        atomic_write_json(path, data)
+    os.chmod(path, 0o600)
+    return path
+
+
+def remove(registry: str | None, authfile: str | None = None) -> bool:
+    """Forget one registry's credentials (all when registry is None); returns whether any were removed."""
+    path = write_path(authfile)
+    if not path.exists():
+        return False
+    with locked(path.with_name(path.name + ".lock")):
+        data = read_json(path, {}) or {}
+        auths = data.get("auths") or {}
+        if registry is None:
+            removed = bool(auths)
+            auths = {}
+        else:
+            keys = [k for k in auths if _normalise_key(k) in _keys_for(registry, None)]
+            removed = bool(keys)
+            for k in keys:
+                del auths[k]
+        data["auths"] = auths
+        atomic_write_json(path, data)
+    return removed

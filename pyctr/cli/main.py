@@ -1,0 +1,82 @@
+"""`pyctr`: global options, command registration, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from pyctr import __version__
+from pyctr.errors import EXIT_ENGINE, PyctrError
+
+app = typer.Typer(
+    name="pyctr",
+    help="Manage pods, containers and images, without a daemon.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+LOG_LEVELS = ("debug", "info", "warn", "error", "fatal", "panic")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pyctr version {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    ctx: typer.Context,
+    root: str = typer.Option(None, "--root", help="Path to the storage root directory.", envvar="PYCTR_ROOT"),
+    runroot: str = typer.Option(None, "--runroot", help="Path to the runtime state directory.", envvar="PYCTR_RUNROOT"),
+    log_level: str = typer.Option("warn", "--log-level", help="Log messages at and above this level (debug shows tracebacks)."),
+    version: bool = typer.Option(False, "--version", "-v", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    from pyctr.config import Config
+    from pyctr.engine import Engine
+
+    if log_level not in LOG_LEVELS:
+        raise typer.BadParameter(f"{log_level!r} is not one of {', '.join(LOG_LEVELS)}", param_hint="--log-level")
+    os.environ["PYCTR_LOG_LEVEL"] = log_level
+    ctx.obj = Engine(Config.create(root, runroot))
+
+
+def _register_commands() -> None:
+    from pyctr.cli import images, login
+
+    images.register(app)
+    login.register(app)
+
+
+def _fail(message: str, hint: str | None = None, code: int = EXIT_ENGINE) -> int:
+    sys.stderr.write(f"Error: {message}\n")
+    if hint:
+        sys.stderr.write(f"Hint: {hint}\n")
+    return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register_commands()
+    debug = "--log-level=debug" in sys.argv or ("--log-level" in sys.argv and "debug" in sys.argv)
+    try:
+        code = app(args=argv, prog_name="pyctr", standalone_mode=False)
+    except PyctrError as exc:
+        if debug:
+            raise
+        code = _fail(str(exc), exc.hint, exc.exit_code)
+    except typer.TyperException as exc:  # bad flags and arguments
+        code = _fail(exc.format_message(), code=EXIT_ENGINE)
+    except typer.Abort:
+        code = 130
+    except KeyboardInterrupt:
+        code = 130
+    except BrokenPipeError:
+        # The reader went away (`pyctr images | head`); not an error worth a message.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code if isinstance(code, int) else 0)

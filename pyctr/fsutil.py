@@ -1,0 +1,107 @@
+"""Crash-safe file writes and inter-process locks.
+
+There is no daemon to serialise pyctr processes, so every change to shared
+state is a whole-file replace (temp file, fsync, rename) made under a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from pyctr.errors import StoreError
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
+    """Replace `path` with `data` so that readers see the old or the new file, never a part."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise store_error(f"writing {path}", exc) from exc
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write(path, json.dumps(obj, indent=1, sort_keys=True).encode() + b"\n")
+
+
+def read_json(path: str | os.PathLike, default: Any = None) -> Any:
+    try:
+        with open(path, "rb") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return default
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"reading {path}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike, *, shared: bool = False) -> Iterator[None]:
+    """Hold an flock on `path` (created if needed) for the block's duration."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise store_error(f"opening lock {path}", exc) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def try_locked(path: str | os.PathLike) -> Iterator[bool]:
+    """Take an exclusive flock without waiting; yields whether we got it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def store_error(what: str, exc: OSError) -> StoreError:
+    """A one-line StoreError, with a hint for the failures users can fix."""
+    hint = None
+    if exc.errno == errno.ENOSPC:
+        hint = "the disk holding the store is full; free space and try again"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        hint = "check the permissions of --root and --runroot"
+    return StoreError(f"{what}: {exc.strerror or exc}", hint=hint)
+
+
+def makedirs(path: str | os.PathLike, mode: int = 0o700) -> Path:
+    try:
+        os.makedirs(path, mode=mode, exist_ok=True)
+    except OSError as exc:
+        raise store_error(f"creating {path}", exc) from exc
+    return Path(path)

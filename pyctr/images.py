@@ -1,0 +1,262 @@
+"""The image service: pull, list, inspect, tag, remove, prune, mount."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from pyctr import digest as digestmod
+from pyctr import mount as mountmod
+from pyctr import oci, reference
+from pyctr.config import Config
+from pyctr.content import ContentStore
+from pyctr.errors import ImageInUse, ImageNotFound, InvalidArgument
+from pyctr.fsutil import locked, makedirs, try_locked
+from pyctr.imagestore import ImageIndex, ImageRecord
+from pyctr.pull import Progress, Puller
+from pyctr.snapshots import LayerStore
+
+
+@dataclass
+class RemoveReport:
+    untagged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+class ImageService:
+    def __init__(self, config: Config):
+        self.config = config
+        self.content = ContentStore(config.root)
+        self.layers = LayerStore(config.root)
+        self.index = ImageIndex(config.root)
+        self._gc_lock = config.root / "gc.lock"
+
+    # -- pulling -----------------------------------------------------------------------------
+
+    def pull(
+        self,
+        name: str,
+        *,
+        platform: str | None = None,
+        tls_verify: bool | None = None,
+        authfile: str | None = None,
+        progress: Progress | None = None,
+    ) -> ImageRecord:
+        ref = reference.parse(name)
+        wanted = oci.Platform.parse(platform) if platform else None
+        makedirs(self.config.root)
+        # A shared lease on gc.lock: garbage collection never deletes blobs or
+        # layers that a running pull has fetched but not yet recorded.
+        with locked(self._gc_lock, shared=True):
+            puller = Puller(self.config.root, self.content, self.layers, self.index, rootless=self.config.rootless)
+            return puller.pull(ref, platform=wanted, tls_verify=tls_verify, authfile=authfile, progress=progress)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def list(self) -> list[ImageRecord]:
+        return sorted(self.index.load().values(), key=lambda r: -r.pulled)
+
+    def get(self, name: str) -> ImageRecord:
+        return self.index.resolve(name)
+
+    def config_of(self, record: ImageRecord) -> dict:
+        return json.loads(self.content.read(record.config_digest))
+
+    def inspect(self, name: str) -> dict:
+        """The image as podman's `image inspect` shows it."""
+        record = self.get(name)
+        cfg = self.config_of(record)
+        container_config = cfg.get("config") or {}
+        return {
+            "Id": record.id,
+            "Digest": record.manifest_digest,
+            "RepoTags": list(record.names),
+            "RepoDigests": list(record.repo_digests),
+            "Parent": "",
+            "Comment": cfg.get("comment", ""),
+            "Created": record.created,
+            "Config": container_config,
+            "Version": cfg.get("docker_version", ""),
+            "Author": cfg.get("author", ""),
+            "Architecture": cfg.get("architecture", ""),
+            "Os": cfg.get("os", ""),
+            "Variant": cfg.get("variant", ""),
+            "Size": record.size,
+            "VirtualSize": record.size,
+            "Labels": container_config.get("Labels") or {},
+            "Annotations": {},
+            "ManifestType": record.manifest_media_type,
+            "User": container_config.get("User", ""),
+            "History": cfg.get("history") or [],
+            "NamesHistory": list(record.names),
+            "GraphDriver": {
+                "Name": "overlay",
+                "Data": {
+                    "LowerDir": ":".join(str(self.layers.path(c)) for c in reversed(record.chain_ids)),
+                },
+            },
+            "RootFS": {"Type": "layers", "Layers": list(record.diff_ids)},
+        }
+
+    # -- names -------------------------------------------------------------------------------
+
+    def tag(self, name: str, new_names: list[str]) -> None:
+        refs = [reference.parse(n) for n in new_names]
+        with self.index.edit() as images:
+            record = self.index.resolve(name, images)
+            for ref in refs:
+                if ref.digest:
+                    raise InvalidArgument(f"{ref}: a tag cannot be a digest")
+                full = str(ref)
+                for other in images.values():
+                    if other.id != record.id and full in other.names:
+                        other.names.remove(full)
+                if full not in record.names:
+                    record.names.append(full)
+
+    def untag(self, name: str, names: list[str]) -> None:
+        with self.index.edit() as images:
+            record = self.index.resolve(name, images)
+            targets = [str(reference.parse(n)) for n in names] if names else list(record.names)
+            for full in targets:
+                if full not in record.names:
+                    raise ImageNotFound(f"{full}: tag not known")
+                record.names.remove(full)
+
+    # -- removing ----------------------------------------------------------------------------
+
+    def remove(self, name: str, *, force: bool = False) -> RemoveReport:
+        """Remove one name (if the image has others and was named) or the whole image."""
+        report = RemoveReport()
+        with self.index.edit() as images:
+            record = self.index.resolve(name, images)
+            by_name = self._named(name, record)
+            if by_name and len(record.names) > 1:
+                record.names.remove(by_name)
+                report.untagged.append(by_name)
+                return report
+            if len(record.names) > 1 and not force:
+                raise ImageInUse(
+                    f"unable to delete image {record.id[:12]} (must force) - image is referenced in multiple repositories",
+                    hint="use --force, or remove the names one by one",
+                )
+            if self._is_mounted(record):
+                if not force:
+                    raise ImageInUse(f"image {record.id[:12]} is mounted", hint=f"run 'pyctr image unmount {record.id[:12]}' or use --force")
+                self._unmount_record(record)
+            report.untagged.extend(record.names)
+            report.deleted.append(record.id)
+            del images[record.id]
+        self.collect_garbage()
+        return report
+
+    @staticmethod
+    def _named(name: str, record: ImageRecord) -> str | None:
+        """The exact name of record that `name` refers to, or None if it was an ID or digest."""
+        for candidate in record.names:
+            if candidate == name:
+                return candidate
+        try:
+            full = str(reference.parse(name))
+        except Exception:
+            return None
+        if full in record.names:
+            return full
+        from pyctr.imagestore import _short_name_matches
+
+        ref = reference.parse(name)
+        matches = [n for n in record.names if _short_name_matches(ref, n)]
+        return matches[0] if len(matches) == 1 and not ref.digest else None
+
+    def prune(self, *, all_images: bool = False) -> list[str]:
+        """Remove dangling images (no name); with all_images, every image (no containers yet use them)."""
+        removed = []
+        with self.index.edit() as images:
+            for image_id, record in list(images.items()):
+                if (all_images or not record.names) and not self._is_mounted(record):
+                    removed.append(image_id)
+                    del images[image_id]
+        self.collect_garbage()
+        return removed
+
+    def collect_garbage(self) -> None:
+        """Delete blobs and layers no image uses; skipped while a pull holds its lease."""
+        if not self._gc_lock.parent.exists():
+            return
+        with try_locked(self._gc_lock) as got:
+            if not got:
+                return
+            images = self.index.load()
+            used_blobs: set[str] = set()
+            used_layers: set[str] = set()
+            for record in images.values():
+                used_blobs.add(record.manifest_digest)
+                used_blobs.add(record.config_digest)
+                used_blobs.update(layer["digest"] for layer in record.layers)
+                used_layers.update(record.chain_ids)
+            for chain_id in self.layers.all() - used_layers:
+                self.layers.remove(chain_id)
+            for blob in self.content.all_digests() - used_blobs:
+                if not self._is_index_of(blob, used_blobs):
+                    self.content.delete(blob)
+            self.content.remove_stale_ingests(keep=set())
+
+    def _is_index_of(self, blob: str, used: set[str]) -> bool:
+        """Keep an index blob while one of the manifests it lists is used."""
+        try:
+            data = json.loads(self.content.read(blob))
+        except (OSError, ValueError):
+            return False
+        if not isinstance(data, dict) or "manifests" not in data:
+            return False
+        return any(isinstance(m, dict) and m.get("digest") in used for m in data.get("manifests") or [])
+
+    # -- mounting ----------------------------------------------------------------------------
+
+    def _mountpoint(self, record: ImageRecord) -> Path:
+        return self.config.runroot / "image-mounts" / record.id
+
+    def _is_mounted(self, record: ImageRecord) -> bool:
+        point = self._mountpoint(record)
+        return point.exists() and mountmod.is_mountpoint(str(point))
+
+    def mount(self, name: str) -> Path:
+        """A read-only overlay of the image's layers; mounting twice returns the same path."""
+        record = self.get(name)
+        point = self._mountpoint(record)
+        with self._mount_lock(record):
+            if self._is_mounted(record):
+                return point
+            makedirs(point, 0o700)
+            lowers = [str(self.layers.path(c)) for c in reversed(record.chain_ids)]
+            if not lowers:
+                raise InvalidArgument(f"image {record.id[:12]} has no layers to mount")
+            mountmod.mount_overlay(lowers, str(point))
+        return point
+
+    def unmount(self, name: str) -> Path | None:
+        record = self.get(name)
+        with self._mount_lock(record):
+            if not self._is_mounted(record):
+                return None
+            self._unmount_record(record)
+        return self._mountpoint(record)
+
+    def _unmount_record(self, record: ImageRecord) -> None:
+        point = self._mountpoint(record)
+        mountmod.unmount(str(point))
+        with contextlib.suppress(OSError):
+            os.rmdir(point)
+
+    @contextlib.contextmanager
+    def _mount_lock(self, record: ImageRecord) -> Iterator[None]:
+        makedirs(self.config.runroot / "image-mounts")
+        with locked(self.config.runroot / "image-mounts" / f"{record.id}.lock"):
+            yield
+
+    def mounted(self) -> list[tuple[ImageRecord, Path]]:
+        return [(r, self._mountpoint(r)) for r in self.list() if self._is_mounted(r)]

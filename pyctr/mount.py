@@ -1,0 +1,83 @@
+"""The one module that performs mount(2) and umount2(2)."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from functools import cache
+
+from pyctr.errors import StoreError
+
+MS_RDONLY = 1
+MS_BIND = 4096
+MS_REC = 16384
+MNT_DETACH = 2
+
+
+@cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise StoreError(f"{what}: {os.strerror(err)}", hint="overlay mounts need root (or a user namespace)" if err == errno.EPERM else None)
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
+    _check(
+        _libc().mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags, data.encode() if data else None),
+        f"mounting {fstype or source} on {target}",
+    )
+
+
+def unmount(target: str, *, lazy: bool = False) -> None:
+    if _libc().umount2(target.encode(), MNT_DETACH if lazy else 0) != 0:
+        err = ctypes.get_errno()
+        if err in (errno.EINVAL, errno.ENOENT):  # not mounted (any more)
+            return
+        raise StoreError(f"unmounting {target}: {os.strerror(err)}")
+
+
+def mount_overlay(lowers: list[str], target: str, *, upper: str | None = None, work: str | None = None, options: tuple[str, ...] = ()) -> None:
+    """Stack `lowers` (topmost first) on `target`; with no upper directory the mount is read-only.
+
+    The lower paths are given relative to their common parent, with that parent
+    as our working directory, so that deep stacks fit in the one page mount
+    options may take.
+    """
+    if len(lowers) == 1 and upper is None:
+        # overlayfs wants two layers when there is no upper; a read-only bind mount is equivalent.
+        mount(lowers[0], target, None, MS_BIND)
+        mount("none", target, None, MS_BIND | MS_RDONLY | 0x20)  # 0x20 = MS_REMOUNT
+        return
+    parent = os.path.commonpath([os.path.dirname(p) for p in lowers])
+    opts = ["lowerdir=" + ":".join(os.path.relpath(p, parent) for p in lowers)]
+    if upper:
+        opts += [f"upperdir={upper}", f"workdir={work}"]
+    opts += list(options)
+    data = ",".join(opts)
+    if len(data) >= 4096:
+        raise StoreError(f"mounting overlay on {target}: too many layers ({len(lowers)})")
+    cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.chdir(parent)
+        mount("overlay", target, "overlay", MS_RDONLY if upper is None else 0, data)
+    finally:
+        os.fchdir(cwd)
+        os.close(cwd)
+
+
+def mountpoints() -> set[str]:
+    """Every mount point of this mount namespace."""
+    points = set()
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            points.add(line.split()[4].encode().decode("unicode_escape"))
+    return points
+
+
+def is_mountpoint(path: str) -> bool:
+    return os.path.realpath(path) in mountpoints()

@@ -1,0 +1,312 @@
+"""A client for the OCI distribution API (the only module that imports httpx).
+
+It speaks to one registry for one repository: ping, the anonymous, basic and
+bearer-token flows, manifests, and streamed blob downloads that resume with a
+Range request after a dropped connection.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from typing import Callable
+
+import httpx
+
+from pyctr import oci
+from pyctr.config import RegistriesConf
+from pyctr.content import BlobWriter
+from pyctr.errors import (
+    AuthenticationRequired,
+    DigestMismatch,
+    ManifestUnknown,
+    RegistryError,
+    UnsupportedMediaType,
+)
+from pyctr.reference import Reference
+
+MAX_MANIFEST_SIZE = 4 << 20
+RETRY_STATUS = {429, 500, 502, 503, 504}
+ATTEMPTS = 5
+USER_AGENT = "pyctr/0.1"
+
+
+class _Challenge:
+    """A parsed WWW-Authenticate header: scheme plus its parameters."""
+
+    _PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
+
+    def __init__(self, header: str):
+        scheme, _, rest = header.strip().partition(" ")
+        self.scheme = scheme.lower()
+        self.params = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3) for m in self._PARAM.finditer(rest)}
+
+
+class RegistryAuth(httpx.Auth):
+    """Answers the registry's 401 challenge: Basic with the stored credentials, or a bearer token.
+
+    Only the request that was challenged carries the Authorization header;
+    httpx drops it on a redirect to another host (blob storage), as it must.
+    """
+
+    def __init__(self, credentials: tuple[str, str] | None, scope: str | None):
+        self.credentials = credentials
+        self.scope = scope
+        self._header: str | None = None
+
+    def auth_flow(self, request: httpx.Request):
+        if self._header:
+            request.headers["Authorization"] = self._header
+        response = yield request
+        if response.status_code != 401 or "WWW-Authenticate" not in response.headers:
+            return
+        challenge = _Challenge(response.headers["WWW-Authenticate"])
+        if challenge.scheme == "basic":
+            if not self.credentials:
+                return
+            self._header = httpx.BasicAuth(*self.credentials)._auth_header
+        elif challenge.scheme == "bearer":
+            token = yield from self._fetch_token(challenge)
+            if token is None:
+                return
+            self._header = f"Bearer {token}"
+        else:
+            return
+        request.headers["Authorization"] = self._header
+        yield request
+
+    def _fetch_token(self, challenge: _Challenge):
+        realm = challenge.params.get("realm")
+        if not realm or not realm.startswith(("http://", "https://")):
+            raise RegistryError(f"registry sent a bearer challenge with a bad realm {realm!r}")
+        params = {}
+        if challenge.params.get("service"):
+            params["service"] = challenge.params["service"]
+        scope = challenge.params.get("scope") or self.scope
+        if scope:
+            params["scope"] = scope
+        headers = {"User-Agent": USER_AGENT}
+        if self.credentials:
+            params["account"] = self.credentials[0]
+            headers["Authorization"] = httpx.BasicAuth(*self.credentials)._auth_header
+        token_response = yield httpx.Request("GET", realm, params=params, headers=headers)
+        token_response.read()
+        if token_response.status_code in (401, 403):
+            raise AuthenticationRequired(
+                f"requesting bearer token: invalid username/password ({token_response.status_code})",
+                status=token_response.status_code,
+                hint="check the credentials with 'pyctr login'",
+            )
+        if token_response.status_code != 200:
+            raise RegistryError(f"requesting bearer token from {realm}: HTTP {token_response.status_code}")
+        try:
+            body = token_response.json()
+        except ValueError as exc:
+            raise RegistryError(f"requesting bearer token from {realm}: malformed answer") from exc
+        return body.get("token") or body.get("access_token")
+
+
+def _retry_after(response: httpx.Response | None, attempt: int) -> float:
+    """Seconds to wait before the next attempt: Retry-After when sane, else exponential backoff."""
+    if response is not None and (value := response.headers.get("Retry-After")):
+        try:
+            return min(float(value), 10.0)
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value) if value else None
+            if parsed:
+                return max(0.0, min(parsed.timestamp() - time.time(), 10.0))
+    return min(0.25 * (2**attempt), 4.0)
+
+
+def _reason(exc: Exception) -> str:
+    """A short why for a transport error: the innermost OS-level message."""
+    inner: BaseException = exc
+    while inner.__cause__ or inner.__context__:
+        inner = inner.__cause__ or inner.__context__
+    text = getattr(inner, "strerror", None) or str(inner) or type(inner).__name__
+    return re.sub(r"^\[Errno -?\d+\]\s*", "", text)
+
+
+class RegistryClient:
+    def __init__(
+        self,
+        ref: Reference,
+        *,
+        credentials: tuple[str, str] | None = None,
+        tls_verify: bool | None = None,
+        conf: RegistriesConf | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.ref = ref
+        conf = conf or RegistriesConf()
+        self._allow_http = tls_verify is False or conf.allows_http(ref.registry)
+        self._sleep = sleep
+        self.auth = RegistryAuth(credentials, f"repository:{ref.repository}:pull")
+        self._client = httpx.Client(
+            verify=tls_verify is not False,
+            transport=transport,
+            follow_redirects=True,
+            timeout=httpx.Timeout(30.0, connect=10.0),
+            # identity: blobs must arrive byte for byte as their digest says.
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+            auth=self.auth,
+        )
+        self._base: str | None = None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "RegistryClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- connection --------------------------------------------------------------------------
+
+    def base_url(self) -> str:
+        """https://host/v2, or http:// where plain HTTP is allowed and TLS is not spoken."""
+        if self._base is None:
+            self._base = self._ping()
+        return self._base
+
+    def _ping(self) -> str:
+        host = self.ref.endpoint
+        schemes = ["https", "http"] if self._allow_http else ["https"]
+        last: Exception | None = None
+        for scheme in schemes:
+            url = f"{scheme}://{host}/v2/"
+            try:
+                self._send("GET", url, auth=False).close()
+                return f"{scheme}://{host}/v2"
+            except RegistryError as exc:
+                last = exc
+        assert last is not None
+        if not self._allow_http and isinstance(last.__cause__, httpx.ConnectError) and "SSL" in str(last.__cause__):
+            last.hint = "if the registry speaks plain HTTP or has a self-signed certificate, use --tls-verify=false"
+        raise last
+
+    def _send(self, method: str, url: str, *, headers: dict | None = None, stream: bool = False, auth: bool = True) -> httpx.Response:
+        """One request with retries on 429, 5xx and dropped connections (never on 4xx)."""
+        response = None
+        for attempt in range(ATTEMPTS):
+            try:
+                request = self._client.build_request(method, url, headers=headers)
+                response = self._client.send(request, stream=stream, auth=self.auth if auth else None)
+            except httpx.TransportError as exc:
+                # A refused connection will not fix itself within seconds; fail fast.
+                if isinstance(exc, httpx.ConnectError) or attempt == ATTEMPTS - 1:
+                    raise RegistryError(f"pinging container registry {self.ref.registry}: {_reason(exc)}") from exc
+                self._sleep(_retry_after(None, attempt))
+                continue
+            if response.status_code in RETRY_STATUS and attempt < ATTEMPTS - 1:
+                response.close()
+                self._sleep(_retry_after(response, attempt))
+                continue
+            return response
+        assert response is not None
+        return response
+
+    def _check(self, response: httpx.Response, what: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        detail = self._error_detail(response)
+        if status == 401:
+            raise AuthenticationRequired(
+                f"{what}: authentication required", status=status, hint=f"run 'pyctr login {self.ref.registry}'"
+            )
+        if status == 403:
+            raise AuthenticationRequired(f"{what}: access denied", status=status)
+        if status == 404:
+            raise ManifestUnknown(f"{what}: {detail or 'not found'}", status=status)
+        raise RegistryError(f"{what}: {detail or 'HTTP ' + str(status)}", status=status)
+
+    @staticmethod
+    def _error_detail(response: httpx.Response) -> str:
+        """The registry's own error message (the distribution API's errors list), if any."""
+        try:
+            response.read()
+            errors = response.json().get("errors") or []
+            return "; ".join(str(e.get("message") or e.get("code", "")).lower() for e in errors if isinstance(e, dict))
+        except (ValueError, AttributeError, httpx.HTTPError):
+            return ""
+
+    # -- manifests ---------------------------------------------------------------------------
+
+    def get_manifest(self, reference: str) -> tuple[bytes, str]:
+        """Fetch a manifest or index by tag or digest; returns (bytes, media type)."""
+        url = f"{self.base_url()}/{self.ref.repository}/manifests/{reference}"
+        what = f"reading manifest {reference} in {self.ref.name}"
+        response = self._send("GET", url, headers={"Accept": oci.ACCEPT_MANIFESTS + ", " + ", ".join(oci.SCHEMA1_TYPES)}, stream=True)
+        try:
+            self._check(response, what)
+            length = int(response.headers.get("Content-Length") or 0)
+            if length > MAX_MANIFEST_SIZE:
+                raise UnsupportedMediaType(f"{what}: manifest too large ({length} bytes)")
+            body = b""
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_MANIFEST_SIZE:
+                    raise UnsupportedMediaType(f"{what}: manifest too large")
+        except httpx.TransportError as exc:
+            raise RegistryError(f"{what}: {_reason(exc)}") from exc
+        finally:
+            response.close()
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        return body, media_type
+
+    # -- blobs -------------------------------------------------------------------------------
+
+    def fetch_blob(self, desc: oci.Descriptor, writer: BlobWriter, progress: Callable[[int], None] | None = None) -> None:
+        """Stream a blob into `writer`, resuming from writer.offset, and commit it verified."""
+        url = f"{self.base_url()}/{self.ref.repository}/blobs/{desc.digest}"
+        what = f"fetching blob {desc.digest}"
+        for attempt in range(ATTEMPTS):
+            headers = {"Range": f"bytes={writer.offset}-"} if writer.offset else None
+            try:
+                self._download(url, headers, writer, what, progress)
+            except httpx.TransportError as exc:
+                if attempt == ATTEMPTS - 1:
+                    raise RegistryError(f"{what}: {_reason(exc)}") from exc
+                self._sleep(_retry_after(None, attempt))
+                continue
+            break
+        if desc.size is not None and writer.offset < desc.size:
+            raise DigestMismatch(f"{what}: truncated at {writer.offset} of {desc.size} bytes")
+        writer.commit()
+
+    def _download(self, url: str, headers: dict | None, writer: BlobWriter, what: str, progress) -> None:
+        response = self._send("GET", url, headers=headers, stream=True)
+        try:
+            if response.status_code == 416 and headers:
+                # Our partial file is not a prefix the server knows; start over.
+                writer.restart()
+                raise httpx.ReadError("range not satisfiable")
+            self._check(response, what)
+            if headers and response.status_code != 206:
+                writer.restart()  # the server ignored Range and sends everything
+            elif headers and not response.headers.get("Content-Range", "").startswith(f"bytes {writer.offset}-"):
+                writer.restart()
+                raise httpx.ReadError("server answered a different range")
+            if progress:
+                progress(writer.offset)
+            for chunk in response.iter_bytes():
+                writer.write(chunk)
+                if progress:
+                    progress(writer.offset)
+        finally:
+            response.close()
+
+    def ping_with_auth(self) -> None:
+        """Check that our credentials are accepted (for login): GET /v2/ answering its challenge."""
+        self.auth.scope = None
+        response = self._send("GET", f"{self.base_url()}/")
+        response.read()
+        if response.status_code == 401:
+            raise AuthenticationRequired(
+                f"logging in to {self.ref.registry}: invalid username/password", status=401
+            )
+        self._check(response, f"logging in to {self.ref.registry}")
