@@ -39,7 +39,7 @@ bench: venv
 	$(PY) -m tests.harness.bench
 
 docs: venv
-	$(PY) -m tests.harness.docs
+	$(PY) -m pyctr.cli.mkdocs
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -41,6 +41,8 @@ LAYER_COMPRESSION = {
     OCI_LAYER_ZSTD: "zstd",
     OCI_LAYER_NONDIST_ZSTD: "zstd",
     "application/vnd.docker.image.rootfs.diff.tar": "none",
+    # BuildKit's zstd layers when it writes Docker media types.
+    "application/vnd.docker.image.rootfs.diff.tar.zstd": "zstd",
 }
 
 

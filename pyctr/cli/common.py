@@ -30,12 +30,25 @@ def tls_verify_option():
     return typer.Option(
         None,
         "--tls-verify",
-        flag_value="true",
-        is_flag=False,
         metavar="BOOL",
         help="Require HTTPS and verify certificates (default: true, except for registries on loopback).",
     )
 
 
 def authfile_option():
-    return typer.Option(None, "--authfile", help="Path of the authentication file.", envvar="REGISTRY_AUTH_FILE")
+    return typer.Option(None, "--authfile", metavar="PATH", help="Path of the authentication file.", envvar="REGISTRY_AUTH_FILE")
+
+
+# Flags that podman accepts both bare (meaning true) and as --flag=BOOL.
+BARE_BOOL_FLAGS = {"--tls-verify"}
+
+
+def normalise_bare_flags(argv: list[str]) -> list[str]:
+    """Turn a bare `--tls-verify` into `--tls-verify=true`, since typer options take a value."""
+    result = []
+    for i, arg in enumerate(argv):
+        following = argv[i + 1].lower() if i + 1 < len(argv) else None
+        if arg in BARE_BOOL_FLAGS and following not in TRUE_WORDS | FALSE_WORDS:
+            arg += "=true"
+        result.append(arg)
+    return result

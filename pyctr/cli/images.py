@@ -16,8 +16,8 @@ image_app = typer.Typer(help="Manage images.", no_args_is_help=True)
 
 def pull(
     ctx: typer.Context,
-    image: str = typer.Argument(..., help="Image to pull, e.g. busybox or localhost:5000/app:1.0."),
-    platform: Optional[str] = typer.Option(None, "--platform", help="OS/ARCH[/VARIANT] to pull from a multi-platform image."),
+    image: str = typer.Argument(..., metavar="IMAGE", help="Image to pull, e.g. busybox or localhost:5000/app:1.0."),
+    platform: Optional[str] = typer.Option(None, "--platform", metavar="OS/ARCH", help="OS/ARCH[/VARIANT] to pull from a multi-platform image."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the image ID."),
     tls_verify: Optional[str] = tls_verify_option(),
     authfile: Optional[str] = authfile_option(),
@@ -69,13 +69,13 @@ def _image_rows(records, *, no_trunc: bool) -> list[dict]:
 
 def images(
     ctx: typer.Context,
-    filter_name: Optional[str] = typer.Argument(None, metavar="[IMAGE]", help="Show only images matching this name."),
+    filter_name: Optional[str] = typer.Argument(None, metavar="IMAGE", help="Show only images matching this name."),
     all_images: bool = typer.Option(False, "--all", "-a", help="Show all images (pyctr keeps no intermediate images)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only image IDs."),
     digests: bool = typer.Option(False, "--digests", help="Show digests."),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate IDs."),
     noheading: bool = typer.Option(False, "--noheading", "-n", help="Do not print column headings."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template such as '{{.Repository}}:{{.Tag}}'."),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="json, or a Go template such as '{{.Repository}}:{{.Tag}}'."),
 ) -> None:
     """List images in local storage."""
     records = engine(ctx).images.list()
@@ -145,8 +145,8 @@ def _image_json(rec) -> dict:
 
 def inspect(
     ctx: typer.Context,
-    names: List[str] = typer.Argument(..., metavar="IMAGE...", help="Images to inspect."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="json (default), or a Go template such as '{{.Id}}'."),
+    names: List[str] = typer.Argument(..., metavar="IMAGE", help="Images to inspect."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json (default), or a Go template such as '{{.Id}}'."),
 ) -> None:
     """Show the configuration of one or more images."""
     service = engine(ctx).images
@@ -168,8 +168,8 @@ def inspect(
 
 def tag(
     ctx: typer.Context,
-    image: str = typer.Argument(..., help="Image to name."),
-    new_names: List[str] = typer.Argument(..., metavar="TARGET_NAME...", help="New names."),
+    image: str = typer.Argument(..., metavar="IMAGE", help="Image to name."),
+    new_names: List[str] = typer.Argument(..., metavar="TARGET_NAME", help="New names."),
 ) -> None:
     """Add names to an image."""
     engine(ctx).images.tag(image, new_names)
@@ -177,8 +177,8 @@ def tag(
 
 def untag(
     ctx: typer.Context,
-    image: str = typer.Argument(..., help="Image to remove names from."),
-    names: List[str] = typer.Argument(None, metavar="[NAME...]", help="Names to remove (default: all)."),
+    image: str = typer.Argument(..., metavar="IMAGE", help="Image to remove names from."),
+    names: List[str] = typer.Argument(None, metavar="NAME", help="Names to remove (default: all)."),
 ) -> None:
     """Remove names from an image."""
     engine(ctx).images.untag(image, names or [])
@@ -186,7 +186,7 @@ def untag(
 
 def rmi(
     ctx: typer.Context,
-    names: List[str] = typer.Argument(None, metavar="IMAGE...", help="Images to remove."),
+    names: List[str] = typer.Argument(None, metavar="IMAGE", help="Images to remove."),
     force: bool = typer.Option(False, "--force", "-f", help="Remove an image even if it has several names or is mounted."),
     all_images: bool = typer.Option(False, "--all", "-a", help="Remove all images."),
     ignore: bool = typer.Option(False, "--ignore", "-i", help="Ignore images that do not exist."),
@@ -237,7 +237,7 @@ def prune(
 
 def mount(
     ctx: typer.Context,
-    names: List[str] = typer.Argument(None, metavar="[IMAGE...]", help="Images to mount; none lists mounted images."),
+    names: List[str] = typer.Argument(None, metavar="IMAGE", help="Images to mount; none lists mounted images."),
 ) -> None:
     """Mount an image's root filesystem read-only and print where."""
     service = engine(ctx).images
@@ -251,7 +251,7 @@ def mount(
 
 def unmount(
     ctx: typer.Context,
-    names: List[str] = typer.Argument(None, metavar="IMAGE...", help="Images to unmount."),
+    names: List[str] = typer.Argument(None, metavar="IMAGE", help="Images to unmount."),
     all_images: bool = typer.Option(False, "--all", "-a", help="Unmount all mounted images."),
 ) -> None:
     """Unmount images mounted with `pyctr image mount`."""

@@ -19,7 +19,7 @@ def _registry_of(text: str) -> str:
 
 
 def login(
-    registry: str = typer.Argument(..., help="Registry to log in to, e.g. localhost:5000."),
+    registry: str = typer.Argument(..., metavar="REGISTRY", help="Registry to log in to, e.g. localhost:5000."),
     username: Optional[str] = typer.Option(None, "--username", "-u", help="User name."),
     password: Optional[str] = typer.Option(None, "--password", "-p", help="Password (prefer --password-stdin)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
@@ -65,7 +65,7 @@ def _check_credentials(host: str, username: str, password: str, tls_verify: bool
 
 
 def logout(
-    registry: Optional[str] = typer.Argument(None, help="Registry to log out of."),
+    registry: Optional[str] = typer.Argument(None, metavar="REGISTRY", help="Registry to log out of."),
     all_registries: bool = typer.Option(False, "--all", "-a", help="Remove the credentials of every registry."),
     authfile: Optional[str] = authfile_option(),
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 
@@ -20,7 +21,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-LOG_LEVELS = ("debug", "info", "warn", "error", "fatal", "panic")
+class LogLevel(str, enum.Enum):
+    debug = "debug"
+    info = "info"
+    warn = "warn"
+    error = "error"
+    fatal = "fatal"
+    panic = "panic"
 
 
 def _version(value: bool) -> None:
@@ -32,17 +39,15 @@ def _version(value: bool) -> None:
 @app.callback()
 def global_options(
     ctx: typer.Context,
-    root: str = typer.Option(None, "--root", help="Path to the storage root directory.", envvar="PYCTR_ROOT"),
-    runroot: str = typer.Option(None, "--runroot", help="Path to the runtime state directory.", envvar="PYCTR_RUNROOT"),
-    log_level: str = typer.Option("warn", "--log-level", help="Log messages at and above this level (debug shows tracebacks)."),
+    root: str = typer.Option(None, "--root", metavar="PATH", help="Path to the storage root directory.", envvar="PYCTR_ROOT"),
+    runroot: str = typer.Option(None, "--runroot", metavar="PATH", help="Path to the runtime state directory.", envvar="PYCTR_RUNROOT"),
+    log_level: LogLevel = typer.Option(LogLevel.warn, "--log-level", help="Log messages at and above this level (debug shows tracebacks)."),
     version: bool = typer.Option(False, "--version", "-v", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     from pyctr.config import Config
     from pyctr.engine import Engine
 
-    if log_level not in LOG_LEVELS:
-        raise typer.BadParameter(f"{log_level!r} is not one of {', '.join(LOG_LEVELS)}", param_hint="--log-level")
-    os.environ["PYCTR_LOG_LEVEL"] = log_level
+    os.environ["PYCTR_LOG_LEVEL"] = log_level.value
     ctx.obj = Engine(Config.create(root, runroot))
 
 
@@ -61,7 +66,10 @@ def _fail(message: str, hint: str | None = None, code: int = EXIT_ENGINE) -> int
 
 
 def main(argv: list[str] | None = None) -> None:
+    from pyctr.cli.common import normalise_bare_flags
+
     _register_commands()
+    argv = normalise_bare_flags(sys.argv[1:] if argv is None else argv)
     debug = "--log-level=debug" in sys.argv or ("--log-level" in sys.argv and "debug" in sys.argv)
     try:
         code = app(args=argv, prog_name="pyctr", standalone_mode=False)
