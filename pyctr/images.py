@@ -7,9 +7,8 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from pyctr import digest as digestmod
 from pyctr import mount as mountmod
 from pyctr import oci, reference
 from pyctr.config import Config
@@ -17,8 +16,10 @@ from pyctr.content import ContentStore
 from pyctr.errors import ImageInUse, ImageNotFound, InvalidArgument
 from pyctr.fsutil import locked, makedirs, try_locked
 from pyctr.imagestore import ImageIndex, ImageRecord
-from pyctr.pull import Progress, Puller
 from pyctr.snapshots import LayerStore
+
+if TYPE_CHECKING:
+    from pyctr.pull import Progress
 
 
 @dataclass
@@ -46,6 +47,8 @@ class ImageService:
         authfile: str | None = None,
         progress: Progress | None = None,
     ) -> ImageRecord:
+        from pyctr.pull import Puller  # threads and the registry client only for pulls
+
         ref = reference.parse(name)
         wanted = oci.Platform.parse(platform) if platform else None
         makedirs(self.config.root)

@@ -216,3 +216,34 @@ def test_escaping_layer_writes_nothing_outside(registry, pyctr, store, tmp_path)
         assert (mounted / "escaped-absolute").exists()
     else:
         assert result.returncode == 125 and "Traceback" not in result.stderr
+
+
+def test_full_disk_is_a_clear_error_and_the_store_recovers(registry, pyctr, store, tmp_path):
+    """A store on a tiny tmpfs: the pull fails cleanly, and works once there is room."""
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(small)], check=True)
+    try:
+        root = small / "root"
+        argv = pyctr.argv("pull", "-q", f"{registry.host}/test/busybox")
+        argv[argv.index("--root") + 1] = str(root)
+        result = pyctr.run(argv, check=False)
+        assert result.returncode == 125
+        assert "No space left on device" in result.stderr and "Hint:" in result.stderr
+        listed = pyctr.run([*argv[:argv.index("pull")], "images", "-q"])
+        assert listed.stdout == ""
+        subprocess.run(["mount", "-o", "remount,size=20m", str(small)], check=True)
+        assert pyctr.run(argv).stdout.strip() == image_id(registry.pushed["test/busybox:latest"])
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_registries_conf_insecure_entry_allows_plain_http(tmp_path):
+    from pyctr.config import RegistriesConf
+
+    conf_file = tmp_path / "registries.conf"
+    conf_file.write_text('[[registry]]\nlocation = "myhost:5000"\ninsecure = true\n\n[[registry]]\nlocation = "secure:5000"\n')
+    conf = RegistriesConf.load([conf_file])
+    assert conf.allows_http("myhost:5000")
+    assert not conf.allows_http("secure:5000")
+    assert conf.allows_http("localhost:5000")  # loopback needs no entry

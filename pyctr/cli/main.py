@@ -6,10 +6,16 @@ import enum
 import os
 import sys
 
+import click
 import typer
+import typer.core
 
 from pyctr import __version__
 from pyctr.errors import EXIT_ENGINE, PyctrError
+
+# Plain click help: typer's rich help reads "[...]" in help texts as markup
+# (and escapes it in plain mode); our help texts are plain text.
+typer.core.HAS_RICH = False
 
 app = typer.Typer(
     name="pyctr",
@@ -77,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         code = _fail(str(exc), exc.hint, exc.exit_code)
-    except typer.TyperException as exc:  # bad flags and arguments
+    except click.ClickException as exc:  # bad flags and arguments
         code = _fail(exc.format_message(), code=EXIT_ENGINE)
     except typer.Abort:
         code = 130

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import typer
 import typer.main
-from typer import _click as click
+import click
 
 from pyctr import __version__
 
@@ -116,13 +116,13 @@ def _metavar(p, name: str) -> str:
     """The metavar without the brackets and dots some definitions add; else a name, never typer's `<str>`."""
     if p.metavar:
         return p.metavar.strip("[]").removesuffix("...")
-    if p.type_descriptor.is_choice and name.startswith("-"):
+    if isinstance(p.type, click.Choice) and name.startswith("-"):
         return "|".join(_choices(p))
     return name.lstrip("-").replace("-", "_").upper()
 
 
 def _choices(p) -> list[str]:
-    return [c.value if isinstance(c, Enum) else str(c) for c in p.type_descriptor.choices or ()]
+    return [c.value if isinstance(c, Enum) else str(c) for c in getattr(p.type, "choices", None) or ()]
 
 
 def _default(p) -> str:
@@ -133,11 +133,10 @@ def _default(p) -> str:
 
 
 def _kind(p, metavar: str) -> str:
-    desc = p.type_descriptor
-    if desc.is_choice:
+    if isinstance(p.type, click.Choice):
         return "words:" + " ".join(_choices(p))
-    if desc.is_path or desc.is_file:
-        return "file" if getattr(desc.parameter_info, "file_okay", True) else "dir"
+    if isinstance(p.type, (click.Path, click.File)):
+        return "file" if getattr(p.type, "file_okay", True) else "dir"
     return "run:" + metavar if metavar in RUN else BY_METAVAR.get(metavar, "")
 
 
