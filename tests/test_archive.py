@@ -15,7 +15,7 @@ import tarfile
 import pytest
 import zstandard
 
-from pyctr import archive
+from pyctr import layerfs
 from pyctr.archive import unpack_layer
 from pyctr.errors import DigestMismatch, InvalidArgument, UnsafeArchive, UnsupportedMediaType
 
@@ -127,10 +127,10 @@ def layers(tmp_path):
 @pytest.fixture(params=["openat2", "walk"])
 def resolver(request, monkeypatch):
     """Runs a test with openat2 and again with the fallback walk used where openat2 is missing."""
-    monkeypatch.setattr(archive, "_openat2_state", None if request.param == "openat2" else False)
+    monkeypatch.setattr(layerfs, "_openat2_state", None if request.param == "openat2" else False)
     yield request.param
     if request.param == "openat2":
-        assert archive._openat2_state is True
+        assert layerfs._openat2_state is True
 
 
 def open_fds() -> set[str]:
