@@ -15,4 +15,27 @@ class Engine:
     def images(self):
         from pyctr.images import ImageService
 
-        return ImageService(self.config)
+        return ImageService(self.config, in_use=lambda image_id: [r.name for r in self.containers.using_image(image_id)])
+
+    @cached_property
+    def containers(self):
+        from pyctr.containers import ContainerStore
+
+        return ContainerStore(self.config)
+
+    @cached_property
+    def tasks(self):
+        from pyctr.tasks import TaskService
+
+        return TaskService(self.config, self.containers, self.images)
+
+    @cached_property
+    def volumes(self):
+        from pyctr.volumes import VolumeService
+
+        return VolumeService(self.config.root)
+
+    def create(self, opts, progress=None):
+        from pyctr.create import create_container
+
+        return create_container(self.containers, self.images, self.volumes, opts, progress)

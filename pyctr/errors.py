@@ -69,3 +69,31 @@ class InvalidArgument(PyctrError):
 
 class StoreError(PyctrError):
     """The local store is unusable (permissions, full disk, corruption)."""
+
+
+class ContainerNotFound(PyctrError):
+    """No container matches the name or ID."""
+
+
+class NameInUse(PyctrError):
+    """A container name is already taken."""
+
+
+class ContainerStateError(PyctrError):
+    """The container is not in a state that allows the operation (running, not running, ...)."""
+
+
+class RuntimeFailure(PyctrError):
+    """runc refused or failed; the message is runc's own."""
+
+
+class CommandNotFound(PyctrError):
+    """The container's command does not exist (exit 127, as podman)."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class CommandNotInvokable(PyctrError):
+    """The container's command exists but cannot be run (exit 126, as podman)."""
+
+    exit_code = EXIT_CANNOT_INVOKE

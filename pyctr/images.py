@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from pyctr import mount as mountmod
 from pyctr import oci, reference
@@ -29,8 +29,10 @@ class RemoveReport:
 
 
 class ImageService:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, in_use: "Callable[[str], list[str]] | None" = None):
         self.config = config
+        # Names of the containers using an image (they keep it from being removed).
+        self._in_use = in_use or (lambda image_id: [])
         self.content = ContentStore(config.root)
         self.layers = LayerStore(config.root)
         self.index = ImageIndex(config.root)
@@ -147,6 +149,14 @@ class ImageService:
                     f"unable to delete image {record.id[:12]} (must force) - image is referenced in multiple repositories",
                     hint="use --force, or remove the names one by one",
                 )
+            users = self._in_use(record.id)
+            if users:
+                if not force:
+                    raise ImageInUse(
+                        f"image used by {', '.join(users)}: image is in use by a container",
+                        hint="remove the containers first, or use --force to remove them too",
+                    )
+                raise ImageInUse(f"image used by {', '.join(users)}: remove the containers first")
             if self._is_mounted(record):
                 if not force:
                     raise ImageInUse(f"image {record.id[:12]} is mounted", hint=f"run 'pyctr image unmount {record.id[:12]}' or use --force")
@@ -180,7 +190,7 @@ class ImageService:
         removed = []
         with self.index.edit() as images:
             for image_id, record in list(images.items()):
-                if (all_images or not record.names) and not self._is_mounted(record):
+                if (all_images or not record.names) and not self._is_mounted(record) and not self._in_use(image_id):
                     removed.append(image_id)
                     del images[image_id]
         self.collect_garbage()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pyctr.cli import output
+from pyctr import units as output
 from pyctr.cli.common import normalise_bare_flags, parse_bool
 from pyctr.errors import InvalidArgument
 

@@ -39,16 +39,34 @@ def authfile_option():
     return typer.Option(None, "--authfile", metavar="PATH", help="Path of the authentication file.", envvar="REGISTRY_AUTH_FILE")
 
 
-# Flags that podman accepts both bare (meaning true) and as --flag=BOOL.
+# Options that take a BOOL value but which podman users also write bare (meaning true).
 BARE_BOOL_FLAGS = {"--tls-verify"}
+# Boolean flags that podman users also write as --flag=true / --flag=false.
+VALUED_BOOL_FLAGS = {"--sig-proxy", "--rm", "--detach", "--interactive", "--tty", "--read-only", "--privileged",
+                     "--init", "--replace", "--quiet", "--force", "--all", "--follow", "--timestamps", "--no-trunc"}
+NEGATABLE = {"--sig-proxy"}  # these have a --no- form; the others are just dropped when false
 
 
 def normalise_bare_flags(argv: list[str]) -> list[str]:
-    """Turn a bare `--tls-verify` into `--tls-verify=true`, since typer options take a value."""
+    """`--tls-verify` -> `--tls-verify=true`; `--rm=false` -> nothing; `--sig-proxy=false` -> `--no-sig-proxy`.
+
+    Stops at `--`. (A container command's own `--rm=false`-style arguments after
+    the image would be rewritten too; write `--` before such a command.)
+    """
     result = []
     for i, arg in enumerate(argv):
+        if arg == "--":
+            return result + argv[i:]
         following = argv[i + 1].lower() if i + 1 < len(argv) else None
+        flag, eq, value = arg.partition("=")
         if arg in BARE_BOOL_FLAGS and following not in TRUE_WORDS | FALSE_WORDS:
             arg += "=true"
+        elif eq and flag in VALUED_BOOL_FLAGS and value.lower() in TRUE_WORDS | FALSE_WORDS:
+            if value.lower() in TRUE_WORDS:
+                arg = flag
+            elif flag in NEGATABLE:
+                arg = "--no-" + flag[2:]
+            else:
+                continue
         result.append(arg)
     return result

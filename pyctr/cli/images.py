@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from pyctr import units
 from pyctr.cli import output
 from pyctr.cli.common import authfile_option, engine, parse_bool, tls_verify_option
 from pyctr.errors import ImageInUse, ImageNotFound, PyctrError
@@ -44,7 +45,7 @@ def _image_rows(records, *, no_trunc: bool) -> list[dict]:
     """One row per name (podman lists an image once per repository:tag)."""
     rows = []
     for rec in records:
-        created_ts = output.parse_time(rec.created)
+        created_ts = units.parse_time(rec.created)
         image_id = f"sha256:{rec.id}" if no_trunc else rec.id[:12]
         base = {
             "ID": image_id,
@@ -52,8 +53,8 @@ def _image_rows(records, *, no_trunc: bool) -> list[dict]:
             "Digest": rec.manifest_digest,
             "Created": int(created_ts) if created_ts else 0,
             "CreatedAt": rec.created,
-            "CreatedSince": output.since(created_ts),
-            "Size": output.human_size(rec.size),
+            "CreatedSince": units.since(created_ts),
+            "Size": units.human_size(rec.size),
             "VirtualSize": rec.size,
             "Names": list(rec.names),
             "RepoTags": list(rec.names),
@@ -105,26 +106,12 @@ def images(
         [r["Repository"], r["Tag"]] + ([r["Digest"]] if digests else []) + [r["ID"], r["CreatedSince"], r["Size"]]
         for r in rows
     ]
-    if noheading:
-        output.print_table([""] * len(headers), table, out=_SkipFirstLine(sys.stdout))
-    else:
-        output.print_table(headers, table)
-
-
-class _SkipFirstLine:
-    def __init__(self, out):
-        self.out, self.skipped = out, False
-
-    def write(self, text: str) -> None:
-        if not self.skipped:
-            self.skipped = True
-            return
-        self.out.write(text)
+    output.print_table(headers, table, heading=not noheading)
 
 
 def _image_json(rec) -> dict:
     """An entry of `images --format json`, with podman's field names."""
-    created = output.parse_time(rec.created)
+    created = units.parse_time(rec.created)
     return {
         "Id": rec.id,
         "ParentId": "",
@@ -156,14 +143,7 @@ def inspect(
             results.append(service.inspect(name))
         except ImageNotFound as exc:
             errors.append(exc)
-    if fmt and fmt.strip() != "json":
-        output.print_each(fmt, results)
-    else:
-        output.print_json(results)
-    if errors:
-        for exc in errors[:-1]:
-            sys.stderr.write(f"Error: {exc}\n")
-        raise errors[-1]
+    output.print_inspect(fmt, results, errors)
 
 
 def tag(

@@ -58,9 +58,12 @@ def global_options(
 
 
 def _register_commands() -> None:
-    from pyctr.cli import images, login
+    from pyctr.cli import containers, images, login, run, volumes
 
     images.register(app)
+    container_app = containers.register(app)
+    run.register(app, container_app)
+    volumes.register(app)
     login.register(app)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from pyctr.cli.output import human_size
+from pyctr.units import human_size
 from pyctr.pull import PullEvent
 
 

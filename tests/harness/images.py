@@ -29,7 +29,7 @@ import subprocess
 import tarfile
 import urllib.parse
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Iterable, Union
 
 import httpx

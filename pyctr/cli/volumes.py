@@ -1,0 +1,113 @@
+"""volume create, ls, inspect, rm, prune."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from pyctr.cli import output
+from pyctr.cli.common import engine
+from pyctr.errors import PyctrError
+
+volume_app = typer.Typer(help="Manage volumes.", no_args_is_help=True)
+
+
+def _users(eng, volume) -> list[str]:
+    return [r.name for r in eng.containers.all() if any(m.get("source") == volume.mountpoint for m in r.mounts)]
+
+
+@volume_app.command("create")
+def create(
+    ctx: typer.Context,
+    name: Optional[str] = typer.Argument(None, metavar="NAME", help="Volume name (default: a random ID)."),
+    label: List[str] = typer.Option([], "--label", "-l", metavar="KEY=VALUE", help="Add a label."),
+    ignore: bool = typer.Option(False, "--ignore", help="Do nothing if the volume exists."),
+) -> None:
+    """Create a named volume."""
+    from pyctr.create import parse_key_values
+
+    volume = engine(ctx).volumes.create(name, labels=parse_key_values(label, "label"), exist_ok=ignore)
+    typer.echo(volume.name)
+
+
+@volume_app.command("ls")
+def ls(
+    ctx: typer.Context,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only volume names."),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="json, or a Go template such as '{{.Name}}'."),
+) -> None:
+    """List volumes."""
+    volumes = engine(ctx).volumes.list()
+    if quiet:
+        if volumes:
+            typer.echo("\n".join(v.name for v in volumes))
+        return
+    rows = [v.inspect() for v in volumes]
+    if fmt:
+        output.print_formatted(fmt, rows, headers={"Name": "VOLUME NAME", "Driver": "DRIVER"})
+        return
+    output.print_table(["DRIVER", "VOLUME NAME"], [[r["Driver"], r["Name"]] for r in rows])
+
+
+volume_app.command("list", hidden=True)(ls)
+
+
+@volume_app.command("inspect")
+def inspect(
+    ctx: typer.Context,
+    names: List[str] = typer.Argument(..., metavar="NAME", help="Volumes to inspect."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json (default), or a Go template."),
+) -> None:
+    """Show volumes' details."""
+    eng = engine(ctx)
+    results = [eng.volumes.get(n).inspect() for n in names]
+    if fmt and fmt.strip() != "json":
+        output.print_each(fmt, results)
+    else:
+        output.print_json(results)
+
+
+@volume_app.command("rm")
+def rm(
+    ctx: typer.Context,
+    names: List[str] = typer.Argument(None, metavar="NAME", help="Volumes to remove."),
+    force: bool = typer.Option(False, "--force", "-f", help="Remove the containers using them too."),
+    all_volumes: bool = typer.Option(False, "--all", "-a", help="Remove all volumes not in use."),
+) -> None:
+    """Remove volumes."""
+    eng = engine(ctx)
+    targets = [v.name for v in eng.volumes.list()] if all_volumes else list(names or [])
+    failed = None
+    for name in targets:
+        try:
+            volume = eng.volumes.get(name)
+            users = _users(eng, volume)
+            if users and force:
+                for user in users:
+                    eng.tasks.remove(eng.containers.resolve(user), force=True)
+                users = []
+            if users and all_volumes:
+                continue
+            eng.volumes.remove(name, users=users)
+            typer.echo(name)
+        except PyctrError as exc:
+            sys.stderr.write(f"Error: {exc}\n")
+            failed = exc
+    if failed:
+        raise typer.Exit(2 if "being used" in str(failed) else 1)
+
+
+@volume_app.command("prune")
+def prune(ctx: typer.Context, force: bool = typer.Option(False, "--force", "-f", help="Do not ask for confirmation.")) -> None:
+    """Remove volumes no container uses."""
+    eng = engine(ctx)
+    for volume in eng.volumes.list():
+        if not _users(eng, volume):
+            eng.volumes.remove(volume.name, users=[])
+            typer.echo(volume.name)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(volume_app, name="volume")

@@ -1,0 +1,291 @@
+"""Container records: creation, names, lookup, status and removal (no processes here).
+
+Layout under the store root:
+    containers/<id>/container.json   the record (what was asked for at create)
+    containers/<id>/bundle/          the OCI bundle (config.json) runc runs
+    containers/<id>/userdata/        /etc/hosts, /etc/hostname, /etc/resolv.conf
+    containers/<id>/overlay/         upper and work directories; merged/ is the rootfs mount point
+    containers/<id>/ctr.log          the container's output (k8s-file format, written by the shim)
+    containers/<id>/exit.json        how the last run ended (written by the shim)
+    containers/<id>/state.json       what the engine did: started_at, paused, restart count
+    containers/names/<name>          holds the ID; created with O_EXCL, so a name is taken exactly once
+Runtime state (lost at reboot, as it should be): <runroot>/containers/<id>/ (shim pid, attach socket).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from pyctr import names as namegen
+from pyctr.config import Config
+from pyctr.errors import ContainerNotFound, InvalidArgument, NameInUse
+from pyctr.fsutil import atomic_write_json, locked, makedirs, read_json
+
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+@dataclass
+class ContainerRecord:
+    id: str
+    name: str
+    image_id: str
+    image_name: str
+    created: float
+    args: list[str]  # the command the container runs (entrypoint + cmd)
+    env: list[str] = field(default_factory=list)
+    workdir: str = "/"
+    user: str = ""
+    hostname: str = ""
+    tty: bool = False
+    stdin: bool = False
+    remove: bool = False  # --rm
+    labels: dict[str, str] = field(default_factory=dict)
+    stop_signal: str = "SIGTERM"
+    stop_timeout: int = 10
+    network: str = "private"
+    mounts: list[dict] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)
+    image_config: dict = field(default_factory=dict)  # the image's config, for inspect
+    create_command: list[str] = field(default_factory=list)
+    options: dict = field(default_factory=dict)  # everything else asked for at create (spec inputs)
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "ContainerRecord":
+        return cls(**{k: obj[k] for k in cls.__dataclass_fields__ if k in obj})
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Status:
+    """What `ps` and `inspect` show; derived from files, never from runc (fast for 200 containers)."""
+
+    state: str  # created, running, paused, exited, stopping
+    pid: int = 0
+    exit_code: int = 0
+    signal: int | None = None
+    oom: bool = False
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    restart_count: int = 0
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); the shim is never our child, so this is rare, but check.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class ContainerStore:
+    def __init__(self, config: Config):
+        self.config = config
+        self.dir = config.root / "containers"
+        self.names_dir = self.dir / "names"
+        self.run_dir = config.runroot / "containers"
+
+    # -- paths -------------------------------------------------------------------------------
+
+    def path(self, container_id: str) -> Path:
+        return self.dir / container_id
+
+    def state_dir(self, container_id: str) -> Path:
+        return self.run_dir / container_id
+
+    def bundle(self, container_id: str) -> Path:
+        return self.path(container_id) / "bundle"
+
+    def rootfs(self, container_id: str) -> Path:
+        return self.path(container_id) / "merged"
+
+    def log_path(self, container_id: str) -> Path:
+        return self.path(container_id) / "ctr.log"
+
+    def exit_file(self, container_id: str) -> Path:
+        return self.path(container_id) / "exit.json"
+
+    # -- records -----------------------------------------------------------------------------
+
+    def create(self, record_fields: dict, name: str | None) -> ContainerRecord:
+        """Reserve a name and write the record; the caller fills the bundle afterwards."""
+        makedirs(self.names_dir)
+        container_id = secrets.token_hex(32)
+        name = self._reserve_name(name, container_id)
+        try:
+            makedirs(self.path(container_id))
+            record = ContainerRecord(id=container_id, name=name, created=time.time(), **record_fields)
+            self.save(record)
+        except BaseException:
+            self._release_name(name, container_id)
+            shutil.rmtree(self.path(container_id), ignore_errors=True)
+            raise
+        return record
+
+    def save(self, record: ContainerRecord) -> None:
+        atomic_write_json(self.path(record.id) / "container.json", record.to_json())
+
+    def _reserve_name(self, name: str | None, container_id: str) -> str:
+        if name is not None:
+            if not _NAME_RE.match(name) or len(name) > 253:
+                raise InvalidArgument(f"container name {name!r} is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+            self._claim(name, container_id)
+            return name
+        for _ in range(100):
+            candidate = namegen.generate()
+            try:
+                self._claim(candidate, container_id)
+                return candidate
+            except NameInUse:
+                continue
+        candidate = f"{namegen.generate()}_{container_id[:6]}"
+        self._claim(candidate, container_id)
+        return candidate
+
+    def _claim(self, name: str, container_id: str) -> None:
+        try:
+            fd = os.open(self.names_dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            owner = self._name_owner(name) or "another container"
+            raise NameInUse(
+                f'the container name "{name}" is already in use by {owner}. '
+                "You have to remove that container to be able to reuse that name: that name is already in use",
+            ) from None
+        with os.fdopen(fd, "w") as f:
+            f.write(container_id)
+
+    def _name_owner(self, name: str) -> str | None:
+        try:
+            return (self.names_dir / name).read_text().strip() or None
+        except OSError:
+            return None
+
+    def _release_name(self, name: str, container_id: str) -> None:
+        if self._name_owner(name) == container_id:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.names_dir / name)
+
+    def rename(self, record: ContainerRecord, new_name: str) -> None:
+        self._reserve_name(new_name, record.id)
+        old = record.name
+        record.name = new_name
+        self.save(record)
+        self._release_name(old, record.id)
+
+    def load(self, container_id: str) -> ContainerRecord | None:
+        data = read_json(self.path(container_id) / "container.json")
+        return ContainerRecord.from_json(data) if data else None
+
+    def ids(self) -> list[str]:
+        try:
+            return [n for n in os.listdir(self.dir) if len(n) == 64]
+        except FileNotFoundError:
+            return []
+
+    def all(self) -> list[ContainerRecord]:
+        records = [r for r in (self.load(i) for i in self.ids()) if r]
+        return sorted(records, key=lambda r: r.created)
+
+    def resolve(self, name_or_id: str) -> ContainerRecord:
+        """By exact name, full ID, or unique ID prefix (podman's rules)."""
+        owner = self._name_owner(name_or_id) if _NAME_RE.match(name_or_id) else None
+        if owner:
+            record = self.load(owner)
+            if record:
+                return record
+        if re.fullmatch(r"[a-f0-9]{1,64}", name_or_id):
+            matches = [i for i in self.ids() if i.startswith(name_or_id)]
+            if len(matches) == 1:
+                record = self.load(matches[0])
+                if record:
+                    return record
+            if len(matches) > 1:
+                raise InvalidArgument(f"more than one result for container {name_or_id!r}: use a longer ID")
+        raise ContainerNotFound(f"no container with name or ID \"{name_or_id}\" found: no such container")
+
+    def remove(self, record: ContainerRecord) -> None:
+        """Delete the record and release its name; the caller has stopped and unmounted it."""
+        path = self.path(record.id)
+        gone = self.dir / f".removing-{record.id}"
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(path, gone)
+        self._release_name(record.name, record.id)
+        shutil.rmtree(gone, ignore_errors=True)
+        shutil.rmtree(self.state_dir(record.id), ignore_errors=True)
+
+    @contextlib.contextmanager
+    def lock(self, container_id: str) -> Iterator[None]:
+        makedirs(self.run_dir)
+        with locked(self.run_dir / f"{container_id}.lock"):
+            yield
+
+    def using_image(self, image_id: str) -> list[ContainerRecord]:
+        return [r for r in self.all() if r.image_id == image_id]
+
+    # -- status ------------------------------------------------------------------------------
+
+    def read_state(self, container_id: str) -> dict:
+        return read_json(self.path(container_id) / "state.json", {}) or {}
+
+    def write_state(self, container_id: str, **changes) -> dict:
+        state = self.read_state(container_id)
+        state.update(changes)
+        atomic_write_json(self.path(container_id) / "state.json", state)
+        return state
+
+    def shim_pid(self, container_id: str) -> int:
+        try:
+            return int((self.state_dir(container_id) / "shim.pid").read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def container_pid(self, container_id: str) -> int:
+        try:
+            return int((self.state_dir(container_id) / "pid").read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def status(self, container_id: str) -> Status:
+        state = self.read_state(container_id)
+        exit_record = read_json(self.exit_file(container_id))
+        restarts = int(state.get("restart_count", 0))
+        if exit_record:
+            return Status(
+                "exited",
+                exit_code=int(exit_record.get("exit_code", 0)),
+                signal=exit_record.get("signal"),
+                oom=bool(exit_record.get("oom")),
+                started_at=float(state.get("started_at") or exit_record.get("started_at") or 0),
+                finished_at=float(exit_record.get("finished_at") or 0),
+                restart_count=restarts,
+            )
+        if not state.get("started_at"):
+            return Status("created", restart_count=restarts)
+        if _pid_alive(self.shim_pid(container_id)):
+            pid = self.container_pid(container_id)
+            return Status(
+                "paused" if state.get("paused") else ("stopping" if state.get("stopping") else "running"),
+                pid=pid,
+                started_at=float(state["started_at"]),
+                restart_count=restarts,
+            )
+        # Started, but neither a shim nor an exit record: the host rebooted or the shim was killed.
+        return Status("exited", exit_code=-1, started_at=float(state["started_at"]), restart_count=restarts)

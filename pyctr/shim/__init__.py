@@ -1,0 +1,18 @@
+"""The per-container shim (after conmon): `python -m pyctr.shim CONFIG_PATH`.
+
+One small detached process per container. It runs `runc create`, reports
+`{"pid": N}` or `{"error": "..."}` on the engine's sync pipe, then owns the
+container's stdio (k8s-file log, attach socket, pty master), records the exit
+status atomically and runs the engine's cleanup command.
+
+Everything under this package imports only the standard library,
+python-daemon and pyctr.fsutil, so that a shim stays small (see DESIGN.md,
+"The shim contract"). Modules:
+    config    the JSON config the engine writes
+    protocol  attach socket frames (shared with pyctr.attach, the client)
+    klog      k8s-file log records
+    linux     prctl, inotify, cgroup OOM counters, pty window size (ctypes)
+    runc      `runc create` and the console socket
+    pump      the event loop: output, stdin, attach clients, child reaping
+    main      the lifecycle: detach, create, sync, run, exit record, cleanup
+"""

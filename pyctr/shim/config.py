@@ -1,0 +1,97 @@
+"""The JSON config the engine writes for each shim (DESIGN.md, "The shim contract").
+
+Kept as a plain class: dataclasses would pull in `inspect`, which costs the
+shim more memory than everything else it imports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+
+class ConfigError(Exception):
+    """The config file is missing, unreadable or has a field of the wrong kind."""
+
+
+# name -> (type, required); paths must be absolute because the shim runs in "/".
+_FIELDS = {
+    "id": (str, True),
+    "bundle": (str, True),
+    "state_dir": (str, True),
+    "runc": (str, True),
+    "runc_root": (str, True),
+    "log_path": (str, True),
+    "exit_file": (str, True),
+    "terminal": (bool, False),
+    "stdin": (bool, False),
+    "cleanup_argv": (list, False),
+    "sync_fd": (int, False),
+    # Global runc options, placed before the subcommand (--systemd-cgroup, --debug, ...).
+    "runc_extra_args": (list, False),
+    # Options of `runc create` only, placed before the container ID (--no-pivot, ...).
+    "runc_create_args": (list, False),
+}
+_ABSOLUTE = ("bundle", "state_dir", "runc_root", "log_path", "exit_file")
+_DEFAULTS = {"terminal": False, "stdin": False, "cleanup_argv": [], "sync_fd": 3,
+             "runc_extra_args": [], "runc_create_args": []}
+
+
+class ShimConfig:
+    id: str
+    bundle: str
+    state_dir: str
+    runc: str
+    runc_root: str
+    log_path: str
+    exit_file: str
+    terminal: bool
+    stdin: bool
+    cleanup_argv: list[str]
+    sync_fd: int
+    runc_extra_args: list[str]
+    runc_create_args: list[str]
+
+    def __init__(self, **fields) -> None:
+        for name, (kind, required) in _FIELDS.items():
+            if name not in fields or fields[name] is None:
+                if required:
+                    raise ConfigError(f"missing field {name!r}")
+                value = _DEFAULTS[name]
+                value = list(value) if isinstance(value, list) else value
+            else:
+                value = fields[name]
+            if not isinstance(value, kind):
+                raise ConfigError(f"field {name!r} must be a {kind.__name__}")
+            if kind is list and not all(isinstance(item, str) for item in value):
+                raise ConfigError(f"field {name!r} must be a list of strings")
+            setattr(self, name, value)
+        for name in _ABSOLUTE:
+            if not os.path.isabs(getattr(self, name)):
+                raise ConfigError(f"field {name!r} must be an absolute path")
+        if not self.id or "/" in self.id:
+            raise ConfigError("field 'id' must be a non-empty name without '/'")
+
+    @classmethod
+    def load(cls, path: str) -> "ShimConfig":
+        raw = read_raw(path)
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: not a JSON object")
+        return cls(**{k: v for k, v in raw.items() if k in _FIELDS})
+
+
+def read_raw(path: str):
+    try:
+        with open(path, "rb") as f:
+            return json.load(f)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"reading {path}: {exc}") from exc
+
+
+def sync_fd_hint(path: str) -> int | None:
+    """The sync fd of a config that may be invalid otherwise, to report the error on it."""
+    try:
+        value = read_raw(path).get("sync_fd", 3)
+    except (ConfigError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

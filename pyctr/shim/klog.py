@@ -1,0 +1,57 @@
+"""Writing container output in podman's k8s-file log format.
+
+One record per line of output:
+    <RFC3339 UTC timestamp with nanoseconds> <stdout|stderr> <F|P> <text>\\n
+F closes a line; P is a piece of a line that was flushed without a newline
+(a prompt, or a line split across reads), continued by the next record of
+the same stream. Records are written as soon as output is read, never held
+back, so nothing is lost if the shim dies. pyctr.logs reads them back.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+
+def timestamp(ns: int | None = None) -> str:
+    """RFC 3339 in UTC with nanoseconds, e.g. 2026-11-30T06:16:20.123456789Z."""
+    secs, frac = divmod(time.time_ns() if ns is None else ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
+def records(stream: str, data: bytes, stamp: str) -> bytes:
+    """The log records for one chunk of output read from `stream`."""
+    full = f"{stamp} {stream} F ".encode()
+    lines = data.split(b"\n")
+    out = [full + line + b"\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(f"{stamp} {stream} P ".encode() + lines[-1] + b"\n")
+    return b"".join(out)
+
+
+class LogWriter:
+    """Appends records to the log file; a failing disk never stops the container."""
+
+    def __init__(self, path: str) -> None:
+        # O_APPEND: readers (and a later shim after a restart) see whole records.
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.error: OSError | None = None  # the first write error, reported once
+
+    def write(self, stream: str, data: bytes) -> None:
+        if not data:
+            return
+        view = memoryview(records(stream, data, timestamp()))
+        try:
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError as exc:  # ENOSPC, EIO: keep serving clients, drop the log record
+            if self.error is None:
+                self.error = exc
+
+    def close(self) -> None:
+        try:
+            os.fsync(self.fd)
+        except OSError:
+            pass
+        os.close(self.fd)

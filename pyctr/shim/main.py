@@ -1,0 +1,262 @@
+"""The shim's lifecycle: detach, `runc create`, report on the sync pipe, pump the
+container's stdio until its init exits, record the exit, run the cleanup command.
+
+Imports only the standard library, python-daemon and pyctr.fsutil: a host with
+a hundred containers runs a hundred shims (DESIGN.md, "The shim contract").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import daemon
+
+from pyctr import fsutil
+from pyctr.shim import linux, protocol, runc
+from pyctr.shim.config import ConfigError, ShimConfig, sync_fd_hint
+from pyctr.shim.klog import LogWriter
+from pyctr.shim.pump import Pump
+
+CLEANUP_TIMEOUT = 60.0
+CLIENT_FLUSH_TIMEOUT = 2.0  # for the exit frame to reach slow clients before we exit
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m pyctr.shim CONFIG_PATH", file=sys.stderr)
+        return 2
+    try:
+        config = ShimConfig.load(argv[0])
+        os.fstat(config.sync_fd)
+    except (ConfigError, OSError) as exc:
+        fd = sync_fd_hint(argv[0])
+        if fd is not None:
+            _report(fd, {"error": f"pyctr shim: {exc}"})
+        print(f"pyctr shim: {exc}", file=sys.stderr)
+        return 1
+    os.set_inheritable(config.sync_fd, False)  # neither runc nor the cleanup may hold it
+    context = daemon.DaemonContext(
+        detach_process=True, files_preserve=[config.sync_fd], working_directory="/",
+        umask=0o022, signal_map=_signal_map(),
+        prevent_core=False)  # RLIMIT_CORE would be inherited by the container
+    with context:
+        return Shim(config).run()
+
+
+def _signal_map() -> dict:
+    """Survive what kills shells and sessions. Handlers rather than SIG_IGN, because an
+    ignored signal stays ignored across exec, in runc and in the container."""
+    noop = lambda signum, frame: None  # noqa: E731
+    names = ("SIGINT", "SIGHUP", "SIGTERM", "SIGQUIT", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2")
+    handlers = {getattr(signal, name): noop for name in names}
+    handlers[signal.SIGPIPE] = None  # ignored (as Python does); subprocess restores it in children
+    return handlers
+
+
+def _report(fd: int, message: dict) -> None:
+    """Write the one JSON line on the sync pipe and close it; the engine may be gone."""
+    try:
+        os.write(fd, json.dumps(message).encode() + b"\n")
+    except OSError:
+        pass
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+class Shim:
+    def __init__(self, config: ShimConfig):
+        self.config = config
+        self.dir_fd = -1
+        self.listener: socket.socket | None = None
+        self.socket_ino: int | None = None
+        self.sync_fd: int | None = config.sync_fd
+
+    def run(self) -> int:
+        pump = self._create()
+        if pump is None:
+            return 1
+        self._sync({"pid": pump.container_pid})
+        try:
+            pump.wait_for_exit()
+        except Exception:  # noqa: BLE001 - a shim bug must not lose the exit status
+            self._note_exception()
+            if pump.exit_status is None:
+                pump.exit_status = _wait_blocking(pump.container_pid)
+        exit_code, sig = self._record_exit(pump)
+        try:
+            pump.finish(exit_code, sig)
+            self._cleanup(pump)
+            pump.serve_until(lambda: not pump.clients, CLIENT_FLUSH_TIMEOUT)
+        except Exception:  # noqa: BLE001
+            self._note_exception()
+        pump.close()
+        self._remove_socket()
+        return 0
+
+    def _create(self) -> Pump | None:
+        """Set up, run `runc create`; the event loop, or None once the error is reported."""
+        cfg = self.config
+        try:
+            self._setup()
+            self.log = LogWriter(cfg.log_path)
+            created = runc.create(cfg, self.dir_fd, self.wakeup_r)
+        except runc.CreateFailed as exc:
+            return self._fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - reported to the engine, never lost
+            self._note_exception()
+            return self._fail(f"pyctr shim: {exc}")
+        self.oom_counter = linux.oom_counter_file(created.pid)
+        self.oom_before = linux.read_oom_kills(self.oom_counter) or 0
+        try:
+            return Pump(created=created, log=self.log, listener=self.listener,
+                        wakeup_fd=self.wakeup_r, terminal=cfg.terminal,
+                        start_watch_fd=self._watch_start())
+        except Exception as exc:  # noqa: BLE001 - nobody would own the created container
+            self._note_exception()
+            subprocess.run([cfg.runc, "--root", cfg.runc_root, *cfg.runc_extra_args, "delete",
+                            "--force", cfg.id], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=60, check=False)
+            return self._fail(f"pyctr shim: {exc}")
+
+    def _record_exit(self, pump: Pump) -> tuple[int, int | None]:
+        """Write the exit record atomically; -> (exit code, signal)."""
+        cfg = self.config
+        status = pump.exit_status
+        code = os.waitstatus_to_exitcode(status) if status is not None else 255
+        sig = -code if code < 0 else None
+        exit_code = 128 + sig if sig else code
+        oom_after = linux.read_oom_kills(self.oom_counter)
+        record = {
+            "exit_code": exit_code,
+            "signal": sig,
+            "oom": oom_after is not None and oom_after > self.oom_before,
+            # When `runc start` let the process exec (it removes exec.fifo then), else the
+            # time of its first output; null if it never started.
+            "started_at": pump.started_at or pump.first_output_at,
+            "finished_at": pump.finished_at or time.time(),
+        }
+        self.log.close()
+        if self.log.error is not None:
+            self._note(f"writing the log {cfg.log_path}: {self.log.error}")
+        try:
+            os.makedirs(os.path.dirname(cfg.exit_file), exist_ok=True)
+            fsutil.atomic_write_json(cfg.exit_file, record)
+        except Exception as exc:  # noqa: BLE001
+            self._note(f"writing the exit record {cfg.exit_file}: {exc}")
+        return exit_code, sig
+
+    # -- setup -----------------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        cfg = self.config
+        linux.set_child_subreaper()
+        os.makedirs(cfg.state_dir, mode=0o700, exist_ok=True)
+        self.dir_fd = os.open(cfg.state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fsutil.atomic_write(os.path.join(cfg.state_dir, "shim.pid"), f"{os.getpid()}\n".encode())
+        self._bind_attach_socket()
+        # SIGCHLD wakes the event loop through this pipe; the handler itself does nothing.
+        self.wakeup_r, wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wakeup_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+
+    def _bind_attach_socket(self) -> None:
+        # Socket paths stop at 108 bytes and state_dir may be longer: bind a relative name.
+        name = protocol.SOCKET_NAME
+        try:
+            os.unlink(name, dir_fd=self.dir_fd)  # a stale one from an earlier run
+        except FileNotFoundError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        os.fchdir(self.dir_fd)
+        try:
+            sock.bind(name)
+        finally:
+            os.chdir("/")  # never pin the state directory
+        os.chmod(name, 0o600, dir_fd=self.dir_fd)
+        sock.listen(16)
+        self.listener = sock
+        self.socket_ino = os.stat(name, dir_fd=self.dir_fd).st_ino
+
+    def _watch_start(self) -> int | None:
+        try:
+            return linux.watch_deletions(os.path.join(self.config.runc_root, self.config.id))
+        except OSError:
+            return None  # started_at falls back to the first output
+
+    # -- endings ---------------------------------------------------------------------------
+
+    def _sync(self, message: dict) -> None:
+        if self.sync_fd is not None:
+            _report(self.sync_fd, message)
+            self.sync_fd = None
+
+    def _fail(self, message: str) -> None:
+        self._sync({"error": message})
+        self._remove_socket()
+
+    def _cleanup(self, pump: Pump) -> None:
+        argv = self.config.cleanup_argv
+        if not argv:
+            return
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, close_fds=True, cwd="/")
+        except OSError as exc:
+            self._note(f"running the cleanup command {argv[0]}: {exc}")
+            return
+        pump.cleanup_pid = proc.pid
+        if pump.serve_until(lambda: pump.cleanup_status is not None, CLEANUP_TIMEOUT):
+            proc.returncode = os.waitstatus_to_exitcode(pump.cleanup_status)  # reaped by the pump
+            if proc.returncode != 0:
+                self._note(f"the cleanup command exited with status {proc.returncode}")
+        else:
+            # Left running: init adopts it once we exit; killing it could leave things half-done.
+            proc.returncode = 0  # not ours to wait for any more
+            self._note(f"the cleanup command did not finish within {CLEANUP_TIMEOUT:.0f} s")
+
+    def _remove_socket(self) -> None:
+        """Unlink the attach socket unless a newer shim (restart policy) has replaced it."""
+        try:
+            if os.stat(protocol.SOCKET_NAME, dir_fd=self.dir_fd).st_ino == self.socket_ino:
+                os.unlink(protocol.SOCKET_NAME, dir_fd=self.dir_fd)
+        except (OSError, ValueError):
+            pass
+
+    # -- the shim's own diagnostics (stderr is /dev/null) ------------------------------------
+
+    def _note(self, message: str) -> None:
+        """Append a line to state_dir/shim.log: the only trace a detached shim leaves."""
+        line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid {os.getpid()}: {message}\n"
+        try:
+            fd = os.open(os.path.join(self.config.state_dir, "shim.log"),
+                         os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                os.write(fd, line.encode(errors="replace"))
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+
+    def _note_exception(self) -> None:
+        import traceback  # only on a bug: not worth its memory otherwise
+
+        self._note(traceback.format_exc())
+
+
+def _wait_blocking(pid: int) -> int | None:
+    """Last resort after a failure of the event loop: wait for the container plainly."""
+    while True:
+        try:
+            got, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return None
+        if got == pid:
+            return status

@@ -1,0 +1,284 @@
+"""Running `runc create` for the shim, with the container's stdio wired to the shim.
+
+Without a terminal the container inherits runc's own stdio: stdin is a pipe
+(or /dev/null) and stdout/stderr are pipes the shim keeps reading. With a
+terminal, runc sends the pty master over a console socket, and its own
+stdout/stderr are a pipe of their own. Either way runc's log (warnings, the
+error) goes to a file in state_dir, so it stays out of the container's log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import socket
+import subprocess
+import time
+
+CREATE_TIMEOUT = 300.0  # createRuntime hooks may be slow, but not forever
+CONSOLE_SOCKET = "console.sock"
+RUNC_LOG = "runc-create.log"
+
+
+class CreateFailed(Exception):
+    """`runc create` failed; the message is runc's own, fit for the user."""
+
+
+class Created:
+    """The container after a successful `runc create`: its init pid and the shim's ends of its stdio."""
+
+    def __init__(self, pid: int, outputs: list[tuple[int, str]], stdin_fd: int | None,
+                 master_fd: int | None, early: list[tuple[str, bytes]]):
+        self.pid = pid
+        self.outputs = outputs      # (fd to read, "stdout" | "stderr")
+        self.stdin_fd = stdin_fd    # write end of the stdin pipe, or a dup of the pty master
+        self.master_fd = master_fd  # pty master (terminal mode)
+        self.early = early          # what runc itself printed on the container's streams
+
+
+class _Stdio:
+    """The fds of one `runc create`: the ends runc inherits, and the shim's."""
+
+    def __init__(self, config):
+        self.theirs: list[int] = []          # closed in the shim once runc runs
+        self.streams: dict[int, str] = {}    # our read ends: "stdout"/"stderr", or "runc"
+        self.stdin_w: int | None = None
+        if config.terminal:
+            out_r, out_w = self._pipe()
+            self.streams[out_r] = "runc"
+            self.argv_stdio = (subprocess.DEVNULL, out_w, out_w)
+            return
+        stdin_r = subprocess.DEVNULL
+        if config.stdin:
+            stdin_r, self.stdin_w = self._pipe(ours=1)
+        out_r, out_w = self._pipe()
+        err_r, err_w = self._pipe()
+        self.streams.update({out_r: "stdout", err_r: "stderr"})
+        self.argv_stdio = (stdin_r, out_w, err_w)
+
+    def _pipe(self, ours: int = 0) -> tuple[int, int]:
+        pipe = os.pipe()
+        self.theirs.append(pipe[1 - ours])
+        return pipe
+
+    def close_theirs(self) -> None:
+        for fd in self.theirs:
+            os.close(fd)
+        self.theirs.clear()
+
+    def close_all(self) -> None:
+        self.close_theirs()
+        for fd in [*self.streams, *([self.stdin_w] if self.stdin_w is not None else [])]:
+            os.close(fd)
+        self.streams.clear()
+        self.stdin_w = None
+
+
+def create(config, dir_fd: int, wakeup_fd: int) -> Created:
+    """Run `runc create` and wait for it, reading its output meanwhile.
+
+    `dir_fd` is an fd of config.state_dir; `wakeup_fd` becomes readable on SIGCHLD.
+    """
+    runc_log = os.path.join(config.state_dir, RUNC_LOG)
+    pid_file = os.path.join(config.state_dir, "pid")
+    # The engine's runc_extra_args come after our --log, so they may override it.
+    argv = [config.runc, "--root", config.runc_root, "--log", runc_log, "--log-format", "json",
+            *config.runc_extra_args, "create", "--bundle", config.bundle, "--pid-file", pid_file]
+    console = master_fd = None
+    stdio = _Stdio(config)
+    try:
+        if config.terminal:
+            console = _console_listener(dir_fd)
+            # runc chdirs to the bundle, and socket paths stop at 108 bytes: reach the
+            # socket through our own fd of state_dir, whatever its length.
+            argv += ["--console-socket", f"/proc/{os.getpid()}/fd/{dir_fd}/{CONSOLE_SOCKET}"]
+        argv += [*config.runc_create_args, config.id]
+        open(runc_log, "wb").close()  # only this run's messages
+        try:
+            proc = subprocess.Popen(argv, stdin=stdio.argv_stdio[0], stdout=stdio.argv_stdio[1],
+                                    stderr=stdio.argv_stdio[2], close_fds=True, cwd="/")
+        except OSError as exc:
+            raise CreateFailed(f"running {config.runc}: {exc.strerror or exc}") from exc
+        stdio.close_theirs()
+        output, master_fd = _wait(proc, stdio.streams, console, wakeup_fd)
+        if proc.returncode != 0:
+            raise CreateFailed(error_message(_read_log(runc_log), output, proc.returncode))
+        if config.terminal and master_fd is None:
+            raise CreateFailed("runc did not send the pty master on the console socket")
+        pid = _read_pid(pid_file)
+    except BaseException:
+        stdio.close_all()
+        if master_fd is not None:
+            os.close(master_fd)
+        raise
+    finally:
+        if console is not None:
+            console.close()
+            try:
+                os.unlink(CONSOLE_SOCKET, dir_fd=dir_fd)
+            except OSError:
+                pass
+    early = [(stream, data) for stream, data in output if stream != "runc"]
+    if not config.terminal:
+        return Created(pid, list(stdio.streams.items()), stdio.stdin_w, None, early)
+    stdio.close_all()  # runc's own output pipe
+    # A second fd on the master for stdin, so the event loop can watch both directions.
+    stdin_fd = os.dup(master_fd) if config.stdin else None
+    return Created(pid, [(master_fd, "stdout")], stdin_fd, master_fd, early)
+
+
+def _console_listener(dir_fd: int) -> socket.socket:
+    try:
+        os.unlink(CONSOLE_SOCKET, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(f"/proc/self/fd/{dir_fd}/{CONSOLE_SOCKET}")
+    sock.listen(1)
+    sock.setblocking(False)
+    return sock
+
+
+def _wait(proc: subprocess.Popen, streams: dict[int, str], console, wakeup_fd: int):
+    """Wait for runc to exit, collecting its output and the pty master. -> (output, master_fd)"""
+    output: list[tuple[str, bytes]] = []
+    master_fd = None
+    deadline = time.monotonic() + CREATE_TIMEOUT
+    with selectors.DefaultSelector() as sel:
+        for fd in streams:
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ)
+        sel.register(wakeup_fd, selectors.EVENT_READ)
+        if console is not None:
+            sel.register(console, selectors.EVENT_READ)
+        while proc.poll() is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                proc.kill()
+                proc.wait()
+                raise CreateFailed(f"runc create did not finish within {CREATE_TIMEOUT:.0f} s")
+            for key, _ in sel.select(min(remaining, 1.0)):
+                if key.fileobj is console:
+                    master_fd = _receive_master(console) if master_fd is None else master_fd
+                elif key.fd == wakeup_fd:
+                    _drain(wakeup_fd)
+                elif not _read_into(key.fd, streams[key.fd], output):
+                    sel.unregister(key.fd)
+    for fd, stream in streams.items():
+        _read_into(fd, stream, output)  # what runc wrote just before exiting
+    if console is not None and master_fd is None:
+        master_fd = _receive_master(console)
+    return output, master_fd
+
+
+def _read_into(fd: int, stream: str, output: list) -> bool:
+    """Read what is there now; False at EOF."""
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return True
+        if not data:
+            return False
+        output.append((stream, data))
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _receive_master(console: socket.socket) -> int | None:
+    try:
+        conn, _ = console.accept()
+    except BlockingIOError:
+        return None
+    with conn:
+        conn.settimeout(5)
+        _, fds, _, _ = socket.recv_fds(conn, 4096, 4)
+    for extra in fds[1:]:
+        os.close(extra)
+    if not fds:
+        return None
+    os.set_inheritable(fds[0], False)
+    return fds[0]
+
+
+def _read_pid(pid_file: str) -> int:
+    try:
+        with open(pid_file) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError) as exc:
+        raise CreateFailed(f"reading runc's pid file {pid_file}: {exc}") from exc
+
+
+# -- runc's error messages -----------------------------------------------------------------
+
+def _read_log(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def error_message(runc_log: bytes, output: list[tuple[str, bytes]], returncode: int) -> str:
+    """The last meaningful line runc printed: the `msg` of its last error entry in its
+    log (JSON or logrus text), else the last non-empty line of its stderr."""
+    for text in (runc_log, b"".join(data for _, data in output)):
+        lines = [line.strip() for line in text.decode(errors="replace").splitlines()]
+        for line in reversed(lines):
+            level, msg = parse_log_line(line)
+            if level in ("error", "fatal", "panic") and msg:
+                return msg
+    lines = [line for line in lines if line]  # stderr's, from the last round
+    if lines:
+        return parse_log_line(lines[-1])[1] or lines[-1]
+    return f"runc create failed with exit status {returncode}"
+
+
+def parse_log_line(line: str) -> tuple[str | None, str | None]:
+    """(level, msg) of one runc log line: JSON, logrus text (`time=".." level=error msg=".."`), or neither."""
+    if line.startswith("{"):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return None, None
+        if isinstance(entry, dict):
+            return entry.get("level"), entry.get("msg")
+        return None, None
+    level = _logfmt_value(line, "level")
+    msg = _logfmt_value(line, "msg")
+    return level, msg
+
+
+def _logfmt_value(line: str, key: str) -> str | None:
+    """The value of `key=value` or `key="quoted \\"value\\""` in a logfmt line."""
+    start = 0
+    while True:
+        at = line.find(key + "=", start)
+        if at < 0:
+            return None
+        if at == 0 or line[at - 1] == " ":
+            break
+        start = at + 1
+    rest = line[at + len(key) + 1:]
+    if not rest.startswith('"'):
+        return rest.split(" ", 1)[0]
+    i = 1
+    while i < len(rest):
+        if rest[i] == "\\":
+            i += 2
+            continue
+        if rest[i] == '"':
+            break
+        i += 1
+    quoted = rest[:i + 1]
+    try:
+        return json.loads(quoted)  # Go's strconv.Quote escapes are JSON's, short of \x..
+    except ValueError:
+        return quoted[1:-1].replace('\\"', '"').replace("\\\\", "\\")

@@ -1,0 +1,331 @@
+"""Running containers: the rootfs mount, the shim, runc start/kill/delete, waiting, cleanup.
+
+start() holds the container's lock from mounting to `runc start`, and the
+shim's cleanup takes the same lock, so a container that exits at once is
+never cleaned up before it was fully started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from pyctr import mount as mountmod
+from pyctr.config import Config
+from pyctr.containers import ContainerRecord, ContainerStore, Status
+from pyctr.errors import ContainerStateError, PyctrError, RuntimeFailure
+from pyctr.fsutil import atomic_write_json, makedirs
+from pyctr.runtime import Runc, error_from_runc
+from pyctr.signals import parse_signal
+
+INIT_BINARY = "/usr/bin/tini-static"
+INIT_PATH = "/run/pyctr-init"
+POLL = 0.05
+
+
+@dataclass
+class Started:
+    pid: int
+    state_dir: Path
+
+
+class TaskService:
+    def __init__(self, config: Config, store: ContainerStore, images):
+        self.config = config
+        self.store = store
+        self.images = images
+        self.runc = Runc(config.runroot / "runc")
+
+    # -- rootfs ------------------------------------------------------------------------------
+
+    def _mount_rootfs(self, record: ContainerRecord) -> Path:
+        base = self.store.path(record.id)
+        merged = self.store.rootfs(record.id)
+        if mountmod.is_mountpoint(str(merged)):
+            return merged
+        image = self.images.get(record.image_id)
+        upper, work = base / "overlay" / "upper", base / "overlay" / "work"
+        for directory in (upper, work, merged):
+            makedirs(directory, 0o755)
+        lowers = [str(self.images.layers.path(c)) for c in reversed(image.chain_ids)]
+        mountmod.mount_overlay(lowers, str(merged), upper=str(upper), work=str(work))
+        return merged
+
+    def _unmount_rootfs(self, record: ContainerRecord) -> None:
+        merged = self.store.rootfs(record.id)
+        if merged.exists() and mountmod.is_mountpoint(str(merged)):
+            mountmod.unmount(str(merged), lazy=True)
+
+    # -- the spec ----------------------------------------------------------------------------
+
+    def _write_bundle(self, record: ContainerRecord, rootfs: Path) -> None:
+        from pyctr import etcfiles, spec, userdb
+
+        opts = record.options
+        uid, gid, groups, home = userdb.resolve_user(str(rootfs), record.user or None)
+        env = list(record.env)
+        etc = etcfiles.write_etc_files(
+            str(self.store.path(record.id) / "userdata"), record.hostname, record.network, opts.get("add_hosts", [])
+        )
+        args = list(record.args)
+        mounts = [{k: v for k, v in m.items() if k in ("destination", "type", "source", "options")} for m in record.mounts]
+        if opts.get("init"):
+            args = [INIT_PATH, "--"] + args
+            mounts.append({"destination": INIT_PATH, "type": "bind", "source": INIT_BINARY, "options": ["bind", "ro"]})
+        security = opts.get("security", {})
+        spec_options = spec.SpecOptions(
+            rootfs=str(rootfs),
+            args=args,
+            env=env,
+            cwd=record.workdir or "/",
+            uid=uid,
+            gid=gid,
+            additional_gids=groups,
+            home=home,
+            hostname=record.hostname,
+            terminal=record.tty,
+            readonly_rootfs=bool(opts.get("read_only")),
+            network=record.network if record.network != "none" else "private",
+            cap_add=opts.get("cap_add", []),
+            cap_drop=opts.get("cap_drop", []),
+            privileged=bool(opts.get("privileged")),
+            no_new_privileges=bool(security.get("no_new_privileges")),
+            seccomp=security.get("seccomp", "default"),
+            ulimits=opts.get("ulimits", []),
+            mounts=mounts,
+            etc_files=etc,
+            init=bool(opts.get("init")),
+            stop_signal=record.stop_signal,
+            annotations=record.annotations,
+            shm_size=int(opts.get("shm_size") or 64 << 20),
+        )
+        bundle = self.store.bundle(record.id)
+        makedirs(bundle)
+        atomic_write_json(bundle / "config.json", spec.generate(spec_options))
+
+    # -- starting ----------------------------------------------------------------------------
+
+    def start(self, record: ContainerRecord, *, before_start: Callable[[Started], None] | None = None) -> Started:
+        """Start a created or exited container; `before_start` runs between runc create and runc start."""
+        with self.store.lock(record.id):
+            status = self.store.status(record.id)
+            if status.state in ("running", "paused", "stopping"):
+                return Started(status.pid, self.store.state_dir(record.id))
+            self._reset_for_start(record)
+            rootfs = self._mount_rootfs(record)
+            try:
+                self._write_bundle(record, rootfs)
+                started = self._spawn_shim(record)
+            except BaseException:
+                self._unmount_rootfs(record)
+                raise
+            self.store.write_state(record.id, started_at=time.time(), paused=False, stopping=False)
+            if before_start:
+                before_start(started)
+            try:
+                self.runc.start(record.id)
+            except PyctrError:
+                self.runc.kill(record.id, "KILL") if self.runc.state(record.id) else None
+                raise
+        return started
+
+    def _reset_for_start(self, record: ContainerRecord) -> None:
+        """Forget the previous run: its exit record, its runc state and shim directory."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.store.exit_file(record.id))
+        self.runc.delete(record.id, force=True)
+        state_dir = self.store.state_dir(record.id)
+        if state_dir.exists():
+            for name in os.listdir(state_dir):
+                with contextlib.suppress(OSError):
+                    os.unlink(state_dir / name)
+
+    def _spawn_shim(self, record: ContainerRecord) -> Started:
+        state_dir = makedirs(self.store.state_dir(record.id))
+        makedirs(self.runc.root)
+        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+        shim_config = {
+            "id": record.id,
+            "bundle": str(self.store.bundle(record.id)),
+            "state_dir": str(state_dir),
+            "runc": self.runc.binary,
+            "runc_root": str(self.runc.root),
+            "log_path": str(self.store.log_path(record.id)),
+            "exit_file": str(self.store.exit_file(record.id)),
+            "terminal": record.tty,
+            "stdin": record.stdin,
+            "cleanup_argv": self.cleanup_argv(record.id),
+            "sync_fd": write_fd,
+            "runc_extra_args": [],
+        }
+        config_path = state_dir / "shim.json"
+        atomic_write_json(config_path, shim_config)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "pyctr.shim", str(config_path)],
+                pass_fds=(write_fd,),
+                close_fds=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                env=_shim_env(),
+            )
+        finally:
+            os.close(write_fd)
+        try:
+            with os.fdopen(read_fd, "rb") as sync:
+                line = sync.readline()
+        finally:
+            proc.wait()  # the first fork exits at once; the shim lives on, adopted by init
+        try:
+            message = json.loads(line) if line else {"error": "the shim exited without reporting"}
+        except ValueError:
+            message = {"error": f"the shim reported {line[:200]!r}"}
+        if "error" in message:
+            raise error_from_runc(str(message["error"]))
+        return Started(int(message["pid"]), state_dir)
+
+    def cleanup_argv(self, container_id: str) -> list[str]:
+        return [sys.executable, "-m", "pyctr", "--root", str(self.config.root), "--runroot", str(self.config.runroot),
+                "container", "cleanup", container_id]
+
+    # -- signals, stop, wait -----------------------------------------------------------------
+
+    def _require_running(self, record: ContainerRecord, verb: str) -> Status:
+        status = self.store.status(record.id)
+        if status.state not in ("running", "paused", "stopping"):
+            raise ContainerStateError(
+                f"can only {verb} running containers. {record.id[:12]} is in state {status.state}: container state improper"
+            )
+        return status
+
+    def kill(self, record: ContainerRecord, signal: str | int = "KILL") -> None:
+        self._require_running(record, "kill")
+        self.runc.kill(record.id, parse_signal(signal))
+
+    def stop(self, record: ContainerRecord, timeout: int | None = None) -> None:
+        """The stop signal, then SIGKILL after the timeout (podman's default: 10 s)."""
+        status = self.store.status(record.id)
+        if status.state not in ("running", "paused", "stopping"):
+            return
+        timeout = record.stop_timeout if timeout is None else timeout
+        self.store.write_state(record.id, stopping=True)
+        if status.state == "paused":
+            with contextlib.suppress(PyctrError):
+                self.runc.resume(record.id)
+        with contextlib.suppress(RuntimeFailure):
+            self.runc.kill(record.id, parse_signal(record.stop_signal or "TERM"))
+        if self.wait(record, timeout=max(timeout, 0)) is None:
+            with contextlib.suppress(RuntimeFailure):
+                self.runc.kill(record.id, 9, all_processes=True)
+            self.wait(record, timeout=30)
+
+    def wait(self, record: ContainerRecord, timeout: float | None = None) -> Status | None:
+        """Block until the container has exited (None on timeout); a removed container counts as exited."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if not self.store.path(record.id).exists():
+                return Status("exited")
+            status = self.store.status(record.id)
+            if status.state == "exited":
+                return status
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(POLL)
+
+    def pause(self, record: ContainerRecord) -> None:
+        status = self._require_running(record, "pause")
+        if status.state == "paused":
+            raise ContainerStateError(f"{record.id[:12]} is already paused: container state improper")
+        self.runc.pause(record.id)
+        self.store.write_state(record.id, paused=True)
+
+    def unpause(self, record: ContainerRecord) -> None:
+        status = self._require_running(record, "unpause")
+        if status.state != "paused":
+            raise ContainerStateError(f"{record.id[:12]} is not paused, can't unpause: container state improper")
+        self.runc.resume(record.id)
+        self.store.write_state(record.id, paused=False)
+
+    # -- removal and cleanup -----------------------------------------------------------------
+
+    def cleanup(self, record: ContainerRecord) -> None:
+        """After the container's process ended (the shim calls this): runc delete, unmount, --rm."""
+        with self.store.lock(record.id):
+            self.runc.delete(record.id, force=True)
+            self._unmount_rootfs(record)
+            if record.remove and self.store.path(record.id).exists():
+                self.store.remove(record)
+
+    def remove(self, record: ContainerRecord, *, force: bool = False, timeout: int | None = None) -> None:
+        status = self.store.status(record.id)
+        if status.state in ("running", "paused", "stopping"):
+            if not force:
+                raise ContainerStateError(
+                    f"cannot remove container {record.id} as it is {status.state} - running or paused containers "
+                    "cannot be removed without force: container state improper"
+                )
+            self.stop(record, timeout=0 if timeout is None else timeout)
+        with self.store.lock(record.id):
+            self.runc.delete(record.id, force=True)
+            self._unmount_rootfs(record)
+            self.store.remove(record)
+
+    # -- exec --------------------------------------------------------------------------------
+
+    def exec_process(self, record: ContainerRecord, args: list[str], *, tty: bool, env: list[str], workdir: str | None, user: str | None) -> Path:
+        """Write the process.json for `runc exec`: the container's process with these changes."""
+        from pyctr import userdb
+
+        self._require_running(record, "exec into")
+        spec = json.loads((self.store.bundle(record.id) / "config.json").read_text())
+        process = spec["process"]
+        rootfs = str(self.store.rootfs(record.id))
+        _check_command(rootfs, args, process.get("env", []) + env)
+        process["args"] = args
+        process["terminal"] = tty
+        if env:
+            keys = {e.partition("=")[0] for e in env}
+            process["env"] = [e for e in process.get("env", []) if e.partition("=")[0] not in keys] + env
+        if workdir:
+            process["cwd"] = workdir
+        if user:
+            uid, gid, groups, _ = userdb.resolve_user(rootfs, user)
+            process["user"] = {"uid": uid, "gid": gid, "additionalGids": groups}
+        process.pop("consoleSize", None)
+        path = self.store.state_dir(record.id) / f"exec-{os.getpid()}-{time.monotonic_ns()}.json"
+        atomic_write_json(path, process)
+        return path
+
+
+def _check_command(rootfs: str, args: list[str], env: list[str]) -> None:
+    """Fail with 127 before runc does (runc's own exit code cannot tell us why it failed)."""
+    from pyctr.errors import CommandNotFound
+
+    command = args[0] if args else ""
+    if not command:
+        raise CommandNotFound("no command given")
+    if "/" in command:
+        return
+    path = next((e[5:] for e in reversed(env) if e.startswith("PATH=")), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    for directory in path.split(":"):
+        candidate = os.path.join(rootfs, directory.lstrip("/"), command)
+        if os.path.lexists(candidate):
+            return
+    raise CommandNotFound(f"{command}: executable file not found in $PATH: OCI runtime attempted to invoke a command that was not found")
+
+
+def _shim_env() -> dict[str, str]:
+    """The shim gets a clean environment: only what Python needs to find pyctr."""
+    keep = {"PATH", "PYTHONPATH", "LANG", "LC_ALL", "HOME", "XDG_RUNTIME_DIR"}
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    return env

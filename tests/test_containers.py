@@ -1,0 +1,201 @@
+"""Containers through the shim and runc, as root (real runc, real overlay mounts)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+
+@pytest.fixture
+def image(registry, pyctr):
+    ref = f"{registry.host}/test/busybox:latest"
+    pyctr("pull", "-q", ref)
+    return ref
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_run_rm_echo(pyctr, image, store):
+    result = pyctr("run", "--rm", image, "echo", "hello")
+    assert result.stdout == "hello\n"
+    assert result.returncode == 0
+    assert wait_for(lambda: pyctr("ps", "-a", "-q").stdout == "")
+    assert store.mounts() == []
+
+
+def test_exit_codes(pyctr, image):
+    assert pyctr("run", "--rm", image, "sh", "-c", "exit 3", check=False).returncode == 3
+    missing = pyctr("run", "--rm", image, "nonexistent", check=False)
+    assert missing.returncode == 127
+    assert "nonexistent" in missing.stderr and "Traceback" not in missing.stderr
+    assert pyctr("run", "--rm", image, "/etc/passwd", check=False).returncode == 126
+    # Killed by a signal: 128+N (PID 1 cannot SIGKILL itself, so the signal comes from outside).
+    pyctr("run", "-d", "--name", "victim", image, "sleep", "30")
+    pyctr("kill", "-s", "KILL", "victim")
+    assert pyctr("wait", "victim").stdout.strip() == "137"
+
+
+def test_stdout_and_stderr_are_separate(pyctr, image):
+    result = pyctr("run", "--rm", image, "sh", "-c", "echo out; echo err >&2")
+    assert result.stdout == "out\n"
+    assert result.stderr.endswith("err\n")
+
+
+def test_interactive_stdin(pyctr, image):
+    result = pyctr("run", "--rm", "-i", image, "cat", input="piped through\n")
+    assert result.stdout == "piped through\n"
+
+
+def test_detached_lifecycle(pyctr, image):
+    cid = pyctr("run", "-d", "--name", "web", image, "sh", "-c", "while true; do echo tick; sleep 0.2; done").stdout.strip()
+    assert len(cid) == 64
+    listed = pyctr("ps").stdout.splitlines()
+    assert listed[0].split()[:2] == ["CONTAINER", "ID"]
+    assert cid[:12] in listed[1] and "web" in listed[1] and "Up" in listed[1]
+    assert wait_for(lambda: "tick" in pyctr("logs", "web").stdout)
+    assert pyctr("inspect", "--format", "{{.State.Status}} {{.Name}} {{.Id}}", "web").stdout.split() == ["running", "web", cid]
+    ps_in = pyctr("exec", "web", "ps").stdout
+    assert "sleep" in ps_in or "sh" in ps_in
+    assert pyctr("exec", "web", "sh", "-c", "exit 5", check=False).returncode == 5
+    start = time.monotonic()
+    assert pyctr("stop", "-t", "2", "web").stdout.strip() == "web"
+    assert time.monotonic() - start < 8
+    assert pyctr("inspect", "--format", "{{.State.Status}}", "web").stdout.strip() == "exited"
+    assert pyctr("rm", "web").stdout.strip() == "web"
+    gone = pyctr("inspect", "web", check=False)
+    assert gone.returncode == 125 and "no such object" in gone.stderr
+
+
+def test_stop_falls_back_to_sigkill(pyctr, image):
+    pyctr("run", "-d", "--name", "stubborn", image, "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done")
+    start = time.monotonic()
+    pyctr("stop", "-t", "1", "stubborn")
+    assert 0.9 < time.monotonic() - start < 10
+    assert pyctr("inspect", "--format", "{{.State.ExitCode}}", "stubborn").stdout.strip() == "137"
+
+
+def test_logs_follow_ends_with_the_container(pyctr, image):
+    pyctr("run", "-d", "--name", "counter", image, "sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done")
+    result = pyctr("logs", "-f", "counter", timeout=20)
+    assert result.stdout.split() == ["1", "2", "3"]
+    assert pyctr("logs", "--tail", "1", "counter").stdout == "3\n"
+    stamped = pyctr("logs", "-t", "counter").stdout.splitlines()[0]
+    assert stamped.endswith(" 1") and stamped[:4].isdigit()
+
+
+def test_wait_prints_the_exit_code(pyctr, image):
+    pyctr("run", "-d", "--name", "w", image, "sh", "-c", "sleep 0.3; exit 7")
+    assert pyctr("wait", "w").stdout.strip() == "7"
+
+
+def test_create_then_start_attached(pyctr, image):
+    cid = pyctr("create", "--name", "later", image, "echo", "started").stdout.strip()
+    assert pyctr("inspect", "--format", "{{.State.Status}}", cid).stdout.strip() == "created"
+    assert pyctr("start", "-a", "later").stdout == "started\n"
+    assert pyctr("start", "-a", "later").stdout == "started\n"  # and again
+
+
+def test_names_are_unique(pyctr, image):
+    pyctr("create", "--name", "same", image, "true")
+    again = pyctr("create", "--name", "same", image, "true", check=False)
+    assert again.returncode == 125
+    assert 'the container name "same" is already in use' in again.stderr
+    unknown = pyctr("rm", "nothing-like-this", check=False)
+    assert unknown.returncode != 0 and 'no container with name or ID "nothing-like-this" found' in unknown.stderr
+
+
+def test_ten_parallel_creates_with_one_name(pyctr, image, store):
+    procs = [subprocess.Popen(pyctr.argv("create", "--name", "race", image, "true"), env=store.env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(10)]
+    results = [(p.wait(timeout=60), p.stderr.read()) for p in procs]
+    assert sorted(code for code, _ in results) == [0] + [125] * 9
+    assert all("already in use" in err for code, err in results if code)
+
+
+def test_twenty_parallel_detached_runs(pyctr, image, store):
+    procs = [subprocess.Popen(pyctr.argv("run", "-d", image, "sleep", "60"), env=store.env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(20)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 20, outputs
+    ids = {out.strip() for out, _ in outputs}
+    assert len(ids) == 20
+    names = pyctr("ps", "--format", "{{.Names}}").stdout.split()
+    assert len(set(names)) == 20
+    pyctr("rm", "-f", "--all", timeout=120)
+    assert pyctr("ps", "-a", "-q").stdout == ""
+
+
+def test_kill_9_of_pyctr_does_not_lose_the_container(pyctr, image, store):
+    proc = subprocess.Popen(pyctr.argv("run", "--rm", "--name", "survivor", image, "sh", "-c", "sleep 1; exit 4"),
+                            env=store.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: "survivor" in pyctr("ps", "--format", "{{.Names}}").stdout)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert "survivor" in pyctr("ps", "--format", "{{.Names}}").stdout  # still running
+    assert wait_for(lambda: pyctr("ps", "-a", "-q").stdout == "", timeout=15)  # --rm still happened
+
+
+def test_exit_status_survives_a_killed_cli(pyctr, image, store):
+    proc = subprocess.Popen(pyctr.argv("run", "--name", "kept", image, "sh", "-c", "sleep 0.5; exit 9"),
+                            env=store.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: "kept" in pyctr("ps", "--format", "{{.Names}}").stdout)
+    proc.kill()
+    assert pyctr("wait", "kept").stdout.strip() == "9"
+
+
+def test_shim_is_adopted_and_light(pyctr, image, store):
+    pyctr("run", "-d", "--name", "light", image, "sleep", "30")
+    shim_pid = int((store.runroot / "containers" / pyctr("inspect", "-f", "{{.Id}}", "light").stdout.strip() / "shim.pid").read_text())
+    status = open(f"/proc/{shim_pid}/status").read()
+    ppid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+    assert ppid != os.getpid()
+    rss_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+    assert rss_kib < 15 * 1024
+    cmdline = open(f"/proc/{shim_pid}/cmdline").read()
+    assert "pyctr.shim" in cmdline
+
+
+def test_security_defaults_inside(pyctr, image):
+    status = pyctr("run", "--rm", image, "cat", "/proc/self/status").stdout
+    fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+    assert fields["Seccomp"].strip() == "2"
+    assert int(fields["CapBnd"], 16) == 0x800405fb
+    assert pyctr("run", "--rm", image, "sh", "-c", "cat /proc/kcore | wc -c").stdout.strip() == "0"
+    assert pyctr("run", "--rm", image, "touch", "/proc/sys/kernel/x", check=False).returncode != 0
+    assert pyctr("run", "--rm", image, "ls", "/proc/self/fd").stdout.split() == ["0", "1", "2", "3"]
+
+
+def test_user_env_workdir_hostname(pyctr, image):
+    out = pyctr("run", "--rm", "-u", "app", "-e", "GREETING=hi", "-w", "/tmp", "--hostname", "box", image,
+                "sh", "-c", "id -u; id -g; echo $GREETING; pwd; hostname").stdout.split()
+    assert out == ["1234", "1234", "hi", "/tmp", "box"]
+
+
+def test_volumes_and_read_only(pyctr, image, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "in.txt").write_text("from host\n")
+    out = pyctr("run", "--rm", "-v", f"{data}:/data", image, "sh", "-c", "cat /data/in.txt; echo back > /data/out.txt").stdout
+    assert out == "from host\n" and (data / "out.txt").read_text() == "back\n"
+    assert pyctr("run", "--rm", "--read-only", image, "touch", "/x", check=False).returncode != 0
+    pyctr("volume", "create", "vol1")
+    pyctr("run", "--rm", "-v", "vol1:/v", image, "sh", "-c", "echo kept > /v/f")
+    assert pyctr("run", "--rm", "-v", "vol1:/v", image, "cat", "/v/f").stdout == "kept\n"
+    assert "vol1" in pyctr("volume", "ls", "-q").stdout
+
+
+def test_image_in_use_cannot_be_removed(pyctr, image):
+    pyctr("create", "--name", "user", image, "true")
+    result = pyctr("rmi", image, check=False)
+    assert result.returncode == 2 and "in use" in result.stderr
