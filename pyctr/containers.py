@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -125,10 +124,14 @@ class ContainerStore:
 
     # -- records -----------------------------------------------------------------------------
 
-    def create(self, record_fields: dict, name: str | None) -> ContainerRecord:
+    @staticmethod
+    def new_id() -> str:
+        return os.urandom(32).hex()
+
+    def create(self, record_fields: dict, name: str | None, container_id: str | None = None) -> ContainerRecord:
         """Reserve a name and write the record; the caller fills the bundle afterwards."""
         makedirs(self.names_dir)
-        container_id = secrets.token_hex(32)
+        container_id = container_id or self.new_id()
         name = self._reserve_name(name, container_id)
         try:
             makedirs(self.path(container_id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 from dataclasses import dataclass
 
 from pyctr import digest as digestmod
@@ -91,7 +91,7 @@ class Platform:
 
     @classmethod
     def host(cls) -> "Platform":
-        machine = _platform.machine()
+        machine = os.uname().machine
         arch = _ARCH_ALIASES.get(machine, machine)
         variant = None
         if arch == "arm64":

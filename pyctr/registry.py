@@ -122,8 +122,13 @@ def _retry_after(response: httpx.Response | None, attempt: int) -> float:
 def _reason(exc: Exception) -> str:
     """A short why for a transport error: the innermost OS-level message."""
     inner: BaseException = exc
-    while inner.__cause__ or inner.__context__:
-        inner = inner.__cause__ or inner.__context__
+    # Follow the chain only through transport-level errors (not, say, an earlier
+    # "image not known" that was being handled when the pull started).
+    while True:
+        nxt = inner.__cause__ or inner.__context__
+        if nxt is None or not (isinstance(nxt, OSError) or type(nxt).__module__.split(".")[0] in ("httpx", "httpcore", "ssl")):
+            break
+        inner = nxt
     text = getattr(inner, "strerror", None) or str(inner) or type(inner).__name__
     return re.sub(r"^\[Errno -?\d+\]\s*", "", text)
 

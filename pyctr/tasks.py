@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import socket
 
 from pyctr import mount as mountmod
 from pyctr.config import Config
@@ -23,6 +25,7 @@ from pyctr.containers import ContainerRecord, ContainerStore, Status
 from pyctr.errors import ContainerStateError, PyctrError, RuntimeFailure
 from pyctr.fsutil import atomic_write_json, makedirs
 from pyctr.runtime import Runc, error_from_runc
+from pyctr.shimlauncher import ShimLauncher
 from pyctr.signals import parse_signal
 
 INIT_BINARY = "/usr/bin/tini-static"
@@ -34,6 +37,7 @@ POLL = 0.05
 class Started:
     pid: int
     state_dir: Path
+    client: "socket.socket | None" = None  # with start(attach=True)
 
 
 class TaskService:
@@ -112,46 +116,49 @@ class TaskService:
 
     # -- starting ----------------------------------------------------------------------------
 
-    def start(self, record: ContainerRecord, *, before_start: Callable[[Started], None] | None = None) -> Started:
-        """Start a created or exited container; `before_start` runs between runc create and runc start."""
+    def start(self, record: ContainerRecord, *, attach: bool = False, shim: ShimLauncher | None = None) -> Started:
+        """Start a created or exited container. With `attach`, Started.client is a socket
+        that receives the container's output from its first byte (pyctr.attach frames)."""
         with self.store.lock(record.id):
             status = self.store.status(record.id)
             if status.state in ("running", "paused", "stopping"):
+                if shim:
+                    shim.abandon()
                 return Started(status.pid, self.store.state_dir(record.id))
+            # The shim's interpreter boots while we mount and write the bundle.
+            shim = shim or ShimLauncher()
             self._reset_for_start(record)
-            rootfs = self._mount_rootfs(record)
             try:
+                rootfs = self._mount_rootfs(record)
                 self._write_bundle(record, rootfs)
-                started = self._spawn_shim(record)
+            except BaseException:
+                shim.abandon()
+                self._unmount_rootfs(record)
+                raise
+            try:
+                started = self._go(shim, record, attach)
             except BaseException:
                 self._unmount_rootfs(record)
                 raise
             self.store.write_state(record.id, started_at=time.time(), paused=False, stopping=False)
-            if before_start:
-                before_start(started)
-            try:
-                self.runc.start(record.id)
-            except PyctrError:
-                self.runc.kill(record.id, "KILL") if self.runc.state(record.id) else None
-                raise
         return started
 
     def _reset_for_start(self, record: ContainerRecord) -> None:
         """Forget the previous run: its exit record, its runc state and shim directory."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.store.exit_file(record.id))
-        self.runc.delete(record.id, force=True)
+        if (self.runc.root / record.id).exists():  # only a container that ran before has runc state
+            self.runc.delete(record.id, force=True)
         state_dir = self.store.state_dir(record.id)
         if state_dir.exists():
             for name in os.listdir(state_dir):
                 with contextlib.suppress(OSError):
                     os.unlink(state_dir / name)
 
-    def _spawn_shim(self, record: ContainerRecord) -> Started:
+    def _go(self, shim: ShimLauncher, record: ContainerRecord, attach: bool) -> Started:
         state_dir = makedirs(self.store.state_dir(record.id))
         makedirs(self.runc.root)
-        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
-        shim_config = {
+        report = shim.go({
             "id": record.id,
             "bundle": str(self.store.bundle(record.id)),
             "state_dir": str(state_dir),
@@ -162,40 +169,16 @@ class TaskService:
             "terminal": record.tty,
             "stdin": record.stdin,
             "cleanup_argv": self.cleanup_argv(record.id),
-            "sync_fd": write_fd,
             "runc_extra_args": [],
-        }
-        config_path = state_dir / "shim.json"
-        atomic_write_json(config_path, shim_config)
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "pyctr.shim", str(config_path)],
-                pass_fds=(write_fd,),
-                close_fds=True,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-                env=_shim_env(),
-            )
-        finally:
-            os.close(write_fd)
-        try:
-            with os.fdopen(read_fd, "rb") as sync:
-                line = sync.readline()
-        finally:
-            proc.wait()  # the first fork exits at once; the shim lives on, adopted by init
-        try:
-            message = json.loads(line) if line else {"error": "the shim exited without reporting"}
-        except ValueError:
-            message = {"error": f"the shim reported {line[:200]!r}"}
-        if "error" in message:
-            raise error_from_runc(str(message["error"]))
-        return Started(int(message["pid"]), state_dir)
+        }, attach=attach)
+        if "error" in report:
+            shim.client.close()
+            raise error_from_runc(str(report["error"]))
+        return Started(int(report["pid"]), state_dir, shim.client if attach else None)
 
     def cleanup_argv(self, container_id: str) -> list[str]:
-        return [sys.executable, "-m", "pyctr", "--root", str(self.config.root), "--runroot", str(self.config.runroot),
-                "container", "cleanup", container_id]
+        return [sys.executable, "-m", "pyctr.cleanup", "--root", str(self.config.root),
+                "--runroot", str(self.config.runroot), container_id]
 
     # -- signals, stop, wait -----------------------------------------------------------------
 
@@ -321,11 +304,3 @@ def _check_command(rootfs: str, args: list[str], env: list[str]) -> None:
         if os.path.lexists(candidate):
             return
     raise CommandNotFound(f"{command}: executable file not found in $PATH: OCI runtime attempted to invoke a command that was not found")
-
-
-def _shim_env() -> dict[str, str]:
-    """The shim gets a clean environment: only what Python needs to find pyctr."""
-    keep = {"PATH", "PYTHONPATH", "LANG", "LC_ALL", "HOME", "XDG_RUNTIME_DIR"}
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-    return env

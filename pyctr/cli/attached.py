@@ -9,7 +9,7 @@ import sys
 from pyctr.cli import terminal
 
 
-def run_attached(eng, record, *, sig_proxy: bool, detach_keys: str, start: bool, stdin: bool | None = None) -> int | None:
+def run_attached(eng, record, *, sig_proxy: bool, detach_keys: str, start: bool, stdin: bool | None = None, shim=None) -> int | None:
     """Returns the container's exit code, or None when the user detached."""
     from pyctr import attach
 
@@ -22,9 +22,12 @@ def run_attached(eng, record, *, sig_proxy: bool, detach_keys: str, start: bool,
         _send_size(holder["client"], record.tty)
 
     if start:
-        started = eng.tasks.start(record, before_start=lambda s: connect(s.state_dir))
+        started = eng.tasks.start(record, attach=True, shim=shim)
         pid = started.pid
-        if "client" not in holder:  # it was already running: join it
+        if started.client is not None:
+            holder["client"] = attach.AttachClient(started.client)
+            _send_size(holder["client"], record.tty)
+        else:  # it was already running: join it
             connect(started.state_dir)
     else:
         status = eng.containers.status(record.id)

@@ -1,6 +1,5 @@
 """Container commands: ps, logs, stop, kill, rm, wait, inspect, rename, pause, unpause, prune, top, exec, attach."""
 
-from __future__ import annotations
 
 import os
 import subprocess

@@ -1,6 +1,5 @@
 """Image commands: pull, images, image inspect/tag/rm/prune/mount/unmount."""
 
-from __future__ import annotations
 
 import sys
 from typing import List, Optional

@@ -1,6 +1,5 @@
 """login and logout: credentials in the auth file podman users know."""
 
-from __future__ import annotations
 
 import sys
 from typing import Optional

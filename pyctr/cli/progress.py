@@ -6,7 +6,10 @@ import sys
 import threading
 
 from pyctr.units import human_size
-from pyctr.pull import PullEvent
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyctr.pull import PullEvent
 
 
 def _short(digest: str) -> str:

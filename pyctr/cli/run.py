@@ -1,6 +1,5 @@
 """create, run and start: the container flags podman users know, and the attached session."""
 
-from __future__ import annotations
 
 import inspect
 import os
@@ -143,10 +142,18 @@ def create(**params) -> None:
 
 def run(**params) -> None:
     """Run a command in a new container."""
-    eng, record = _create(params)
+    from pyctr.shimlauncher import take_prestarted
+
+    # Started by main() before the options were even parsed: it boots while we work.
+    shim = take_prestarted()
+    try:
+        eng, record = _create(params)
+    except BaseException:
+        shim.abandon()
+        raise
     if params["detach"]:
         try:
-            eng.tasks.start(record)
+            eng.tasks.start(record, shim=shim)
         except PyctrError:
             _cleanup_failed(eng, record)
             raise
@@ -155,7 +162,7 @@ def run(**params) -> None:
     from pyctr.cli.attached import run_attached
 
     try:
-        code = run_attached(eng, record, sig_proxy=params["sig_proxy"], detach_keys=params["detach_keys"], start=True)
+        code = run_attached(eng, record, sig_proxy=params["sig_proxy"], detach_keys=params["detach_keys"], start=True, shim=shim)
     except PyctrError:
         _cleanup_failed(eng, record)
         raise
@@ -179,7 +186,7 @@ def _cleanup_failed(eng, record) -> None:
 def _with_signature(func, drop: tuple[str, ...] = ()):
     sig = inspect.signature(_run_signature)
     func.__signature__ = sig.replace(parameters=[p for name, p in sig.parameters.items() if name not in drop])
-    # typer resolves the (string) annotations through __annotations__ and the module globals.
+    # typer reads the parameter types from __annotations__.
     func.__annotations__ = {k: v for k, v in _run_signature.__annotations__.items() if k not in drop}
     return func
 
@@ -216,12 +223,12 @@ def start(
         raise typer.Exit(failed.exit_code)
 
 
-def register(app: typer.Typer, container_app: typer.Typer) -> None:
+def register(app: typer.Typer, container_app: typer.Typer | None = None) -> None:
     # -h is --hostname, as in podman; options end at the image, the rest is the container's command.
     settings = {"help_option_names": ["--help"], "allow_interspersed_args": False}
     run_cmd = _with_signature(run)
     create_cmd = _with_signature(create, drop=RUN_ONLY)
-    for target in (app, container_app):
+    for target in filter(None, (app, container_app)):
         target.command("run", context_settings=settings)(run_cmd)
         target.command("create", context_settings=settings)(create_cmd)
         target.command("start")(start)

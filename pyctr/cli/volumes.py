@@ -1,6 +1,5 @@
 """volume create, ls, inspect, rm, prune."""
 
-from __future__ import annotations
 
 import sys
 from typing import List, Optional

@@ -27,13 +27,18 @@ _FIELDS = {
     "stdin": (bool, False),
     "cleanup_argv": (list, False),
     "sync_fd": (int, False),
+    # A socket already connected to an attach client (the engine's end of a socketpair),
+    # served from the first byte of output; -1 for none.
+    "client_fd": (int, False),
+    # true: `runc run --detach` (create and start at once) instead of `runc create`.
+    "start": (bool, False),
     # Global runc options, placed before the subcommand (--systemd-cgroup, --debug, ...).
     "runc_extra_args": (list, False),
     # Options of `runc create` only, placed before the container ID (--no-pivot, ...).
     "runc_create_args": (list, False),
 }
 _ABSOLUTE = ("bundle", "state_dir", "runc_root", "log_path", "exit_file")
-_DEFAULTS = {"terminal": False, "stdin": False, "cleanup_argv": [], "sync_fd": 3,
+_DEFAULTS = {"terminal": False, "stdin": False, "cleanup_argv": [], "sync_fd": 3, "client_fd": -1, "start": False,
              "runc_extra_args": [], "runc_create_args": []}
 
 
@@ -49,6 +54,8 @@ class ShimConfig:
     stdin: bool
     cleanup_argv: list[str]
     sync_fd: int
+    client_fd: int
+    start: bool
     runc_extra_args: list[str]
     runc_create_args: list[str]
 
@@ -74,9 +81,12 @@ class ShimConfig:
 
     @classmethod
     def load(cls, path: str) -> "ShimConfig":
-        raw = read_raw(path)
+        return cls.from_raw(read_raw(path), path)
+
+    @classmethod
+    def from_raw(cls, raw, where: str) -> "ShimConfig":
         if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: not a JSON object")
+            raise ConfigError(f"{where}: not a JSON object")
         return cls(**{k: v for k, v in raw.items() if k in _FIELDS})
 
 

@@ -28,25 +28,60 @@ CLIENT_FLUSH_TIMEOUT = 2.0  # for the exit frame to reach slow clients before we
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m pyctr.shim CONFIG_PATH", file=sys.stderr)
+    """`python -m pyctr.shim CONFIG_PATH`, or `--config-fd N`: the config arrives as one JSON
+    line on fd N. The engine starts a shim that way before it knows the container, so that
+    the interpreter boots while the engine works; end of file means "not needed", exit."""
+    if len(argv) == 2 and argv[0] == "--config-fd" and argv[1].isdigit():
+        raw = _read_config_line(int(argv[1]))
+        if raw is None:
+            return 0
+        load, hint = (lambda: ShimConfig.from_raw(json.loads(raw), "config"), lambda: _sync_fd_of(raw))
+    elif len(argv) == 1:
+        load, hint = (lambda: ShimConfig.load(argv[0]), lambda: sync_fd_hint(argv[0]))
+    else:
+        print("usage: python -m pyctr.shim CONFIG_PATH | --config-fd N", file=sys.stderr)
         return 2
     try:
-        config = ShimConfig.load(argv[0])
+        config = load()
         os.fstat(config.sync_fd)
-    except (ConfigError, OSError) as exc:
-        fd = sync_fd_hint(argv[0])
+    except (ConfigError, OSError, ValueError) as exc:
+        fd = hint()
         if fd is not None:
             _report(fd, {"error": f"pyctr shim: {exc}"})
         print(f"pyctr shim: {exc}", file=sys.stderr)
         return 1
     os.set_inheritable(config.sync_fd, False)  # neither runc nor the cleanup may hold it
+    preserved = [config.sync_fd]
+    if config.client_fd >= 0:
+        os.set_inheritable(config.client_fd, False)
+        preserved.append(config.client_fd)
     context = daemon.DaemonContext(
-        detach_process=True, files_preserve=[config.sync_fd], working_directory="/",
+        detach_process=True, files_preserve=preserved, working_directory="/",
         umask=0o022, signal_map=_signal_map(),
         prevent_core=False)  # RLIMIT_CORE would be inherited by the container
     with context:
         return Shim(config).run()
+
+
+def _read_config_line(fd: int) -> bytes | None:
+    data = b""
+    try:
+        while not data.endswith(b"\n"):
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    return data or None
+
+
+def _sync_fd_of(raw: bytes) -> int | None:
+    try:
+        value = json.loads(raw).get("sync_fd")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 def _signal_map() -> dict:
@@ -116,9 +151,13 @@ class Shim:
         self.oom_counter = linux.oom_counter_file(created.pid)
         self.oom_before = linux.read_oom_kills(self.oom_counter) or 0
         try:
-            return Pump(created=created, log=self.log, listener=self.listener,
+            pump = Pump(created=created, log=self.log, listener=self.listener,
                         wakeup_fd=self.wakeup_r, terminal=cfg.terminal,
-                        start_watch_fd=self._watch_start())
+                        start_watch_fd=None if cfg.start else self._watch_start(),
+                        client_fd=cfg.client_fd)
+            if cfg.start:
+                pump.started_at = time.time()
+            return pump
         except Exception as exc:  # noqa: BLE001 - nobody would own the created container
             self._note_exception()
             subprocess.run([cfg.runc, "--root", cfg.runc_root, *cfg.runc_extra_args, "delete",

@@ -41,7 +41,7 @@ class Client:
 
 class Pump:
     def __init__(self, *, created, log: LogWriter, listener: socket.socket, wakeup_fd: int,
-                 terminal: bool, start_watch_fd: int | None):
+                 terminal: bool, start_watch_fd: int | None, client_fd: int = -1):
         self.sel = selectors.DefaultSelector()
         self._events: dict[int, int] = {}
         self._handlers: dict[int, object] = {}
@@ -78,8 +78,10 @@ class Pump:
         if self.stdin_fd is not None:
             os.set_blocking(self.stdin_fd, False)
             self._stdin_handler = lambda mask: self._on_stdin_writable()
+        if client_fd >= 0:
+            self._add_client(socket.socket(fileno=client_fd))
         for stream, data in created.early:
-            self.log.write(stream, data)
+            self._output(stream, data)
         self._reap()  # the container may have died before we started listening
 
     # -- selector bookkeeping --------------------------------------------------------------
@@ -167,6 +169,10 @@ class Pump:
         if not data:
             self._close_output(fd)
             return
+        self._output(stream, data)
+
+    def _output(self, stream: str, data: bytes) -> None:
+        """To the log and to every attached client."""
         if self.first_output_at is None:
             self.first_output_at = time.time()
         self._busy = True
@@ -239,13 +245,16 @@ class Pump:
             if len(self.clients) >= MAX_CLIENTS:
                 sock.close()
                 continue
-            sock.setblocking(False)
-            client = Client(sock)
-            client.handler = lambda mask, client=client: self._on_client(client, mask)
-            self.clients[sock.fileno()] = client
-            self._update(client)
-            if self.exit_frame is not None:
-                self._send(client, self.exit_frame, closing=True)
+            self._add_client(sock)
+
+    def _add_client(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        client = Client(sock)
+        client.handler = lambda mask, client=client: self._on_client(client, mask)
+        self.clients[sock.fileno()] = client
+        self._update(client)
+        if self.exit_frame is not None:
+            self._send(client, self.exit_frame, closing=True)
 
     def _update(self, client: Client) -> None:
         events = (READ if client.reading and not self._paused and not client.closing else 0)

@@ -84,7 +84,8 @@ def create(config, dir_fd: int, wakeup_fd: int) -> Created:
     pid_file = os.path.join(config.state_dir, "pid")
     # The engine's runc_extra_args come after our --log, so they may override it.
     argv = [config.runc, "--root", config.runc_root, "--log", runc_log, "--log-format", "json",
-            *config.runc_extra_args, "create", "--bundle", config.bundle, "--pid-file", pid_file]
+            *config.runc_extra_args, *(["run", "--detach"] if config.start else ["create"]),
+            "--bundle", config.bundle, "--pid-file", pid_file]
     console = master_fd = None
     stdio = _Stdio(config)
     try:

@@ -1,0 +1,33 @@
+"""`python -m pyctr.cleanup --root R --runroot RR ID`: what a shim runs after its container exited.
+
+The same work as `pyctr container cleanup` (runc delete, unmount, --rm), without
+the command line's start-up cost: it runs once per container exit, often while
+the user's next command is starting.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str]) -> int:
+    from pyctr.config import Config
+    from pyctr.engine import Engine
+    from pyctr.errors import ContainerNotFound, PyctrError
+
+    if len(argv) != 5 or argv[0] != "--root" or argv[2] != "--runroot":
+        sys.stderr.write("usage: python -m pyctr.cleanup --root ROOT --runroot RUNROOT CONTAINER\n")
+        return 2
+    engine = Engine(Config.create(argv[1], argv[3]))
+    try:
+        engine.tasks.cleanup(engine.containers.resolve(argv[4]))
+    except ContainerNotFound:
+        return 0  # removed meanwhile (rm -f): nothing left to do
+    except PyctrError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return 125
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
