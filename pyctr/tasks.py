@@ -262,6 +262,19 @@ class TaskService:
             self._unmount_rootfs(record)
             self.store.remove(record)
 
+    @contextlib.contextmanager
+    def rootfs(self, record: ContainerRecord):
+        """The container's root filesystem, mounted for the block if it is not running."""
+        with self.store.lock(record.id):
+            merged = self.store.rootfs(record.id)
+            was_mounted = merged.exists() and mountmod.is_mountpoint(str(merged))
+            path = self._mount_rootfs(record)
+            try:
+                yield str(path)
+            finally:
+                if not was_mounted:
+                    self._unmount_rootfs(record)
+
     # -- exec --------------------------------------------------------------------------------
 
     def exec_process(self, record: ContainerRecord, args: list[str], *, tty: bool, env: list[str], workdir: str | None, user: str | None) -> Path:

@@ -199,3 +199,24 @@ def test_image_in_use_cannot_be_removed(pyctr, image):
     pyctr("create", "--name", "user", image, "true")
     result = pyctr("rmi", image, check=False)
     assert result.returncode == 2 and "in use" in result.stderr
+
+
+def test_cp_both_ways_and_export(pyctr, image, tmp_path):
+    pyctr("run", "-d", "--name", "files", image, "sh", "-c", "echo inside > /tmp/in.txt; ln -s /etc/shadow-not-here /tmp/link; sleep 30")
+    time.sleep(0.5)
+    pyctr("cp", "files:/tmp/in.txt", str(tmp_path / "out.txt"))
+    assert (tmp_path / "out.txt").read_text() == "inside\n"
+    (tmp_path / "host.txt").write_text("from host\n")
+    pyctr("cp", str(tmp_path / "host.txt"), "files:/tmp/")
+    assert pyctr("exec", "files", "cat", "/tmp/host.txt").stdout == "from host\n"
+    # A symlink in the container never makes cp read the host's file.
+    pyctr("exec", "files", "ln", "-s", "/etc/passwd", "/tmp/passwd-link")
+    pyctr("cp", "files:/tmp/passwd-link", str(tmp_path / "pw"))
+    assert (tmp_path / "pw").read_text() == pyctr("exec", "files", "cat", "/etc/passwd").stdout
+    assert (tmp_path / "pw").read_text() != open("/etc/passwd").read()
+    pyctr("stop", "-t", "0", "files")
+    exported = tmp_path / "fs.tar"
+    pyctr("export", "-o", str(exported), "files")
+    import tarfile
+    names = tarfile.open(exported).getnames()
+    assert "bin/busybox" in names and "tmp/host.txt" in names

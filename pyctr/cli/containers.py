@@ -422,10 +422,60 @@ def attach(
     raise typer.Exit(code if code is not None else 0)
 
 
+def cp(
+    ctx: typer.Context,
+    src: str = typer.Argument(..., metavar="SRC", help="CONTAINER:PATH or a host path."),
+    dest: str = typer.Argument(..., metavar="DEST", help="CONTAINER:PATH or a host path."),
+) -> None:
+    """Copy files between a container and the host."""
+    from pyctr import copy
+
+    eng = engine(ctx)
+    src_ctr, src_path = _split_container_path(src)
+    dest_ctr, dest_path = _split_container_path(dest)
+    if bool(src_ctr) == bool(dest_ctr):
+        raise InvalidArgument("copying between containers or between host paths is not supported: one side must be CONTAINER:PATH")
+    record = eng.containers.resolve(src_ctr or dest_ctr)
+    with eng.tasks.rootfs(record) as rootfs:
+        if src_ctr:
+            copy.copy_out(rootfs, src_path, dest_path)
+        else:
+            copy.copy_in(rootfs, src_path, dest_path)
+
+
+def _split_container_path(text: str) -> tuple[str, str]:
+    """`name:/path` -> ("name", "/path"); host paths (absolute, ./, or no colon) -> ("", text)."""
+    if text.startswith(("/", ".")) or ":" not in text:
+        return "", text
+    name, _, path = text.partition(":")
+    return name, path if path.startswith("/") else "/" + path
+
+
+def export(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., metavar="CONTAINER", help="Container to export."),
+    output_file: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to a file instead of stdout."),
+) -> None:
+    """Export a container's filesystem as a tar archive."""
+    from pyctr import copy
+
+    if output_file is None and sys.stdout.isatty():
+        raise InvalidArgument("refusing to export to terminal. Use -o flag or redirect")
+    eng = engine(ctx)
+    record = eng.containers.resolve(container)
+    with eng.tasks.rootfs(record) as rootfs:
+        if output_file:
+            with open(output_file, "wb") as out:
+                copy.export(rootfs, out)
+        else:
+            copy.export(rootfs, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+
+
 def register(app: typer.Typer) -> typer.Typer:
     common = [("ps", ps), ("logs", logs), ("stop", stop), ("kill", kill), ("rm", rm), ("wait", wait),
               ("rename", rename), ("pause", pause), ("unpause", unpause), ("restart", restart), ("top", top),
-              ("exec", exec_), ("attach", attach)]
+              ("exec", exec_), ("attach", attach), ("cp", cp), ("export", export)]
     for name, func in common:
         # exec: options end at the container name; what follows is the command's.
         settings = {"allow_interspersed_args": False} if name == "exec" else {}

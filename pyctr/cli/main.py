@@ -63,7 +63,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(("pull", "images", "tag", "untag", "rmi", "image"), ("images",)),
     **dict.fromkeys(("run", "create", "start"), ("run",)),
     **dict.fromkeys(("ps", "logs", "stop", "kill", "rm", "wait", "rename", "pause", "unpause", "restart", "top",
-                     "exec", "attach", "inspect"), ("containers",)),
+                     "exec", "attach", "inspect", "cp", "export"), ("containers",)),
     "container": ("containers", "run"),
     "volume": ("volumes",),
     **dict.fromkeys(("login", "logout"), ("login",)),
