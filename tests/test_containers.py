@@ -220,3 +220,59 @@ def test_cp_both_ways_and_export(pyctr, image, tmp_path):
     import tarfile
     names = tarfile.open(exported).getnames()
     assert "bin/busybox" in names and "tmp/host.txt" in names
+
+
+def test_security_flags(pyctr, image):
+    def caps(*flags):
+        status = pyctr("run", "--rm", *flags, image, "cat", "/proc/self/status").stdout
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        return int(fields["CapBnd"], 16), fields["Seccomp"].strip(), fields["NoNewPrivs"].strip()
+
+    default_caps, seccomp, nnp = caps()
+    assert (seccomp, nnp) == ("2", "0")
+    dropped, _, _ = caps("--cap-drop", "chown")
+    assert dropped == default_caps & ~1
+    added, _, _ = caps("--cap-add", "NET_ADMIN")
+    assert added == default_caps | (1 << 12)
+    assert caps("--security-opt", "seccomp=unconfined")[1] == "0"
+    assert caps("--security-opt", "no-new-privileges")[2] == "1"
+    privileged, seccomp, _ = caps("--privileged")
+    assert seccomp == "0" and privileged > default_caps
+    assert pyctr("run", "--rm", "--ulimit", "nofile=512:1024", image, "sh", "-c", "ulimit -n").stdout.strip() == "512"
+    too_high = pyctr("run", "--rm", "--ulimit", "nofile=999999999:999999999", image, "true", check=False)
+    assert too_high.returncode == 125 and "Traceback" not in too_high.stderr
+    bad = pyctr("run", "--rm", "--cap-add", "NOT_A_CAP", image, "true", check=False)
+    assert bad.returncode == 125 and "NOT_A_CAP" in bad.stderr
+
+
+def test_init_reaps_and_forwards(pyctr, image):
+    assert pyctr("run", "--rm", "--init", image, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '").stdout.startswith("/run/pyctr-init")
+    pyctr("run", "-d", "--init", "--name", "inited", image, "sleep", "60")
+    start = time.monotonic()
+    pyctr("stop", "-t", "10", "inited")
+    assert time.monotonic() - start < 5  # tini passes SIGTERM on to sleep
+
+
+def test_exec_options(pyctr, image):
+    pyctr("run", "-d", "--name", "ex", image, "sleep", "60")
+    out = pyctr("exec", "-u", "app", "-w", "/tmp", "-e", "X=1", "ex", "sh", "-c", "id -u; pwd; echo $X").stdout.split()
+    assert out == ["1234", "/tmp", "1"]
+    assert pyctr("exec", "-i", "ex", "cat", input="to exec\n").stdout == "to exec\n"
+    missing = pyctr("exec", "ex", "nothing-here", check=False)
+    assert missing.returncode == 127
+    pyctr("exec", "-d", "ex", "sh", "-c", "echo detached > /tmp/d")
+    assert wait_for(lambda: pyctr("exec", "ex", "cat", "/tmp/d", check=False).stdout == "detached\n")
+    stopped = pyctr("exec", "ex", "true", check=False)
+    assert stopped.returncode == 0
+    pyctr("stop", "-t", "0", "ex")
+    not_running = pyctr("exec", "ex", "true", check=False)
+    assert not_running.returncode == 125 and "container state improper" in not_running.stderr
+
+
+def test_pull_policy_and_missing_image(pyctr, registry):
+    never = pyctr("run", "--rm", "--pull", "never", f"{registry.host}/test/oci", "true", check=False)
+    assert never.returncode == 125 and "image not known" in never.stderr
+    pulled = pyctr("run", "--rm", "--pull", "missing", f"{registry.host}/test/oci", "echo", "ok")
+    assert pulled.stdout == "ok\n" and "Trying to pull" in pulled.stderr
+    unknown = pyctr("run", "--rm", f"{registry.host}/test/absent", "true", check=False)
+    assert unknown.returncode == 125 and "manifest unknown" in unknown.stderr
