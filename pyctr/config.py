@@ -9,8 +9,27 @@ from pathlib import Path
 from pyctr import reference
 
 
+# Set (to the user's real uid) in a process that joined pyctr's user namespace.
+USERNS_ENV = "_PYCTR_USERNS"
+
+
+def in_user_namespace() -> bool:
+    """True unless we are in the initial user namespace (whose map is the identity)."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() != ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
+def real_uid() -> int:
+    """The user's uid on the host, also inside pyctr's user namespace (where we are 0)."""
+    value = os.environ.get(USERNS_ENV, "")
+    return int(value) if value.isdigit() and in_user_namespace() else os.geteuid()
+
+
 def is_rootless() -> bool:
-    return os.geteuid() != 0
+    return real_uid() != 0
 
 
 def default_root() -> Path:
@@ -27,7 +46,7 @@ def runtime_dir() -> Path:
         return Path(xdg)
     if not is_rootless():
         return Path("/run")
-    return Path(f"/tmp/pyctr-run-{os.geteuid()}")
+    return Path(f"/tmp/pyctr-run-{real_uid()}")
 
 
 def default_runroot() -> Path:

@@ -400,16 +400,18 @@ def _mapped(gid: int, mappings: list[dict]) -> bool:
 
 
 def with_rootless(spec: dict, opts: SpecOptions) -> None:
-    """A user namespace with the caller's mappings. sysfs needs the host's /sys bound in,
-    cgroups cannot be set, and devpts only takes a gid that the namespace maps."""
+    """A user namespace with the caller's mappings, or none when runc already runs inside
+    pyctr's own (no mappings given). sysfs needs the host's /sys bound in, cgroups cannot
+    be set, and devpts only takes a gid that the namespace maps."""
     if not opts.rootless:
         return
-    if not opts.uid_mappings or not opts.gid_mappings:
-        raise InvalidArgument("a rootless container needs uid and gid mappings")
+    if bool(opts.uid_mappings) != bool(opts.gid_mappings):
+        raise InvalidArgument("a rootless container needs both uid and gid mappings, or neither")
     linux = spec["linux"]
-    linux["namespaces"].append({"type": "user"})
-    linux["uidMappings"] = [dict(m) for m in opts.uid_mappings]
-    linux["gidMappings"] = [dict(m) for m in opts.gid_mappings]
+    if opts.uid_mappings:
+        linux["namespaces"].append({"type": "user"})
+        linux["uidMappings"] = [dict(m) for m in opts.uid_mappings]
+        linux["gidMappings"] = [dict(m) for m in opts.gid_mappings]
     linux.pop("resources", None)
     mounts = []
     for m in spec["mounts"]:
@@ -418,7 +420,7 @@ def with_rootless(spec: dict, opts: SpecOptions) -> None:
             m = _mount("/sys", "bind", "/sys", ["rbind", "nosuid", "noexec", "nodev", *ro])
         elif m["destination"] == "/sys/fs/cgroup" and m["type"] == "cgroup":
             continue  # the host's cgroup tree comes with the /sys bind mount
-        elif m["type"] == "devpts" and not _mapped(5, opts.gid_mappings):
+        elif m["type"] == "devpts" and opts.gid_mappings and not _mapped(5, opts.gid_mappings):
             m = {**m, "options": [o for o in m["options"] if not o.startswith("gid=")]}
         mounts.append(m)
     spec["mounts"] = mounts

@@ -59,7 +59,9 @@ class TaskService:
         for directory in (upper, work, merged):
             makedirs(directory, 0o755)
         lowers = [str(self.images.layers.path(c)) for c in reversed(image.chain_ids)]
-        mountmod.mount_overlay(lowers, str(merged), upper=str(upper), work=str(work))
+        # Rootless overlay keeps whiteouts and opaque markers in user.* xattrs.
+        options = ("userxattr",) if self.config.rootless else ()
+        mountmod.mount_overlay(lowers, str(merged), upper=str(upper), work=str(work), options=options)
         return merged
 
     def _unmount_rootfs(self, record: ContainerRecord) -> None:
@@ -109,6 +111,7 @@ class TaskService:
             stop_signal=record.stop_signal,
             annotations=record.annotations,
             shm_size=int(opts.get("shm_size") or 64 << 20),
+            rootless=self.config.rootless,  # runc runs inside pyctr's user namespace already
         )
         bundle = self.store.bundle(record.id)
         makedirs(bundle)
@@ -207,9 +210,12 @@ class TaskService:
         with contextlib.suppress(RuntimeFailure):
             self.runc.kill(record.id, parse_signal(record.stop_signal or "TERM"))
         if self.wait(record, timeout=max(timeout, 0)) is None:
+            # SIGKILL to the container's init ends its whole pid namespace. (`kill --all`
+            # needs cgroups, which rootless containers on cgroup v1 do not have.)
             with contextlib.suppress(RuntimeFailure):
-                self.runc.kill(record.id, 9, all_processes=True)
-            self.wait(record, timeout=30)
+                self.runc.kill(record.id, 9)
+            if self.wait(record, timeout=30) is None:
+                raise ContainerStateError(f"container {record.name} did not stop after SIGKILL")
 
     def wait(self, record: ContainerRecord, timeout: float | None = None) -> Status | None:
         """Block until the container has exited (None on timeout); a removed container counts as exited."""

@@ -434,7 +434,11 @@ def test_rootless():
     narrow = [{"containerID": 0, "hostID": 1000, "size": 1}]
     assert "gid=5" not in _mounts(gen(rootless=True, uid_mappings=narrow, gid_mappings=narrow))["/dev/pts"]["options"]
     with pytest.raises(InvalidArgument, match="mappings"):
-        gen(rootless=True)
+        gen(rootless=True, uid_mappings=MAPPING)
+    # Inside pyctr's own user namespace: no new one, but the rest of the rootless changes.
+    inside = gen(rootless=True)
+    assert {"type": "user"} not in inside["linux"]["namespaces"] and "uidMappings" not in inside["linux"]
+    assert "resources" not in inside["linux"] and _mounts(inside)["/sys"]["type"] == "bind"
 
 
 def test_annotations():

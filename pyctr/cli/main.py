@@ -67,8 +67,9 @@ COMMAND_MODULES = {
     "container": ("containers", "run"),
     "volume": ("volumes",),
     **dict.fromkeys(("login", "logout"), ("login",)),
+    **dict.fromkeys(("info", "unshare"), ("system",)),
 }
-ALL_MODULES = ("images", "containers", "run", "volumes", "login")
+ALL_MODULES = ("images", "containers", "run", "volumes", "login", "system")
 GLOBAL_OPTIONS_WITH_VALUE = {"--root", "--runroot", "--log-level"}
 
 
@@ -101,6 +102,17 @@ def _register_commands(argv: list[str] | None = None) -> None:
             module.register(app)
 
 
+def _enter_user_namespace() -> int:
+    """Rootless: every command runs inside the user's shared user and mount namespace."""
+    from pyctr import config, userns
+
+    try:
+        userns.enter(config.runtime_dir() / "pyctr")
+    except PyctrError as exc:
+        return _fail(str(exc), exc.hint, exc.exit_code)
+    return 0
+
+
 def _fail(message: str, hint: str | None = None, code: int = EXIT_ENGINE) -> int:
     sys.stderr.write(f"Error: {message}\n")
     if hint:
@@ -112,6 +124,10 @@ def main(argv: list[str] | None = None) -> None:
     from pyctr.cli.common import normalise_bare_flags
 
     argv = normalise_bare_flags(sys.argv[1:] if argv is None else argv)
+    if os.geteuid() != 0:
+        code = _enter_user_namespace()
+        if code:
+            os._exit(code)
     if command_word(argv) == "run" and "--help" not in argv:
         # A container's shim takes ~40 ms to boot: start it now, and let it boot while we
         # parse options, find the image and write the bundle (see pyctr.shimlauncher).

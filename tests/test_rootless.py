@@ -1,0 +1,176 @@
+"""Rootless: an ordinary user created by the tests, with a subordinate id range, runs pyctr.
+
+Real user namespaces (newuidmap/newgidmap), the kernel's rootless overlay
+(userxattr) and runc inside pyctr's user namespace.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+USER = "pyctr-rootless"
+NO_RANGE_USER = "pyctr-norange"
+SUBIDS = "300000-365535"
+
+
+def _ensure_user(name: str) -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", name], check=True, capture_output=True)
+        return pwd.getpwnam(name)
+
+
+def _has_range(path: str, name: str) -> bool:
+    with open(path) as f:
+        return any(line.split(":")[0] == name for line in f)
+
+
+def _grant_traverse(paths: list[Path]) -> list[tuple[Path, int]]:
+    """o+x on every ancestor the user must pass through (e.g. /root holding pyenv); undone later."""
+    changed = []
+    for path in paths:
+        for parent in [path, *path.parents]:
+            mode = parent.stat().st_mode
+            if parent.is_dir() and not mode & stat.S_IXOTH:
+                os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
+                changed.append((parent, stat.S_IMODE(mode)))
+    return changed
+
+
+class RootlessUser:
+    def __init__(self, name: str, base: Path):
+        self.name = name
+        self.pw = pwd.getpwnam(name)
+        self.base = base
+        self.data = base / "data"
+        self.runtime = base / "runtime"
+        for directory, mode in ((self.data, 0o755), (self.runtime, 0o700)):
+            directory.mkdir(mode=mode)
+            os.chown(directory, self.pw.pw_uid, self.pw.pw_gid)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": self.pw.pw_dir,
+            "USER": self.name,
+            "XDG_DATA_HOME": str(self.data),
+            "XDG_RUNTIME_DIR": str(self.runtime),
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+
+    def run(self, argv: list[str], check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        env_args = [f"{k}={v}" for k, v in self.env().items()]
+        full = ["runuser", "-u", self.name, "--", "env", "-i", *env_args, *argv]
+        result = subprocess.run(full, capture_output=True, text=True, timeout=timeout, cwd="/", stdin=subprocess.DEVNULL)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(argv)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def pyctr(self, *args, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        return self.run([sys.executable, "-m", "pyctr", *map(str, args)], check=check, timeout=timeout)
+
+    def stop_everything(self) -> None:
+        self.pyctr("rm", "-f", "--all", check=False)
+        pid_file = self.runtime / "pyctr" / "pause.pid"
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+
+
+@pytest.fixture(scope="module")
+def rootless():
+    _ensure_user(USER)
+    if not _has_range("/etc/subuid", USER):
+        subprocess.run(["usermod", "--add-subuids", SUBIDS, "--add-subgids", SUBIDS, USER], check=True)
+    changed = _grant_traverse([REPO_ROOT, Path(os.path.realpath(sys.executable)).parent])
+    base = Path(tempfile.mkdtemp(prefix="pyctr-rootless-"))
+    os.chmod(base, 0o755)
+    user = RootlessUser(USER, base)
+    try:
+        yield user
+    finally:
+        user.stop_everything()
+        shutil.rmtree(base, ignore_errors=True)
+        for path, mode in reversed(changed):
+            os.chmod(path, mode)
+
+
+def test_run_as_uid_0_in_the_user_namespace(rootless, registry):
+    image = f"{registry.host}/test/busybox"
+    rootless.pyctr("pull", "-q", image)
+    assert rootless.pyctr("run", "--rm", image, "id", "-u").stdout == "0\n"
+    uid_map = [line.split() for line in rootless.pyctr("run", "--rm", image, "cat", "/proc/self/uid_map").stdout.splitlines()]
+    sub_start = next(int(line.split(":")[1]) for line in open("/etc/subuid") if line.startswith(f"{USER}:"))
+    assert uid_map == [["0", str(rootless.pw.pw_uid), "1"], ["1", str(sub_start), uid_map[1][2]]]
+    info = rootless.pyctr("info", "--format", "{{.Host.Rootless}} {{.Store.GraphRoot}}").stdout.split()
+    assert info == ["true", str(rootless.data / "pyctr")]
+    assert rootless.pyctr("unshare", "id", "-u").stdout == "0\n"
+
+
+def test_layers_keep_their_owners(rootless, registry):
+    image = f"{registry.host}/test/multi"
+    rootless.pyctr("pull", "-q", image)
+    out = rootless.pyctr("run", "--rm", "-u", "1234", image, "sh", "-c", "id -u; ls -ln /opt/owned.txt").stdout.split("\n")
+    assert out[0] == "1234"
+    assert out[1].split()[2:4] == ["1234", "1234"]
+    # On the host the file belongs to the matching subordinate id.
+    sub_start = next(int(line.split(":")[1]) for line in open("/etc/subuid") if line.startswith(f"{USER}:"))
+    owners = {p.stat().st_uid for p in (rootless.data / "pyctr" / "layers").glob("*/diff/opt/owned.txt")}
+    assert owners == {sub_start + 1234 - 1}
+
+
+def test_detached_lifecycle(rootless, registry):
+    image = f"{registry.host}/test/busybox"
+    rootless.pyctr("run", "-d", "--name", "bg", image, "sh", "-c", "while true; do echo tick; sleep 0.2; done")
+    assert "bg" in rootless.pyctr("ps", "--format", "{{.Names}}").stdout
+    assert "PID" in rootless.pyctr("exec", "bg", "ps").stdout
+    rootless.pyctr("stop", "-t", "1", "bg", timeout=30)
+    assert "tick" in rootless.pyctr("logs", "bg").stdout
+    assert rootless.pyctr("inspect", "-f", "{{.State.ExitCode}}", "bg").stdout.strip() == "137"
+    rootless.pyctr("rm", "bg")
+    rootless.pyctr("rmi", "-f", image)
+
+
+def test_stores_are_separate(rootless, store):
+    mode = stat.S_IMODE((rootless.data / "pyctr").stat().st_mode)
+    assert mode & 0o077 == 0
+    store.root.mkdir(parents=True, exist_ok=True)
+    assert rootless.run(["ls", str(store.root)], check=False).returncode != 0
+
+
+def test_no_subordinate_range_is_one_clear_error(tmp_path):
+    _ensure_user(NO_RANGE_USER)
+    for path, flag in (("/etc/subuid", "--del-subuids"), ("/etc/subgid", "--del-subgids")):
+        for line in open(path).read().splitlines():
+            name, start, count = line.split(":")
+            if name == NO_RANGE_USER:
+                subprocess.run(["usermod", flag, f"{start}-{int(start) + int(count) - 1}", NO_RANGE_USER], check=True)
+    base = Path(tempfile.mkdtemp(prefix="pyctr-norange-"))
+    os.chmod(base, 0o755)
+    try:
+        changed = _grant_traverse([REPO_ROOT, Path(os.path.realpath(sys.executable)).parent])
+        try:
+            result = RootlessUser(NO_RANGE_USER, base).pyctr("images", check=False)
+        finally:
+            for path, mode in reversed(changed):
+                os.chmod(path, mode)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert result.returncode == 125
+    assert result.stderr.startswith(f"Error: no subordinate ids for {NO_RANGE_USER} in /etc/subuid")
+    assert "Traceback" not in result.stderr
