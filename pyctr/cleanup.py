@@ -7,6 +7,7 @@ the user's next command is starting.
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -20,7 +21,8 @@ def main(argv: list[str]) -> int:
         return 2
     engine = Engine(Config.create(argv[1], argv[3]))
     try:
-        engine.tasks.cleanup(engine.containers.resolve(argv[4]))
+        # Our parent is the shim that ran the container: the run this cleanup belongs to.
+        engine.tasks.cleanup(engine.containers.resolve(argv[4]), shim_pid=os.getppid())
     except ContainerNotFound:
         return 0  # removed meanwhile (rm -f): nothing left to do
     except PyctrError as exc:

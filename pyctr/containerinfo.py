@@ -100,6 +100,12 @@ def status_text(status: Status, now: float | None = None) -> str:
     return status.state.capitalize()
 
 
+def _ports(record: ContainerRecord) -> str:
+    from pyctr.network.ports import describe
+
+    return describe(record.options.get("ports") or [])
+
+
 def ps_row(store: ContainerStore, record: ContainerRecord, *, no_trunc: bool) -> dict:
     status = store.status(record.id)
     command = " ".join(record.args)
@@ -119,7 +125,7 @@ def ps_row(store: ContainerStore, record: ContainerRecord, *, no_trunc: bool) ->
         "Names": record.name,
         "Pid": status.pid,
         "Labels": dict(record.labels),
-        "Ports": "",
+        "Ports": _ports(record),
         "Mounts": [m.get("destination", "") for m in record.mounts],
         "StartedAt": int(status.started_at),
         "AutoRemove": record.remove,

@@ -26,7 +26,7 @@ from typing import Iterator
 from pyctr import names as namegen
 from pyctr.config import Config
 from pyctr.errors import ContainerNotFound, InvalidArgument, NameInUse
-from pyctr.fsutil import atomic_write_json, locked, makedirs, read_json
+from pyctr.fsutil import atomic_write, atomic_write_json, locked, makedirs, read_json
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
@@ -132,15 +132,18 @@ class ContainerStore:
         """Reserve a name and write the record; the caller fills the bundle afterwards."""
         makedirs(self.names_dir)
         container_id = container_id or self.new_id()
-        name = self._reserve_name(name, container_id)
-        try:
-            makedirs(self.path(container_id))
-            record = ContainerRecord(id=container_id, name=name, created=time.time(), **record_fields)
-            self.save(record)
-        except BaseException:
-            self._release_name(name, container_id)
-            shutil.rmtree(self.path(container_id), ignore_errors=True)
-            raise
+        # Under the names lock a name and its record appear together, so a name whose record
+        # is missing was left by a crash and may be taken over (see _claim).
+        with locked(self.names_dir / ".lock"):
+            name = self._reserve_name(name, container_id)
+            try:
+                makedirs(self.path(container_id))
+                record = ContainerRecord(id=container_id, name=name, created=time.time(), **record_fields)
+                self.save(record)
+            except BaseException:
+                self._release_name(name, container_id)
+                shutil.rmtree(self.path(container_id), ignore_errors=True)
+                raise
         return record
 
     def save(self, record: ContainerRecord) -> None:
@@ -164,10 +167,15 @@ class ContainerStore:
         return candidate
 
     def _claim(self, name: str, container_id: str) -> None:
+        """Take `name` for `container_id` (the caller holds the names lock)."""
         try:
             fd = os.open(self.names_dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         except FileExistsError:
-            owner = self._name_owner(name) or "another container"
+            owner = self._name_owner(name)
+            if owner and not (self.path(owner) / "container.json").exists():
+                atomic_write(self.names_dir / name, container_id.encode())  # left by a crash
+                return
+            owner = owner or "another container"
             raise NameInUse(
                 f'the container name "{name}" is already in use by {owner}. '
                 "You have to remove that container to be able to reuse that name: that name is already in use",
@@ -187,11 +195,13 @@ class ContainerStore:
                 os.unlink(self.names_dir / name)
 
     def rename(self, record: ContainerRecord, new_name: str) -> None:
-        self._reserve_name(new_name, record.id)
-        old = record.name
-        record.name = new_name
-        self.save(record)
-        self._release_name(old, record.id)
+        makedirs(self.names_dir)
+        with locked(self.names_dir / ".lock"):
+            self._reserve_name(new_name, record.id)
+            old = record.name
+            record.name = new_name
+            self.save(record)
+            self._release_name(old, record.id)
 
     def load(self, container_id: str) -> ContainerRecord | None:
         data = read_json(self.path(container_id) / "container.json")
@@ -280,15 +290,17 @@ class ContainerStore:
                 finished_at=float(exit_record.get("finished_at") or 0),
                 restart_count=restarts,
             )
-        if not state.get("started_at"):
-            return Status("created", restart_count=restarts)
+        # A live shim means the container runs, even if the command that started it died
+        # before it could record the start.
         if _pid_alive(self.shim_pid(container_id)):
             pid = self.container_pid(container_id)
             return Status(
                 "paused" if state.get("paused") else ("stopping" if state.get("stopping") else "running"),
                 pid=pid,
-                started_at=float(state["started_at"]),
+                started_at=float(state.get("started_at") or 0),
                 restart_count=restarts,
             )
+        if not state.get("started_at"):
+            return Status("created", restart_count=restarts)
         # Started, but neither a shim nor an exit record: the host rebooted or the shim was killed.
         return Status("exited", exit_code=-1, started_at=float(state["started_at"]), restart_count=restarts)

@@ -1,20 +1,25 @@
 """`cp` and `export`: files in and out of a container's root filesystem.
 
 Paths inside the container are resolved as the container would see them
-(symlinks never leave its rootfs, see userdb.open_in_root); files copied in
-go through the layer unpacker, whose every write is resolved in the same way.
+(symlinks never leave its rootfs, see userdb.open_in_root). Trees are walked
+through directory fds (os.fwalk) and files opened with O_NOFOLLOW, so a
+running container that swaps a directory for a symlink mid-copy cannot make
+pyctr read the host's files; only regular files are read (a device node in a
+hostile image is never opened). Files copied in go through the layer
+unpacker, whose every write is resolved in the same way.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import tarfile
 import tempfile
 from pathlib import Path
 
 from pyctr.errors import InvalidArgument
+
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def _open(rootfs: str, path: str) -> int | None:
@@ -30,25 +35,51 @@ def _open(rootfs: str, path: str) -> int | None:
         os.close(root)
 
 
+def _copy_regular(src_fd: int, dest: Path, mode: int) -> None:
+    with open(dest, "wb") as out:
+        while chunk := os.read(src_fd, 1 << 20):
+            out.write(chunk)
+    os.chmod(dest, stat.S_IMODE(mode))
+
+
 def copy_out(rootfs: str, src: str, dest: str) -> None:
     """Container `src` to host `dest` (docker's rules: into `dest` if it is a directory)."""
     fd = _open(rootfs, src)
     if fd is None:
         raise InvalidArgument(f"copying from container: {src}: no such file or directory")
     try:
-        source = f"/proc/self/fd/{fd}"
-        is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+        info = os.fstat(fd)
         target = Path(dest)
         if target.is_dir() and not src.endswith("/."):
             target = target / (os.path.basename(src.rstrip("/")) or "root")
-        if is_dir:
-            # Symlinks inside the tree are copied as links, never followed out of the rootfs.
-            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+        if stat.S_ISDIR(info.st_mode):
+            _copy_tree(fd, target)
+        elif stat.S_ISREG(info.st_mode):
+            _copy_regular(fd, target, info.st_mode)
         else:
-            shutil.copyfile(source, target)
-            shutil.copymode(source, target)
+            raise InvalidArgument(f"copying from container: {src}: not a regular file or directory")
     finally:
         os.close(fd)
+
+
+def _copy_tree(top_fd: int, target: Path) -> None:
+    target.mkdir(exist_ok=True)
+    for dirpath, dirnames, filenames, dir_fd in os.fwalk(f"/proc/self/fd/{top_fd}", follow_symlinks=False):
+        rel = os.path.relpath(dirpath, f"/proc/self/fd/{top_fd}")
+        here = target if rel == "." else target / rel
+        for name in dirnames:
+            (here / name).mkdir(exist_ok=True)
+        for name in filenames:
+            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            if stat.S_ISLNK(info.st_mode):
+                os.symlink(os.readlink(name, dir_fd=dir_fd), here / name)
+            elif stat.S_ISREG(info.st_mode):
+                fd = os.open(name, _READ, dir_fd=dir_fd)
+                try:
+                    _copy_regular(fd, here / name, info.st_mode)
+                finally:
+                    os.close(fd)
+            # Devices, FIFOs and sockets are skipped: reading them means reading the host.
 
 
 def copy_in(rootfs: str, src: str, dest: str) -> None:
@@ -87,5 +118,33 @@ def _as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
 def export(rootfs: str, out) -> None:
     """The whole root filesystem as a tar stream on `out` (a binary file object)."""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for entry in sorted(os.listdir(rootfs)):
-            tar.add(os.path.join(rootfs, entry), arcname=entry)
+        for dirpath, dirnames, filenames, dir_fd in os.fwalk(rootfs, follow_symlinks=False):
+            rel = os.path.relpath(dirpath, rootfs)
+            dirnames.sort()
+            for name in sorted(dirnames) + sorted(filenames):
+                arcname = name if rel == "." else f"{rel}/{name}"
+                info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                _add(tar, arcname, name, dir_fd, info)
+
+
+def _add(tar: tarfile.TarFile, arcname: str, name: str, dir_fd: int, info: os.stat_result) -> None:
+    entry = tarfile.TarInfo(arcname)
+    entry.mode, entry.uid, entry.gid, entry.mtime = stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, info.st_mtime
+    if stat.S_ISDIR(info.st_mode):
+        entry.type = tarfile.DIRTYPE
+        tar.addfile(entry)
+    elif stat.S_ISLNK(info.st_mode):
+        entry.type, entry.linkname = tarfile.SYMTYPE, os.readlink(name, dir_fd=dir_fd)
+        tar.addfile(entry)
+    elif stat.S_ISREG(info.st_mode):
+        fd = os.open(name, _READ, dir_fd=dir_fd)
+        with os.fdopen(fd, "rb") as f:
+            entry.size = os.fstat(fd).st_size
+            tar.addfile(entry, f)
+    elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+        entry.type = tarfile.CHRTYPE if stat.S_ISCHR(info.st_mode) else tarfile.BLKTYPE
+        entry.devmajor, entry.devminor = os.major(info.st_rdev), os.minor(info.st_rdev)
+        tar.addfile(entry)  # the node itself, never its contents
+    elif stat.S_ISFIFO(info.st_mode):
+        entry.type = tarfile.FIFOTYPE
+        tar.addfile(entry)

@@ -44,7 +44,8 @@ class CreateOptions:
     init: bool = False
     stop_signal: str | None = None
     stop_timeout: int | None = None
-    network: str = "private"
+    network: str | None = None  # None: slirp4netns rootless (when /dev/net/tun is usable), else private
+    publish: list[str] = field(default_factory=list)
     add_hosts: list[str] = field(default_factory=list)
     pull: str = "missing"
     platform: str | None = None
@@ -141,15 +142,28 @@ def parse_security_opts(items: list[str]) -> dict:
     return result
 
 
-def parse_network(value: str) -> str:
-    mode = value or "private"
+def parse_network(value: str | None, *, rootless: bool = False, publish: bool = False) -> str:
+    """none/private: loopback only; host; slirp4netns (outbound network and -p, rootless too)."""
+    if value is None:
+        if publish or (rootless and _tun_usable()):
+            return "slirp4netns"
+        return "private"
+    mode = value
     if mode == "bridge":
         mode = "private"  # bridge networking is its own issue; until then: loopback only
     if mode.startswith("ns:"):
         return mode
     if mode not in NETWORK_MODES:
-        raise InvalidArgument(f"invalid --network {value!r}: expected none, host or private")
-    return "private" if mode in ("slirp4netns", "pasta") else mode
+        raise InvalidArgument(f"invalid --network {value!r}: expected none, host, private or slirp4netns")
+    if mode == "pasta":
+        mode = "slirp4netns"
+    if publish and mode != "slirp4netns":
+        raise InvalidArgument(f"-p needs --network slirp4netns (the default when ports are published), not {value}")
+    return mode
+
+
+def _tun_usable() -> bool:
+    return os.access("/dev/net/tun", os.R_OK | os.W_OK)
 
 
 def parse_size(text: str) -> int:
@@ -172,7 +186,10 @@ def validate(opts: CreateOptions) -> None:
         from pyctr.signals import parse_signal
 
         parse_signal(opts.stop_signal)
-    parse_network(opts.network)
+    from pyctr.network.ports import parse_publish
+
+    ports = [parse_publish(p) for p in opts.publish]
+    parse_network(opts.network, publish=bool(ports))
     parse_security_opts(opts.security_opt)
     parse_key_values(opts.labels, "label")
 
@@ -203,6 +220,7 @@ def _ensure_image(images, opts: CreateOptions, progress):
 def create_container(store, images, volumes, opts: CreateOptions, progress=None):
     """Validate, find or pull the image, and write the container record."""
     from pyctr import mountopts
+    from pyctr.network.ports import parse_publish
 
     validate(opts)
     image = _ensure_image(images, opts, progress)
@@ -233,7 +251,7 @@ def create_container(store, images, volumes, opts: CreateOptions, progress=None)
         labels=labels,
         stop_signal=opts.stop_signal or image_config.get("StopSignal") or "SIGTERM",
         stop_timeout=10 if opts.stop_timeout is None else opts.stop_timeout,
-        network=parse_network(opts.network),
+        network=parse_network(opts.network, rootless=store.config.rootless, publish=bool(opts.publish)),
         mounts=mounts,
         annotations=parse_key_values(opts.annotations, "annotation"),
         image_config=image_config,
@@ -247,6 +265,7 @@ def create_container(store, images, volumes, opts: CreateOptions, progress=None)
             "ulimits": opts.ulimits,
             "init": opts.init,
             "add_hosts": opts.add_hosts,
+            "ports": [parse_publish(p) for p in opts.publish],
             "shm_size": parse_size(opts.shm_size) if opts.shm_size else None,
         },
     )

@@ -72,10 +72,14 @@ def mount_overlay(lowers: list[str], target: str, *, upper: str | None = None, w
 
 def mountpoints() -> set[str]:
     """Every mount point of this mount namespace."""
+    import re
+
     points = set()
-    with open("/proc/self/mountinfo") as f:
+    with open("/proc/self/mountinfo", "rb") as f:
         for line in f:
-            points.add(line.split()[4].encode().decode("unicode_escape"))
+            # Only space, tab, newline and backslash are escaped (as \ooo); the rest is raw bytes.
+            raw = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), line.split(b" ")[4])
+            points.add(os.fsdecode(raw))
     return points
 
 

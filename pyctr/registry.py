@@ -200,6 +200,8 @@ class RegistryClient:
             try:
                 request = self._client.build_request(method, url, headers=headers)
                 response = self._client.send(request, stream=stream, auth=self.auth if auth else None)
+            except httpx.TooManyRedirects as exc:
+                raise RegistryError(f"{self.ref.registry}: too many redirects") from exc
             except httpx.TransportError as exc:
                 # A refused connection will not fix itself within seconds; fail fast.
                 if isinstance(exc, httpx.ConnectError) or attempt == ATTEMPTS - 1:

@@ -71,14 +71,34 @@ class TaskService:
 
     # -- the spec ----------------------------------------------------------------------------
 
-    def _write_bundle(self, record: ContainerRecord, rootfs: Path) -> None:
+    def _setup_network(self, record: ContainerRecord) -> str | None:
+        """slirp4netns: the namespace path runc joins; None for the other modes."""
+        if record.network != "slirp4netns":
+            return None
+        from pyctr.network import slirp
+
+        return str(slirp.setup(self.config.runroot, record.id, record.options.get("ports") or []))
+
+    def _teardown_network(self, record: ContainerRecord) -> None:
+        if record.network == "slirp4netns":
+            from pyctr.network import slirp
+
+            slirp.teardown(self.config.runroot, record.id)
+
+    def _write_bundle(self, record: ContainerRecord, rootfs: Path, netns: str | None = None) -> None:
         from pyctr import etcfiles, spec, userdb
 
         opts = record.options
         uid, gid, groups, home = userdb.resolve_user(str(rootfs), record.user or None)
         env = list(record.env)
+        dns = []
+        if netns:
+            from pyctr.network.slirp import DNS_ADDRESS
+
+            dns = [DNS_ADDRESS]  # slirp4netns answers DNS itself, with the host's resolvers
         etc = etcfiles.write_etc_files(
-            str(self.store.path(record.id) / "userdata"), record.hostname, record.network, opts.get("add_hosts", [])
+            str(self.store.path(record.id) / "userdata"), record.hostname, "private" if netns else record.network,
+            opts.get("add_hosts", []), dns_servers=dns,
         )
         args = list(record.args)
         mounts = [{k: v for k, v in m.items() if k in ("destination", "type", "source", "options")} for m in record.mounts]
@@ -98,7 +118,7 @@ class TaskService:
             hostname=record.hostname,
             terminal=record.tty,
             readonly_rootfs=bool(opts.get("read_only")),
-            network=record.network if record.network != "none" else "private",
+            network=f"ns:{netns}" if netns else (record.network if record.network != "none" else "private"),
             cap_add=opts.get("cap_add", []),
             cap_drop=opts.get("cap_drop", []),
             privileged=bool(opts.get("privileged")),
@@ -133,14 +153,17 @@ class TaskService:
             self._reset_for_start(record)
             try:
                 rootfs = self._mount_rootfs(record)
-                self._write_bundle(record, rootfs)
+                netns = self._setup_network(record)
+                self._write_bundle(record, rootfs, netns)
             except BaseException:
                 shim.abandon()
+                self._teardown_network(record)
                 self._unmount_rootfs(record)
                 raise
             try:
                 started = self._go(shim, record, attach)
             except BaseException:
+                self._teardown_network(record)
                 self._unmount_rootfs(record)
                 raise
             self.store.write_state(record.id, started_at=time.time(), paused=False, stopping=False)
@@ -246,10 +269,20 @@ class TaskService:
 
     # -- removal and cleanup -----------------------------------------------------------------
 
-    def cleanup(self, record: ContainerRecord) -> None:
-        """After the container's process ended (the shim calls this): runc delete, unmount, --rm."""
+    def cleanup(self, record: ContainerRecord, *, shim_pid: int | None = None) -> None:
+        """After the container's process ended (the shim calls this): runc delete, unmount, --rm.
+
+        `shim_pid` is the shim that asks: if the container was started again meanwhile (its
+        state now names another shim), this run's cleanup must not touch the new one.
+        """
         with self.store.lock(record.id):
+            current = self.store.shim_pid(record.id)
+            if shim_pid is not None and current not in (0, shim_pid):
+                return
+            if self.store.status(record.id).state in ("running", "paused", "stopping") and shim_pid is None:
+                return  # a newer run is going on: not ours to clean
             self.runc.delete(record.id, force=True)
+            self._teardown_network(record)
             self._unmount_rootfs(record)
             if record.remove and self.store.path(record.id).exists():
                 self.store.remove(record)
@@ -264,7 +297,11 @@ class TaskService:
                 )
             self.stop(record, timeout=0 if timeout is None else timeout)
         with self.store.lock(record.id):
+            # Checked again under the lock: a concurrent start may have won the race.
+            if self.store.status(record.id).state in ("running", "paused", "stopping"):
+                raise ContainerStateError(f"container {record.name} was started again while being removed")
             self.runc.delete(record.id, force=True)
+            self._teardown_network(record)
             self._unmount_rootfs(record)
             self.store.remove(record)
 
@@ -309,17 +346,43 @@ class TaskService:
 
 
 def _check_command(rootfs: str, args: list[str], env: list[str]) -> None:
-    """Fail with 127 before runc does (runc's own exit code cannot tell us why it failed)."""
-    from pyctr.errors import CommandNotFound
+    """Fail with 127/126 before runc does (runc exec's own exit code cannot tell us why)."""
+    from pyctr.errors import CommandNotFound, CommandNotInvokable
 
     command = args[0] if args else ""
     if not command:
         raise CommandNotFound("no command given")
-    if "/" in command:
+    if command.startswith("/"):
+        kind = _kind_in_rootfs(rootfs, command)
+        if kind is None:
+            raise CommandNotFound(f"{command}: no such file or directory: OCI runtime attempted to invoke a command that was not found")
+        if kind != "executable":
+            raise CommandNotInvokable(f"{command}: permission denied: OCI permission denied")
         return
+    if "/" in command:
+        return  # relative to the working directory: runc will tell
     path = next((e[5:] for e in reversed(env) if e.startswith("PATH=")), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     for directory in path.split(":"):
-        candidate = os.path.join(rootfs, directory.lstrip("/"), command)
-        if os.path.lexists(candidate):
+        if _kind_in_rootfs(rootfs, os.path.join(directory or "/", command)) == "executable":
             return
     raise CommandNotFound(f"{command}: executable file not found in $PATH: OCI runtime attempted to invoke a command that was not found")
+
+
+def _kind_in_rootfs(rootfs: str, path: str) -> str | None:
+    """None (missing), "executable", or "other"; symlinks resolved as the container sees them."""
+    import stat
+
+    from pyctr import userdb
+
+    root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = userdb.open_in_root(root, path)
+    except OSError:
+        return None
+    finally:
+        os.close(root)
+    try:
+        info = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return "executable" if stat.S_ISREG(info.st_mode) and info.st_mode & 0o111 else "other"

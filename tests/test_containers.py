@@ -276,3 +276,31 @@ def test_pull_policy_and_missing_image(pyctr, registry):
     assert pulled.stdout == "ok\n" and "Trying to pull" in pulled.stderr
     unknown = pyctr("run", "--rm", f"{registry.host}/test/absent", "true", check=False)
     assert unknown.returncode == 125 and "manifest unknown" in unknown.stderr
+
+
+def test_exec_exit_codes_for_paths(pyctr, image):
+    pyctr("run", "-d", "--name", "paths", image, "sleep", "60")
+    assert pyctr("exec", "paths", "/nonexistent", check=False).returncode == 127
+    assert pyctr("exec", "paths", "/etc/passwd", check=False).returncode == 126
+    assert pyctr("exec", "paths", "/bin/true").returncode == 0
+
+
+def test_restart_is_not_undone_by_the_old_cleanup(pyctr, image):
+    pyctr("run", "-d", "--name", "again", image, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done")
+    for _ in range(3):
+        pyctr("restart", "-t", "5", "again")
+        time.sleep(0.5)  # the previous run's cleanup has had time to run
+        assert pyctr("inspect", "-f", "{{.State.Status}}", "again").stdout.strip() == "running"
+
+
+def test_run_rm_frees_the_name_before_returning(pyctr, image):
+    for _ in range(3):
+        assert pyctr("run", "--rm", "--name", "once", image, "true").returncode == 0
+
+
+def test_a_name_left_by_a_crash_can_be_taken(pyctr, image, store):
+    names = store.root / "containers" / "names"
+    names.mkdir(parents=True)
+    (names / "orphan").write_text("f" * 64)  # a name whose record never got written
+    pyctr("create", "--name", "orphan", image, "true")
+    assert pyctr("inspect", "-f", "{{.Name}}", "orphan").stdout.strip() == "orphan"

@@ -174,3 +174,65 @@ def test_no_subordinate_range_is_one_clear_error(tmp_path):
     assert result.returncode == 125
     assert result.stderr.startswith(f"Error: no subordinate ids for {NO_RANGE_USER} in /etc/subuid")
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def tun_for_users():
+    """/dev/net/tun is 0600 here; slirp4netns needs it as the user (restored afterwards)."""
+    mode = stat.S_IMODE(os.stat("/dev/net/tun").st_mode)
+    os.chmod("/dev/net/tun", 0o666)
+    yield
+    os.chmod("/dev/net/tun", mode)
+
+
+def _httpd_image(registry) -> str:
+    from tests.harness import images as timages
+
+    layer = timages.Layer([timages.directory("bin"), timages.symlink("bin/httpd", "busybox"), timages.directory("www"),
+                           timages.file("www/index.html", "hello from a rootless container\n")])
+    timages.push(registry, "test/httpd", "latest", timages.Image([timages.busybox_layer(), layer]))
+    return f"{registry.host}/test/httpd"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_published_port_and_outbound_network(rootless, registry, tun_for_users):
+    import urllib.request
+
+    image = _httpd_image(registry)
+    port = _free_port()
+    rootless.pyctr("run", "-d", "--name", "web", "-p", f"{port}:80", image, "httpd", "-f", "-p", "80", "-h", "/www")
+    try:
+        deadline = 50
+        while True:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+                break
+            except OSError:
+                deadline -= 1
+                if not deadline:
+                    raise
+                import time
+
+                time.sleep(0.1)
+        assert body == "hello from a rootless container\n"
+        assert f"0.0.0.0:{port}->80/tcp" in rootless.pyctr("ps", "--format", "{{.Ports}}").stdout
+        # The container has a real interface (slirp4netns' tap0), not only loopback.
+        assert "10.0.2.100" in rootless.pyctr("exec", "web", "ip", "-4", "addr").stdout
+    finally:
+        rootless.pyctr("rm", "-f", "web")
+    assert not list((rootless.runtime / "pyctr" / "netns").glob("*"))
+
+
+def test_publishing_without_tun_access_is_a_clear_error(rootless, registry):
+    if os.stat("/dev/net/tun").st_mode & 0o006 == 0o006:
+        pytest.skip("/dev/net/tun is open to every user on this machine")
+    result = rootless.pyctr("run", "--rm", "-p", f"{_free_port()}:80", f"{registry.host}/test/busybox", "true", check=False)
+    assert result.returncode == 125
+    assert "/dev/net/tun" in result.stderr and "Traceback" not in result.stderr

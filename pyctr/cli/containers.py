@@ -397,7 +397,10 @@ def exec_(
     process_file = eng.tasks.exec_process(record, list(command), tty=tty, env=merge_env([], list(env)), workdir=workdir, user=user)
     argv = eng.tasks.runc.exec_argv(record.id, str(process_file), tty=tty, detach=detach)
     try:
-        result = subprocess.run(argv, stdin=None if interactive or tty else subprocess.DEVNULL, close_fds=True)
+        # Detached: the process must not hold our stdout (`$(pyctr exec -d ...)` would wait for it).
+        stdio = subprocess.DEVNULL if detach else None
+        result = subprocess.run(argv, stdin=None if (interactive or tty) and not detach else subprocess.DEVNULL,
+                                stdout=stdio, stderr=stdio, close_fds=True)
     finally:
         try:
             os.unlink(process_file)

@@ -152,6 +152,15 @@ def main(argv: list[str] | None = None) -> None:
         # The reader went away (`pyctr images | head`); not an error worth a message.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
+    except OSError as exc:  # a path the user gave that cannot be used, a full disk, ...
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        code = _fail(f"{where}{exc.strerror or exc}")
+    except Exception as exc:  # a bug: still one line (and the traceback with --log-level debug)
+        if debug:
+            raise
+        code = _fail(f"internal error: {type(exc).__name__}: {exc}", "run again with --log-level debug to see where")
     code = code if isinstance(code, int) else 0
     try:
         sys.stdout.flush()

@@ -46,7 +46,8 @@ def _run_signature(
     label: List[str] = typer.Option([], "--label", "-l", metavar="KEY=VALUE", help="Add a label."),
     annotation: List[str] = typer.Option([], "--annotation", metavar="KEY=VALUE", help="Add an OCI annotation."),
     pull: str = typer.Option("missing", "--pull", metavar="POLICY", help="Pull policy: always, missing, never or newer."),
-    network: str = typer.Option("private", "--network", "--net", metavar="MODE", help="none or host (default: own namespace with loopback)."),
+    network: Optional[str] = typer.Option(None, "--network", "--net", metavar="MODE", help="none, host, private (loopback only) or slirp4netns (default rootless, and with -p)."),
+    publish: List[str] = typer.Option([], "--publish", "-p", metavar="[IP:]HOSTPORT:PORT[/PROTO]", help="Publish a container port on the host."),
     add_host: List[str] = typer.Option([], "--add-host", metavar="HOST:IP", help="Add a line to /etc/hosts."),
     shm_size: Optional[str] = typer.Option(None, "--shm-size", metavar="SIZE", help="Size of /dev/shm (default 64m)."),
     platform: Optional[str] = typer.Option(None, "--platform", metavar="OS/ARCH", help="Platform to pull."),
@@ -92,6 +93,7 @@ def _options(params: dict):
         stop_timeout=params["stop_timeout"],
         network=params["network"],
         add_hosts=list(params["add_host"]),
+        publish=list(params["publish"]),
         pull=params["pull"],
         platform=params["platform"],
         tls_verify=parse_bool(params["tls_verify"], "--tls-verify"),
@@ -166,6 +168,12 @@ def run(**params) -> None:
     except PyctrError:
         _cleanup_failed(eng, record)
         raise
+    if params["rm"] and code is not None:
+        # As podman: when `run --rm` returns, the container is gone (its name is free again).
+        try:
+            eng.tasks.cleanup(record)
+        except PyctrError as exc:
+            sys.stderr.write(f"Error: {exc}\n")
     if params["rmi"] and params["rm"] and code is not None:
         try:
             eng.images.remove(record.image_id)
