@@ -16,7 +16,8 @@ import stat
 import tarfile
 from collections.abc import Callable
 
-from pyctr.errors import UnsafeArchive
+from pyctr.config import in_user_namespace
+from pyctr.errors import StoreError, UnsafeArchive
 from pyctr.layerfs import LayerRoot, chmod_at, normalize
 from pyctr.tarstream import CHUNK, TAR_ERRORS, entry_times
 
@@ -113,10 +114,18 @@ class LayerWriter:
 
     # -- metadata --
 
-    def _chown(self, call, rel: str) -> None:
+    def _chown(self, call, rel: str, ids: tuple[int, int] | None = None) -> None:
         try:
             call()
         except OSError as e:
+            if self.rootless and e.errno == errno.EINVAL and ids and in_user_namespace():
+                # Inside a user namespace EINVAL means the id is not mapped: the user's
+                # subordinate range is too small for this image. Losing owners silently
+                # would make the image misbehave, so say what to fix.
+                raise StoreError(
+                    f"{self.what}: {rel!r} belongs to {ids[0]}:{ids[1]}, beyond the ids this user namespace maps",
+                    hint="give the user a larger range in /etc/subuid and /etc/subgid (65536 ids cover most images)",
+                ) from None
             if self.rootless and e.errno in (errno.EPERM, errno.EINVAL):
                 self.notes.add(
                     "owner not kept", rel, f"cannot set the owner of {rel!r} ({e.strerror}): kept as the current user"
@@ -163,7 +172,7 @@ class LayerWriter:
 
     def _meta_at(self, parent_fd: int, name: str, rel: str, ti: tarfile.TarInfo, *, mode: int | None, times: bool):
         """Owner, then mode (chown clears setuid; None: a symlink's), xattrs and times of `name`, never following it."""
-        self._chown(lambda: os.chown(name, ti.uid, ti.gid, dir_fd=parent_fd, follow_symlinks=False), rel)
+        self._chown(lambda: os.chown(name, ti.uid, ti.gid, dir_fd=parent_fd, follow_symlinks=False), rel, (ti.uid, ti.gid))
         if mode is not None:
             chmod_at(parent_fd, name, mode)
         if ti.pax_headers:
@@ -182,7 +191,7 @@ class LayerWriter:
         try:
             if ti.size:
                 self._copy(tar, ti, fd)
-            self._chown(lambda: os.fchown(fd, ti.uid, ti.gid), rel)
+            self._chown(lambda: os.fchown(fd, ti.uid, ti.gid), rel, (ti.uid, ti.gid))
             os.fchmod(fd, ti.mode & 0o7777)
             if ti.pax_headers:
                 self._xattrs(ti, rel, fd)  # after chown, which drops security.capability
@@ -234,7 +243,7 @@ class LayerWriter:
 
     def _root_dir(self, ti: tarfile.TarInfo) -> None:
         root = self.fs.root
-        self._chown(lambda: os.fchown(root, ti.uid, ti.gid), ".")
+        self._chown(lambda: os.fchown(root, ti.uid, ti.gid), ".", (ti.uid, ti.gid))
         os.fchmod(root, self._dir_mode(ti, ""))
         if ti.pax_headers:
             self._xattrs(ti, ".", root)
@@ -314,7 +323,7 @@ class LayerWriter:
             )
             os.close(self._create_file(pfd, base, rel))
             return
-        self._chown(lambda: os.chown(name, ti.uid, ti.gid, dir_fd=pfd, follow_symlinks=False), target_rel)
+        self._chown(lambda: os.chown(name, ti.uid, ti.gid, dir_fd=pfd, follow_symlinks=False), target_rel, (ti.uid, ti.gid))
 
     def _opaque(self, parent: str, rel: str) -> None:
         pfd = self.fs.parent(parent)

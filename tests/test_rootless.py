@@ -236,3 +236,20 @@ def test_publishing_without_tun_access_is_a_clear_error(rootless, registry):
     result = rootless.pyctr("run", "--rm", "-p", f"{_free_port()}:80", f"{registry.host}/test/busybox", "true", check=False)
     assert result.returncode == 125
     assert "/dev/net/tun" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_image_user_and_ids_beyond_the_range(rootless, registry):
+    from tests.harness import images as timages
+
+    layer = timages.Layer([timages.directory("data", uid=1234, gid=1234),
+                           timages.file("data/owned", "mine\n", uid=1234, gid=1234)])
+    image = timages.Image([timages.busybox_layer(), layer], config_extra={"User": "1234"})
+    timages.push(registry, "test/user1234", "latest", image)
+    out = rootless.pyctr("run", "--rm", f"{registry.host}/test/user1234", "sh", "-c", "id -u; ls -ln /data").stdout.split("\n")
+    assert out[0] == "1234" and out[2].split()[2:4] == ["1234", "1234"]
+
+    big = timages.Layer([timages.file("far", "x\n", uid=200000, gid=200000)])
+    timages.push(registry, "test/bigid", "latest", timages.Image([timages.busybox_layer(), big]))
+    result = rootless.pyctr("pull", f"{registry.host}/test/bigid", check=False)
+    assert result.returncode == 125
+    assert "beyond the ids this user namespace maps" in result.stderr and "/etc/subuid" in result.stderr
