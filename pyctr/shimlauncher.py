@@ -27,7 +27,10 @@ def take_prestarted() -> "ShimLauncher":
 
 def shim_env() -> dict[str, str]:
     """The shim gets a clean environment: only what Python needs to find pyctr."""
-    keep = {"PATH", "PYTHONPATH", "LANG", "LC_ALL", "HOME", "XDG_RUNTIME_DIR"}
+    from pyctr.config import USERNS_ENV
+
+    # USERNS_ENV: the shim's cleanup must know it runs rootless inside our user namespace.
+    keep = {"PATH", "PYTHONPATH", "LANG", "LC_ALL", "HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", USERNS_ENV}
     env = {k: v for k, v in os.environ.items() if k in keep}
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     return env

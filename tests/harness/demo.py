@@ -2,7 +2,7 @@
 
 Starts a local registry on loopback, pushes an image built from Debian's
 busybox-static to it, then pulls, lists, inspects and mounts it with pyctr,
-printing each command as a user would type it.
+printing each command as a user would type it; then runs containers from it.
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ def main() -> None:
             print(f"$ ls {root}/bin | head -5")
             print("\n".join(sorted(p.name for p in Path(root, "bin").iterdir())[:5]))
             run("image", "unmount", image)
+            run("run", "--rm", image, "sh", "-c", "echo hello from a pyctr container: $(uname -s) $(id -un), pid $$")
+            run("run", "-d", "--name", "pyctr-demo", "--replace", image, "sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.2; done")
+            run("logs", "-f", "pyctr-demo")
+            run("rm", "pyctr-demo")
         finally:
             registry.stop()
 
