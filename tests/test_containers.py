@@ -304,3 +304,29 @@ def test_a_name_left_by_a_crash_can_be_taken(pyctr, image, store):
     (names / "orphan").write_text("f" * 64)  # a name whose record never got written
     pyctr("create", "--name", "orphan", image, "true")
     assert pyctr("inspect", "-f", "{{.Name}}", "orphan").stdout.strip() == "orphan"
+
+
+def test_pause_and_unpause(pyctr, image):
+    pyctr("run", "-d", "--name", "pz", image, "sh", "-c", "while true; do echo x; sleep 0.05; done")
+    time.sleep(0.3)
+    pyctr("pause", "pz")
+    assert "(Paused)" in pyctr("ps", "--format", "{{.Status}}").stdout
+    assert pyctr("inspect", "-f", "{{.State.Status}}", "pz").stdout.strip() == "paused"
+    before = len(pyctr("logs", "pz").stdout.split())
+    time.sleep(0.4)
+    assert len(pyctr("logs", "pz").stdout.split()) == before
+    pyctr("unpause", "pz")
+    assert wait_for(lambda: len(pyctr("logs", "pz").stdout.split()) > before)
+    again = pyctr("unpause", "pz", check=False)
+    assert again.returncode == 125 and "not paused" in again.stderr
+
+
+def test_signals_reach_the_container_through_a_foreground_run(pyctr, image, store):
+    proc = subprocess.Popen(pyctr.argv("run", "--rm", "--name", "proxied", image, "sh", "-c",
+                                       "trap 'echo got TERM; exit 7' TERM; while true; do sleep 0.1; done"),
+                            env=store.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: "proxied" in pyctr("ps", "--format", "{{.Names}}").stdout)
+    time.sleep(0.3)  # the trap is set
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 7 and "got TERM" in out

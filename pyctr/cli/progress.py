@@ -68,11 +68,18 @@ class TerminalProgress(PlainProgress):
                 self._redraw()
                 return
             line = self._line(event)
-            if line:
-                self._clear()
-                self.out.write(line + "\n")
+            if not line:
+                return
+            if event.kind == "writing-manifest":
+                # The downloads are over: leave their bars where they are, and go on below.
+                self._bars.clear()
                 self._drawn = 0
-                self._redraw()
+                self.out.write(line + "\n")
+                return
+            self._clear()
+            self.out.write(line + "\n")
+            self._drawn = 0
+            self._redraw()
 
     def _clear(self) -> None:
         if self._drawn:
