@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := runc docker-registry busybox-static uidmap slirp4netns apache2-utils umoci tmux tini
+DEB_PACKAGES := runc docker-registry busybox-static uidmap slirp4netns fuse-overlayfs apache2-utils umoci tmux tini
 PYTEST_ARGS ?=
 
 .PHONY: all deps venv test demo bench docs clean

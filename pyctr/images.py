@@ -248,7 +248,7 @@ class ImageService:
             lowers = [str(self.layers.path(c)) for c in reversed(record.chain_ids)]
             if not lowers:
                 raise InvalidArgument(f"image {record.id[:12]} has no layers to mount")
-            mountmod.mount_overlay(lowers, str(point), options=("userxattr",) if self.config.rootless else ())
+            mountmod.mount_overlay(lowers, str(point), rootless=self.config.rootless)
         return point
 
     def unmount(self, name: str) -> Path | None:

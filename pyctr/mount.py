@@ -5,6 +5,8 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import shutil
+import subprocess
 from functools import cache
 
 from pyctr.errors import StoreError
@@ -20,10 +22,17 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
+class MountError(StoreError):
+    def __init__(self, message: str, err: int, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.errno = err
+
+
 def _check(result: int, what: str) -> None:
     if result != 0:
         err = ctypes.get_errno()
-        raise StoreError(f"{what}: {os.strerror(err)}", hint="overlay mounts need root (or a user namespace)" if err == errno.EPERM else None)
+        raise MountError(f"{what}: {os.strerror(err)}", err,
+                         hint="overlay mounts need root (or a user namespace)" if err == errno.EPERM else None)
 
 
 def mount(source: str, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
@@ -41,13 +50,45 @@ def unmount(target: str, *, lazy: bool = False) -> None:
         raise StoreError(f"unmounting {target}: {os.strerror(err)}")
 
 
-def mount_overlay(lowers: list[str], target: str, *, upper: str | None = None, work: str | None = None, options: tuple[str, ...] = ()) -> None:
+# "fuse" makes rootless mounts use fuse-overlayfs even where the kernel could do it.
+OVERLAY_ENV = "PYCTR_OVERLAY"
+
+
+def mount_overlay(lowers: list[str], target: str, *, upper: str | None = None, work: str | None = None,
+                  rootless: bool = False) -> None:
     """Stack `lowers` (topmost first) on `target`; with no upper directory the mount is read-only.
 
-    The lower paths are given relative to their common parent, with that parent
-    as our working directory, so that deep stacks fit in the one page mount
-    options may take.
+    Rootless, the kernel's overlay with `userxattr` where it allows it (Linux 5.11+),
+    fuse-overlayfs otherwise.
     """
+    if rootless and os.environ.get(OVERLAY_ENV) == "fuse":
+        return _fuse_overlay(lowers, target, upper, work)
+    try:
+        _kernel_overlay(lowers, target, upper, work, ("userxattr",) if rootless else ())
+    except MountError as exc:
+        if not rootless or exc.errno not in (errno.EPERM, errno.EINVAL, errno.ENODEV) or not shutil.which("fuse-overlayfs"):
+            raise
+        _fuse_overlay(lowers, target, upper, work)
+
+
+def _fuse_overlay(lowers: list[str], target: str, upper: str | None, work: str | None) -> None:
+    opts = ["lowerdir=" + ":".join(lowers)]
+    if upper:
+        opts += [f"upperdir={upper}", f"workdir={work}"]
+    try:
+        result = subprocess.run(["fuse-overlayfs", "-o", ",".join(opts), target], capture_output=True, text=True,
+                                close_fds=True, stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise StoreError("fuse-overlayfs not found", hint="install the Debian package fuse-overlayfs") from None
+    if result.returncode != 0:
+        why = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
+        hint = "the user needs read and write access to /dev/fuse" if "fuse" in why.lower() else None
+        raise StoreError(f"mounting fuse-overlayfs on {target}: {why}", hint=hint)
+
+
+def _kernel_overlay(lowers: list[str], target: str, upper: str | None, work: str | None, options: tuple[str, ...]) -> None:
+    """The lower paths are given relative to their common parent, with that parent as our
+    working directory, so that deep stacks fit in the one page mount options may take."""
     if len(lowers) == 1 and upper is None:
         # overlayfs wants two layers when there is no upper; a read-only bind mount is equivalent.
         mount(lowers[0], target, None, MS_BIND)

@@ -59,9 +59,7 @@ class TaskService:
         for directory in (upper, work, merged):
             makedirs(directory, 0o755)
         lowers = [str(self.images.layers.path(c)) for c in reversed(image.chain_ids)]
-        # Rootless overlay keeps whiteouts and opaque markers in user.* xattrs.
-        options = ("userxattr",) if self.config.rootless else ()
-        mountmod.mount_overlay(lowers, str(merged), upper=str(upper), work=str(work), options=options)
+        mountmod.mount_overlay(lowers, str(merged), upper=str(upper), work=str(work), rootless=self.config.rootless)
         return merged
 
     def _unmount_rootfs(self, record: ContainerRecord) -> None:

@@ -71,16 +71,16 @@ class RootlessUser:
             "PYTHONPATH": str(REPO_ROOT),
         }
 
-    def run(self, argv: list[str], check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        env_args = [f"{k}={v}" for k, v in self.env().items()]
+    def run(self, argv: list[str], check: bool = True, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+        env_args = [f"{k}={v}" for k, v in {**self.env(), **(env or {})}.items()]
         full = ["runuser", "-u", self.name, "--", "env", "-i", *env_args, *argv]
         result = subprocess.run(full, capture_output=True, text=True, timeout=timeout, cwd="/", stdin=subprocess.DEVNULL)
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(argv)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
         return result
 
-    def pyctr(self, *args, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        return self.run([sys.executable, "-m", "pyctr", *map(str, args)], check=check, timeout=timeout)
+    def pyctr(self, *args, check: bool = True, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+        return self.run([sys.executable, "-m", "pyctr", *map(str, args)], check=check, timeout=timeout, env=env)
 
     def stop_everything(self) -> None:
         self.pyctr("rm", "-f", "--all", check=False)
@@ -253,3 +253,24 @@ def test_image_user_and_ids_beyond_the_range(rootless, registry):
     result = rootless.pyctr("pull", f"{registry.host}/test/bigid", check=False)
     assert result.returncode == 125
     assert "beyond the ids this user namespace maps" in result.stderr and "/etc/subuid" in result.stderr
+
+
+@pytest.fixture
+def fuse_for_users():
+    """/dev/fuse is 0600 here; fuse-overlayfs needs it as the user (restored afterwards)."""
+    if not shutil.which("fuse-overlayfs"):
+        pytest.fail("fuse-overlayfs is missing: make test installs it")
+    mode = stat.S_IMODE(os.stat("/dev/fuse").st_mode)
+    os.chmod("/dev/fuse", 0o666)
+    yield
+    os.chmod("/dev/fuse", mode)
+
+
+def test_fuse_overlayfs_where_the_kernel_overlay_is_not_used(rootless, registry, fuse_for_users):
+    image = f"{registry.host}/test/multi"
+    rootless.pyctr("pull", "-q", image)
+    fuse = {"PYCTR_OVERLAY": "fuse"}
+    out = rootless.pyctr("run", "--rm", image, "sh", "-c",
+                         "grep ' / ' /proc/mounts | cut -d' ' -f3; cat /opt/replaced.txt; ls /opt/opaque; "
+                         "ls /opt/doomed.txt 2>&1 | grep -c 'No such'", env=fuse).stdout.split()
+    assert out == ["fuse.fuse-overlayfs", "new", "content", "upper.txt", "1"]
