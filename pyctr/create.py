@@ -52,6 +52,12 @@ class CreateOptions:
     tls_verify: bool | None = None
     authfile: str | None = None
     shm_size: str | None = None
+    memory: str | None = None
+    cpus: float | None = None
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+    group_add: list[str] = field(default_factory=list)
     create_command: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -192,6 +198,20 @@ def validate(opts: CreateOptions) -> None:
     parse_network(opts.network, publish=bool(ports))
     parse_security_opts(opts.security_opt)
     parse_key_values(opts.labels, "label")
+    if opts.memory and parse_size(opts.memory) < 6 << 20:
+        raise InvalidArgument("minimum memory limit allowed is 6MB")
+    if opts.cpus is not None and not 0 < opts.cpus <= (os.cpu_count() or 1):
+        raise InvalidArgument(f"range of CPUs is from 0.01 to {os.cpu_count() or 1}.00, as there are only {os.cpu_count() or 1} CPUs available")
+    for group in opts.group_add:
+        if not group.isdigit():
+            raise InvalidArgument(f"--group-add {group!r}: give a numeric group ID")
+    for server in opts.dns:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(server)
+        except ValueError:
+            raise InvalidArgument(f"{server} is not an ip address") from None
 
 
 def _ensure_image(images, opts: CreateOptions, progress):
@@ -267,6 +287,12 @@ def create_container(store, images, volumes, opts: CreateOptions, progress=None)
             "add_hosts": opts.add_hosts,
             "ports": [parse_publish(p) for p in opts.publish],
             "shm_size": parse_size(opts.shm_size) if opts.shm_size else None,
+            "memory": parse_size(opts.memory) if opts.memory else None,
+            "cpus": opts.cpus,
+            "dns": list(opts.dns),
+            "dns_search": list(opts.dns_search),
+            "dns_options": list(opts.dns_options),
+            "group_add": list(opts.group_add),
         },
     )
     record = store.create(fields, opts.name)

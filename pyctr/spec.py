@@ -83,6 +83,8 @@ class SpecOptions:
     uid_mappings: list[dict] = field(default_factory=list)
     gid_mappings: list[dict] = field(default_factory=list)
     shm_size: int = 64 << 20
+    memory: int | None = None  # bytes (--memory)
+    cpus: float | None = None  # CPUs' worth of time (--cpus)
 
 
 def default_spec() -> dict:
@@ -138,7 +140,7 @@ def generate(opts: SpecOptions, *, hard_limits: dict[str, int] | None = None,
     for step in (with_process, with_user, with_env, with_hostname,
                  partial(with_capabilities, available=host_caps),
                  partial(with_seccomp, machine=machine), partial(with_rlimits, hard_limits=hard_limits),
-                 with_namespaces, with_sysctls, with_mounts, with_devices, with_masked_paths,
+                 with_namespaces, with_sysctls, with_mounts, with_devices, with_limits, with_masked_paths,
                  with_readonly_rootfs, with_rootless, with_annotations):
         step(spec, opts)
     return spec
@@ -397,6 +399,18 @@ def with_readonly_rootfs(spec: dict, opts: SpecOptions) -> None:
 
 def _mapped(gid: int, mappings: list[dict]) -> bool:
     return any(m["containerID"] <= gid < m["containerID"] + m["size"] for m in mappings)
+
+
+CPU_PERIOD = 100_000  # microseconds, the CFS default
+
+
+def with_limits(spec: dict, opts: SpecOptions) -> None:
+    """--memory and --cpus as cgroup limits (a rootless spec drops them: no cgroups there)."""
+    resources = spec["linux"].setdefault("resources", {})
+    if opts.memory is not None:
+        resources["memory"] = {"limit": opts.memory}
+    if opts.cpus is not None:
+        resources["cpu"] = {"quota": int(opts.cpus * CPU_PERIOD), "period": CPU_PERIOD}
 
 
 def with_rootless(spec: dict, opts: SpecOptions) -> None:

@@ -89,14 +89,15 @@ class TaskService:
         opts = record.options
         uid, gid, groups, home = userdb.resolve_user(str(rootfs), record.user or None)
         env = list(record.env)
-        dns = []
-        if netns:
+        dns = list(opts.get("dns") or [])
+        if netns and not dns:
             from pyctr.network.slirp import DNS_ADDRESS
 
             dns = [DNS_ADDRESS]  # slirp4netns answers DNS itself, with the host's resolvers
         etc = etcfiles.write_etc_files(
             str(self.store.path(record.id) / "userdata"), record.hostname, "private" if netns else record.network,
-            opts.get("add_hosts", []), dns_servers=dns,
+            opts.get("add_hosts", []), dns_servers=dns, dns_search=opts.get("dns_search") or [],
+            dns_options=opts.get("dns_options") or [],
         )
         args = list(record.args)
         mounts = [{k: v for k, v in m.items() if k in ("destination", "type", "source", "options")} for m in record.mounts]
@@ -111,7 +112,7 @@ class TaskService:
             cwd=record.workdir or "/",
             uid=uid,
             gid=gid,
-            additional_gids=groups,
+            additional_gids=groups + [int(g) for g in opts.get("group_add") or []],
             home=home,
             hostname=record.hostname,
             terminal=record.tty,
@@ -130,6 +131,8 @@ class TaskService:
             annotations=record.annotations,
             shm_size=int(opts.get("shm_size") or 64 << 20),
             rootless=self.config.rootless,  # runc runs inside pyctr's user namespace already
+            memory=opts.get("memory"),
+            cpus=opts.get("cpus"),
         )
         bundle = self.store.bundle(record.id)
         makedirs(bundle)

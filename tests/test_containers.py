@@ -330,3 +330,13 @@ def test_signals_reach_the_container_through_a_foreground_run(pyctr, image, stor
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 7 and "got TERM" in out
+
+
+def test_limits_dns_and_groups(pyctr, image):
+    out = pyctr("run", "--rm", "--memory", "64m", "--cpus", "0.5", "--dns", "192.0.2.53", "--dns-search", "example.org",
+                "--group-add", "1234", image, "sh", "-c",
+                "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us; "
+                "grep -v '^#' /etc/resolv.conf; id -G").stdout.splitlines()
+    assert out == ["67108864", "50000", "search example.org", "nameserver 192.0.2.53", "0 1234"]
+    bad = pyctr("run", "--rm", "--dns", "not-an-ip", image, "true", check=False)
+    assert bad.returncode == 125 and "not an ip address" in bad.stderr

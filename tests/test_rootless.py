@@ -274,3 +274,9 @@ def test_fuse_overlayfs_where_the_kernel_overlay_is_not_used(rootless, registry,
                          "grep ' / ' /proc/mounts | cut -d' ' -f3; cat /opt/replaced.txt; ls /opt/opaque; "
                          "ls /opt/doomed.txt 2>&1 | grep -c 'No such'", env=fuse).stdout.split()
     assert out == ["fuse.fuse-overlayfs", "new", "content", "upper.txt", "1"]
+
+
+def test_limits_are_skipped_with_a_warning(rootless, registry):
+    result = rootless.pyctr("run", "--rm", "--memory", "64m", f"{registry.host}/test/busybox", "echo", "ran")
+    assert result.stdout == "ran\n"
+    assert "not applied to rootless containers" in result.stderr

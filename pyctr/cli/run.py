@@ -50,6 +50,12 @@ def _run_signature(
     publish: List[str] = typer.Option([], "--publish", "-p", metavar="[IP:]HOSTPORT:PORT[/PROTO]", help="Publish a container port on the host."),
     add_host: List[str] = typer.Option([], "--add-host", metavar="HOST:IP", help="Add a line to /etc/hosts."),
     shm_size: Optional[str] = typer.Option(None, "--shm-size", metavar="SIZE", help="Size of /dev/shm (default 64m)."),
+    memory: Optional[str] = typer.Option(None, "--memory", "-m", metavar="SIZE", help="Memory limit, e.g. 256m (not applied rootless)."),
+    cpus: Optional[float] = typer.Option(None, "--cpus", metavar="N", help="CPU limit, e.g. 1.5 (not applied rootless)."),
+    dns: List[str] = typer.Option([], "--dns", metavar="IP", help="DNS server for the container."),
+    dns_search: List[str] = typer.Option([], "--dns-search", metavar="DOMAIN", help="DNS search domain."),
+    dns_option: List[str] = typer.Option([], "--dns-option", metavar="OPT", help="DNS resolver option."),
+    group_add: List[str] = typer.Option([], "--group-add", metavar="GID", help="Add a supplementary group."),
     platform: Optional[str] = typer.Option(None, "--platform", metavar="OS/ARCH", help="Platform to pull."),
     tls_verify: Optional[str] = tls_verify_option(),
     authfile: Optional[str] = authfile_option(),
@@ -99,6 +105,12 @@ def _options(params: dict):
         tls_verify=parse_bool(params["tls_verify"], "--tls-verify"),
         authfile=params["authfile"],
         shm_size=params["shm_size"],
+        memory=params["memory"],
+        cpus=params["cpus"],
+        dns=list(params["dns"]),
+        dns_search=list(params["dns_search"]),
+        dns_options=list(params["dns_option"]),
+        group_add=list(params["group_add"]),
         create_command=["pyctr", *sys.argv[1:]],
     )
 
@@ -109,6 +121,9 @@ def _create(params: dict):
     eng = engine(params["ctx"])
     if params["replace"] and params["name"]:
         _remove_existing(eng, params["name"])
+    if eng.config.rootless and (params["memory"] or params["cpus"]):
+        # As podman on cgroup v1: rootless containers get no cgroup, so limits cannot hold.
+        sys.stderr.write("WARNING: resource limits (--memory, --cpus) are not applied to rootless containers on this host (cgroup v1)\n")
     record = eng.create(_options(params), progress=for_stream(params["quiet"]))
     if params["cidfile"]:
         _write_cidfile(params["cidfile"], record.id)
