@@ -22,7 +22,9 @@ def main(argv: list[str]) -> int:
     engine = Engine(Config.create(argv[1], argv[3]))
     try:
         # Our parent is the shim that ran the container: the run this cleanup belongs to.
-        engine.tasks.cleanup(engine.containers.resolve(argv[4]), shim_pid=os.getppid())
+        record = engine.containers.resolve(argv[4])
+        if engine.tasks.cleanup(record, shim_pid=os.getppid()):
+            engine.tasks.restart_after_exit(record)
     except ContainerNotFound:
         return 0  # removed meanwhile (rm -f): nothing left to do
     except PyctrError as exc:

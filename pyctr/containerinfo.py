@@ -80,6 +80,8 @@ def inspect(store: ContainerStore, record: ContainerRecord) -> dict:
             "CapAdd": list(record.options.get("cap_add") or []),
             "CapDrop": list(record.options.get("cap_drop") or []),
             "Init": bool(record.options.get("init")),
+            "RestartPolicy": {"Name": (record.options.get("restart") or {}).get("policy", "no"),
+                              "MaximumRetryCount": (record.options.get("restart") or {}).get("max", 0)},
         },
     }
 

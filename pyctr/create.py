@@ -58,6 +58,7 @@ class CreateOptions:
     dns_search: list[str] = field(default_factory=list)
     dns_options: list[str] = field(default_factory=list)
     group_add: list[str] = field(default_factory=list)
+    restart: str = "no"
     create_command: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -172,6 +173,17 @@ def _tun_usable() -> bool:
     return os.access("/dev/net/tun", os.R_OK | os.W_OK)
 
 
+RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
+
+
+def parse_restart(text: str) -> dict:
+    """--restart no|on-failure[:MAX]|always|unless-stopped."""
+    name, _, count = (text or "no").partition(":")
+    if name not in RESTART_POLICIES or (count and (name != "on-failure" or not count.isdigit())):
+        raise InvalidArgument(f"invalid restart policy {text!r}: expected no, on-failure[:MAX], always or unless-stopped")
+    return {"policy": name, "max": int(count) if count else 0}
+
+
 def parse_size(text: str) -> int:
     units = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
     text = text.strip().lower()
@@ -198,6 +210,8 @@ def validate(opts: CreateOptions) -> None:
     parse_network(opts.network, publish=bool(ports))
     parse_security_opts(opts.security_opt)
     parse_key_values(opts.labels, "label")
+    if parse_restart(opts.restart)["policy"] != "no" and opts.remove:
+        raise InvalidArgument("the --rm option conflicts with --restart, when the restartPolicy is not \"no\"")
     if opts.memory and parse_size(opts.memory) < 6 << 20:
         raise InvalidArgument("minimum memory limit allowed is 6MB")
     if opts.cpus is not None and not 0 < opts.cpus <= (os.cpu_count() or 1):
@@ -293,9 +307,17 @@ def create_container(store, images, volumes, opts: CreateOptions, progress=None)
             "dns_search": list(opts.dns_search),
             "dns_options": list(opts.dns_options),
             "group_add": list(opts.group_add),
+            "restart": parse_restart(opts.restart),
         },
     )
-    record = store.create(fields, opts.name)
+    # Under the image lock: an rmi racing with us either removes the image first (and we
+    # fail, "image not known") or sees our container and refuses.
+    with images.index.locked() as current:
+        if image.id not in current:
+            from pyctr.errors import ImageNotFound
+
+            raise ImageNotFound(f"{opts.image}: image not known (removed meanwhile)")
+        record = store.create(fields, opts.name)
     if not record.hostname:
         record.hostname = record.id[:12]
         store.save(record)

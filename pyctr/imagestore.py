@@ -61,6 +61,13 @@ class ImageIndex:
             yield images
             atomic_write_json(self.file, {"images": {k: v.to_json() for k, v in images.items()}})
 
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[dict[str, ImageRecord]]:
+        """The records, held unchanged for the block (e.g. while a container is made from one)."""
+        makedirs(self.root)
+        with locked(self.root / "images.lock"):
+            yield self.load()
+
     def resolve(self, name: str, images: dict[str, ImageRecord] | None = None) -> ImageRecord:
         found = find(name, self.load() if images is None else images)
         if found is None:

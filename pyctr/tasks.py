@@ -270,8 +270,9 @@ class TaskService:
 
     # -- removal and cleanup -----------------------------------------------------------------
 
-    def cleanup(self, record: ContainerRecord, *, shim_pid: int | None = None) -> None:
+    def cleanup(self, record: ContainerRecord, *, shim_pid: int | None = None) -> bool:
         """After the container's process ended (the shim calls this): runc delete, unmount, --rm.
+        Returns whether the restart policy asks for the container to run again.
 
         `shim_pid` is the shim that asks: if the container was started again meanwhile (its
         state now names another shim), this run's cleanup must not touch the new one.
@@ -279,14 +280,36 @@ class TaskService:
         with self.store.lock(record.id):
             current = self.store.shim_pid(record.id)
             if shim_pid is not None and current not in (0, shim_pid):
-                return
-            if self.store.status(record.id).state in ("running", "paused", "stopping") and shim_pid is None:
-                return  # a newer run is going on: not ours to clean
+                return False
+            status = self.store.status(record.id)
+            if status.state in ("running", "paused", "stopping") and shim_pid is None:
+                return False  # a newer run is going on: not ours to clean
             self.runc.delete(record.id, force=True)
             self._teardown_network(record)
             self._unmount_rootfs(record)
             if record.remove and self.store.path(record.id).exists():
                 self.store.remove(record)
+                return False
+            return shim_pid is not None and self._should_restart(record, status)
+
+    def _should_restart(self, record: ContainerRecord, status: Status) -> bool:
+        policy = record.options.get("restart") or {}
+        name = policy.get("policy", "no")
+        if name == "no" or self.store.read_state(record.id).get("stopping"):
+            return False  # stopped on purpose (stop, kill through stop, rm -f): stays stopped
+        if name == "on-failure" and (status.exit_code == 0 or (policy.get("max") and status.restart_count >= policy["max"])):
+            return False
+        return True
+
+    def restart_after_exit(self, record: ContainerRecord) -> None:
+        """The restart policy's restart, with a growing pause so that a crash loop stays cheap."""
+        count = self.store.status(record.id).restart_count
+        time.sleep(min(0.1 * 2 ** count, 5.0))
+        with self.store.lock(record.id):
+            if self.store.read_state(record.id).get("stopping") or not self.store.path(record.id).exists():
+                return
+            self.store.write_state(record.id, restart_count=count + 1)
+        self.start(record)
 
     def remove(self, record: ContainerRecord, *, force: bool = False, timeout: int | None = None) -> None:
         status = self.store.status(record.id)

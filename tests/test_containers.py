@@ -340,3 +340,18 @@ def test_limits_dns_and_groups(pyctr, image):
     assert out == ["67108864", "50000", "search example.org", "nameserver 192.0.2.53", "0 1234"]
     bad = pyctr("run", "--rm", "--dns", "not-an-ip", image, "true", check=False)
     assert bad.returncode == 125 and "not an ip address" in bad.stderr
+
+
+def test_restart_policies(pyctr, image):
+    pyctr("run", "-d", "--name", "flaky", "--restart", "on-failure:2", image, "sh", "-c", "echo run; exit 1")
+    assert wait_for(lambda: pyctr("inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "flaky").stdout.split() == ["exited", "2"], timeout=20)
+    time.sleep(1)  # and no third run
+    assert pyctr("logs", "flaky").stdout.split() == ["run", "run", "run"]
+    pyctr("run", "-d", "--name", "always", "--restart", "always", image, "sleep", "0.2")
+    assert wait_for(lambda: int(pyctr("inspect", "-f", "{{.RestartCount}}", "always").stdout) >= 2, timeout=20)
+    pyctr("stop", "-t", "1", "always")
+    count = pyctr("inspect", "-f", "{{.RestartCount}}", "always").stdout
+    time.sleep(1.5)
+    assert pyctr("inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "always").stdout.split() == ["exited", count.strip()]
+    conflict = pyctr("run", "--rm", "--restart", "always", image, "true", check=False)
+    assert conflict.returncode == 125 and "conflicts with --restart" in conflict.stderr

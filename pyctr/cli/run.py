@@ -56,6 +56,7 @@ def _run_signature(
     dns_search: List[str] = typer.Option([], "--dns-search", metavar="DOMAIN", help="DNS search domain."),
     dns_option: List[str] = typer.Option([], "--dns-option", metavar="OPT", help="DNS resolver option."),
     group_add: List[str] = typer.Option([], "--group-add", metavar="GID", help="Add a supplementary group."),
+    restart: str = typer.Option("no", "--restart", metavar="POLICY", help="no, on-failure[:MAX], always or unless-stopped."),
     platform: Optional[str] = typer.Option(None, "--platform", metavar="OS/ARCH", help="Platform to pull."),
     tls_verify: Optional[str] = tls_verify_option(),
     authfile: Optional[str] = authfile_option(),
@@ -111,6 +112,7 @@ def _options(params: dict):
         dns_search=list(params["dns_search"]),
         dns_options=list(params["dns_option"]),
         group_add=list(params["group_add"]),
+        restart=params["restart"],
         create_command=["pyctr", *sys.argv[1:]],
     )
 
