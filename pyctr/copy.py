@@ -64,14 +64,15 @@ def copy_out(rootfs: str, src: str, dest: str) -> None:
 
 def _copy_tree(top_fd: int, target: Path) -> None:
     target.mkdir(exist_ok=True)
-    for dirpath, dirnames, filenames, dir_fd in os.fwalk(f"/proc/self/fd/{top_fd}", follow_symlinks=False):
-        rel = os.path.relpath(dirpath, f"/proc/self/fd/{top_fd}")
-        here = target if rel == "." else target / rel
-        for name in dirnames:
-            (here / name).mkdir(exist_ok=True)
-        for name in filenames:
+    for dirpath, dirnames, filenames, dir_fd in os.fwalk(".", dir_fd=top_fd, follow_symlinks=False):
+        here = target / dirpath
+        for name in list(dirnames) + filenames:
             info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-            if stat.S_ISLNK(info.st_mode):
+            if stat.S_ISDIR(info.st_mode):
+                (here / name).mkdir(exist_ok=True)
+            elif stat.S_ISLNK(info.st_mode):
+                if name in dirnames:
+                    dirnames.remove(name)  # a link, never walked into
                 os.symlink(os.readlink(name, dir_fd=dir_fd), here / name)
             elif stat.S_ISREG(info.st_mode):
                 fd = os.open(name, _READ, dir_fd=dir_fd)

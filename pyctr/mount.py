@@ -15,6 +15,14 @@ MS_RDONLY = 1
 MS_BIND = 4096
 MS_REC = 16384
 MNT_DETACH = 2
+MS_REMOUNT = 32
+# statvfs f_flag bits -> mount flags that a bind remount must keep.
+_ST_TO_MS = {2: 2, 4: 4, 8: 8, 1024: 1024, 2048: 2048, 4096: 1 << 21}  # nosuid nodev noexec noatime nodiratime relatime
+
+
+def _locked_flags(path: str) -> int:
+    flags = os.statvfs(path).f_flag
+    return sum(ms for st, ms in _ST_TO_MS.items() if flags & st)
 
 
 @cache
@@ -92,7 +100,13 @@ def _kernel_overlay(lowers: list[str], target: str, upper: str | None, work: str
     if len(lowers) == 1 and upper is None:
         # overlayfs wants two layers when there is no upper; a read-only bind mount is equivalent.
         mount(lowers[0], target, None, MS_BIND)
-        mount("none", target, None, MS_BIND | MS_RDONLY | 0x20)  # 0x20 = MS_REMOUNT
+        try:
+            # In a user namespace the source's nosuid/nodev/noexec/atime flags are locked:
+            # the remount must repeat them or it is refused.
+            mount("none", target, None, MS_BIND | MS_RDONLY | MS_REMOUNT | _locked_flags(lowers[0]))
+        except BaseException:
+            unmount(target, lazy=True)  # never leave a writable view of a shared layer
+            raise
         return
     parent = os.path.commonpath([os.path.dirname(p) for p in lowers])
     opts = ["lowerdir=" + ":".join(os.path.relpath(p, parent) for p in lowers)]

@@ -47,7 +47,9 @@ class ShimLauncher:
         self.client_fd = theirs.fileno()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pyctr.shim", "--config-fd", str(config_r)],
+                # -P and cwd="/": never import a `pyctr` from wherever the user happens to be.
+                [sys.executable, "-P", "-m", "pyctr.shim", "--config-fd", str(config_r)],
+                cwd="/",
                 pass_fds=(self.sync_w, config_r, self.client_fd),
                 close_fds=True,
                 stdin=subprocess.DEVNULL,

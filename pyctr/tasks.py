@@ -83,7 +83,8 @@ class TaskService:
 
             slirp.teardown(self.config.runroot, record.id)
 
-    def _write_bundle(self, record: ContainerRecord, rootfs: Path, netns: str | None = None) -> None:
+    def _write_bundle(self, record: ContainerRecord, rootfs: Path, netns: str | None = None,
+                      console_size: tuple[int, int] | None = None) -> None:
         from pyctr import etcfiles, spec, userdb
 
         opts = record.options
@@ -136,14 +137,22 @@ class TaskService:
         )
         bundle = self.store.bundle(record.id)
         makedirs(bundle)
-        atomic_write_json(bundle / "config.json", spec.generate(spec_options))
+        generated = spec.generate(spec_options)
+        if record.tty and console_size:
+            # The terminal's size from the first instruction (a resize only follows the start).
+            generated["process"]["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
+        atomic_write_json(bundle / "config.json", generated)
 
     # -- starting ----------------------------------------------------------------------------
 
-    def start(self, record: ContainerRecord, *, attach: bool = False, shim: ShimLauncher | None = None) -> Started:
+    def start(self, record: ContainerRecord, *, attach: bool = False, shim: ShimLauncher | None = None,
+              console_size: tuple[int, int] | None = None, by_policy: bool = False) -> Started | None:
         """Start a created or exited container. With `attach`, Started.client is a socket
-        that receives the container's output from its first byte (pyctr.attach frames)."""
+        that receives the container's output from its first byte (pyctr.attach frames).
+        `by_policy`: a restart policy's start, which a stop or rm since the exit cancels."""
         with self.store.lock(record.id):
+            if by_policy and (not self.store.path(record.id).exists() or self.store.read_state(record.id).get("stopping")):
+                return None
             status = self.store.status(record.id)
             if status.state in ("running", "paused", "stopping"):
                 if shim:
@@ -155,7 +164,7 @@ class TaskService:
             try:
                 rootfs = self._mount_rootfs(record)
                 netns = self._setup_network(record)
-                self._write_bundle(record, rootfs, netns)
+                self._write_bundle(record, rootfs, netns, console_size)
             except BaseException:
                 shim.abandon()
                 self._teardown_network(record)
@@ -204,7 +213,7 @@ class TaskService:
         return Started(int(report["pid"]), state_dir, shim.client if attach else None)
 
     def cleanup_argv(self, container_id: str) -> list[str]:
-        return [sys.executable, "-m", "pyctr.cleanup", "--root", str(self.config.root),
+        return [sys.executable, "-P", "-m", "pyctr.cleanup", "--root", str(self.config.root),
                 "--runroot", str(self.config.runroot), container_id]
 
     # -- signals, stop, wait -----------------------------------------------------------------
@@ -219,15 +228,24 @@ class TaskService:
 
     def kill(self, record: ContainerRecord, signal: str | int = "KILL") -> None:
         self._require_running(record, "kill")
-        self.runc.kill(record.id, parse_signal(signal))
+        number = parse_signal(signal)
+        if number in (9, 15):  # a kill meant to end it: no restart policy brings it back
+            self._mark_stopped_by_user(record)
+        self.runc.kill(record.id, number)
+
+    def _mark_stopped_by_user(self, record: ContainerRecord) -> None:
+        """The restart policy must not bring it back (also between two restarts)."""
+        with self.store.lock(record.id):
+            if self.store.path(record.id).exists():
+                self.store.write_state(record.id, stopping=True)
 
     def stop(self, record: ContainerRecord, timeout: int | None = None) -> None:
         """The stop signal, then SIGKILL after the timeout (podman's default: 10 s)."""
+        self._mark_stopped_by_user(record)
         status = self.store.status(record.id)
         if status.state not in ("running", "paused", "stopping"):
             return
         timeout = record.stop_timeout if timeout is None else timeout
-        self.store.write_state(record.id, stopping=True)
         if status.state == "paused":
             with contextlib.suppress(PyctrError):
                 self.runc.resume(record.id)
@@ -309,7 +327,7 @@ class TaskService:
             if self.store.read_state(record.id).get("stopping") or not self.store.path(record.id).exists():
                 return
             self.store.write_state(record.id, restart_count=count + 1)
-        self.start(record)
+        self.start(record, by_policy=True)
 
     def remove(self, record: ContainerRecord, *, force: bool = False, timeout: int | None = None) -> None:
         status = self.store.status(record.id)

@@ -24,7 +24,7 @@ from pyctr.fsutil import makedirs
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 MS_REC = 16384
-MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
 
 
 class UserNamespaceError(PyctrError):
@@ -61,15 +61,47 @@ def _pause_pid_file(runtime_dir: Path) -> Path:
     return runtime_dir / "pause.pid"
 
 
+def _holds_namespace(pid: int) -> bool:
+    """Ours, alive (not a zombie, whose namespaces are gone) and in another user namespace."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+        return (os.stat(f"/proc/{pid}").st_uid == os.getuid()
+                and os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user"))
+    except (OSError, ValueError, IndexError):
+        return False
+
+
 def _alive_pause(pid_file: Path) -> int | None:
     try:
         pid = int(pid_file.read_text().strip())
-        # Ours, and really in another user namespace (not a recycled pid).
-        if os.stat(f"/proc/{pid}").st_uid == os.getuid() and os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user"):
-            return pid
     except (OSError, ValueError):
-        pass
+        return None
+    return pid if _holds_namespace(pid) else None
+
+
+def _surviving_shim(runtime_dir: Path) -> int | None:
+    """A shim still running in the namespaces of a pause process that died: its containers'
+    mounts live there, so that namespace, not a new one, is the one to join."""
+    for pid_file in runtime_dir.glob("containers/*/shim.pid"):
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if _holds_namespace(pid):
+            return pid
     return None
+
+
+def _check_private_dir(path: Path) -> None:
+    """Refuse a runtime directory someone else could have prepared (e.g. under /tmp)."""
+    info = os.lstat(path)
+    if not os.path.isdir(path) or os.path.islink(path) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise UserNamespaceError(
+            f"{path} must be a directory owned by you with mode 0700",
+            hint="set XDG_RUNTIME_DIR to a private directory, or remove that one",
+        )
 
 
 def enter(runtime_dir: Path) -> None:
@@ -78,38 +110,93 @@ def enter(runtime_dir: Path) -> None:
         return
     uid = os.getuid()
     makedirs(runtime_dir, 0o700)
+    for directory in (runtime_dir.parent, runtime_dir) if str(runtime_dir).startswith("/tmp/") else (runtime_dir,):
+        _check_private_dir(directory)
     pid_file = _pause_pid_file(runtime_dir)
-    lock_fd = os.open(runtime_dir / "pause.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    lock_fd = os.open(runtime_dir / "pause.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    cwd = _cwd()
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
         pid = _alive_pause(pid_file)
-        if pid is None:
+        if pid is None and (shim := _surviving_shim(runtime_dir)):
+            _join(shim)
+            pid = _new_pause_here()
+            _write_pid(pid_file, pid)
+        elif pid is None:
             pid = _start_pause()
-            tmp = pid_file.with_suffix(".tmp")
-            tmp.write_text(f"{pid}\n")
-            os.rename(tmp, pid_file)
+            _write_pid(pid_file, pid)
+            _join(pid)
+        else:
+            _join(pid)
     finally:
         os.close(lock_fd)
-    _join(pid)
+    if cwd:
+        # Joining a mount namespace moves us to its root; relative paths the user gave
+        # (-v ./data, --cidfile, cp ./file) mean the directory they were typed in.
+        try:
+            os.chdir(cwd)
+        except OSError:
+            pass
     os.environ[USERNS_ENV] = str(uid)  # children (shims, cleanups) know they are inside
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
+def _write_pid(pid_file: Path, pid: int) -> None:
+    tmp = pid_file.with_suffix(".tmp")
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{pid}\n")
+    os.rename(tmp, pid_file)
+
+
+def _new_pause_here() -> int:
+    """A new pause process in the namespaces we are in (after the old one died)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, 65536)
+            os.execv("/bin/sleep", ["sleep", "infinity"])
+        finally:
+            os._exit(1)
+    return pid
 
 
 def _join(pid: int) -> None:
     libc = _libc()
-    for kind, flag in (("user", CLONE_NEWUSER), ("mnt", CLONE_NEWNS)):
-        fd = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            _check(libc.setns(fd, flag), f"joining the user namespace of pid {pid} ({kind})")
-        finally:
-            os.close(fd)
-    # Our uid maps to 0 inside, but the credentials only change once we ask.
-    os.setresgid(0, 0, 0)
-    os.setresuid(0, 0, 0)
+    try:
+        for kind, flag in (("user", CLONE_NEWUSER), ("mnt", CLONE_NEWNS)):
+            fd = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                _check(libc.setns(fd, flag), f"joining the user namespace of pid {pid} ({kind})")
+            finally:
+                os.close(fd)
+        # Our uid maps to 0 inside, but the credentials only change once we ask.
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    except OSError as exc:
+        raise UserNamespaceError(f"joining the user namespace of pid {pid}: {exc.strerror or exc}") from exc
 
 
 def _start_pause() -> int:
     """Fork the pause process, map its namespaces, and return its pid."""
-    user = pwd.getpwuid(os.getuid()).pw_name
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        user = str(os.getuid())  # no passwd entry: /etc/subuid may still name the uid
     uid_range = subordinate_range("/etc/subuid", user, os.getuid())
     gid_range = subordinate_range("/etc/subgid", user, os.getuid())
     for tool in ("newuidmap", "newgidmap"):
@@ -130,8 +217,8 @@ def _start_pause() -> int:
                 os._exit(1)
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
-            # Our mounts must not propagate back to the host's namespace.
-            _libc().mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+            # Receive the host's later mounts, never send ours back.
+            _libc().mount(b"none", b"/", None, MS_REC | MS_SLAVE, None)
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -214,6 +215,10 @@ def test_cp_both_ways_and_export(pyctr, image, tmp_path):
     pyctr("cp", "files:/tmp/passwd-link", str(tmp_path / "pw"))
     assert (tmp_path / "pw").read_text() == pyctr("exec", "files", "cat", "/etc/passwd").stdout
     assert (tmp_path / "pw").read_text() != open("/etc/passwd").read()
+    pyctr("exec", "files", "sh", "-c", "mkdir -p /tmp/tree/sub && echo deep > /tmp/tree/sub/f && ln -s /etc /tmp/tree/etc-link")
+    pyctr("cp", "files:/tmp/tree", str(tmp_path / "tree"))
+    assert (tmp_path / "tree" / "sub" / "f").read_text() == "deep\n"
+    assert os.readlink(tmp_path / "tree" / "etc-link") == "/etc"
     pyctr("stop", "-t", "0", "files")
     exported = tmp_path / "fs.tar"
     pyctr("export", "-o", str(exported), "files")
@@ -355,3 +360,30 @@ def test_restart_policies(pyctr, image):
     assert pyctr("inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "always").stdout.split() == ["exited", count.strip()]
     conflict = pyctr("run", "--rm", "--restart", "always", image, "true", check=False)
     assert conflict.returncode == 125 and "conflicts with --restart" in conflict.stderr
+
+
+def test_failed_start_with_rm_is_quick_and_leaves_nothing(pyctr, image):
+    start = time.monotonic()
+    assert pyctr("run", "--rm", image, "nonexistent", check=False).returncode == 127
+    assert time.monotonic() - start < 10
+    assert pyctr("ps", "-a", "-q").stdout == ""
+
+
+def test_slow_reader_gets_all_the_output(pyctr, image, store):
+    reader = "import sys, time; time.sleep(1.5); print(len(sys.stdin.buffer.read()))"
+    pipeline = f"{' '.join(pyctr.argv('run', '--rm', image, 'head', '-c', '5000000', '/dev/zero'))} | {sys.executable} -c '{reader}'"
+    result = subprocess.run(["sh", "-c", pipeline], env=store.env(), capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "5000000", result.stderr
+
+
+def test_kill_and_stop_are_final_for_restart_policies(pyctr, image):
+    pyctr("run", "-d", "--name", "killed", "--restart", "always", image, "sleep", "30")
+    pyctr("kill", "killed")
+    time.sleep(1.5)
+    assert pyctr("inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "killed").stdout.split() == ["exited", "0"]
+    pyctr("run", "-d", "--name", "looping", "--restart", "always", image, "sh", "-c", "exit 1")
+    assert wait_for(lambda: int(pyctr("inspect", "-f", "{{.RestartCount}}", "looping").stdout) >= 1)
+    pyctr("stop", "looping")  # possibly between two runs
+    count = pyctr("inspect", "-f", "{{.RestartCount}}", "looping").stdout
+    time.sleep(2)
+    assert pyctr("inspect", "-f", "{{.RestartCount}}", "looping").stdout == count

@@ -280,3 +280,23 @@ def test_limits_are_skipped_with_a_warning(rootless, registry):
     result = rootless.pyctr("run", "--rm", "--memory", "64m", f"{registry.host}/test/busybox", "echo", "ran")
     assert result.stdout == "ran\n"
     assert "not applied to rootless containers" in result.stderr
+
+
+def test_relative_paths_mean_the_users_directory(rootless, registry):
+    home = Path(rootless.pw.pw_dir)
+    work = home / "work"
+    rootless.run(["mkdir", "-p", str(work)])
+    result = rootless.run(["sh", "-c", f"cd {work} && echo from-home > in.txt && {sys.executable} -m pyctr run --rm "
+                           f"-v ./:/w {registry.host}/test/busybox cat /w/in.txt && {sys.executable} -m pyctr unshare pwd"])
+    assert result.stdout.split() == ["from-home", str(work)]
+
+
+def test_a_runtime_dir_prepared_by_someone_else_is_refused(rootless, tmp_path):
+    shared = Path(tempfile.mkdtemp(prefix="pyctr-shared-"))
+    os.chmod(shared, 0o777)  # e.g. made by another user in /tmp
+    try:
+        result = rootless.run([sys.executable, "-m", "pyctr", "images"], check=False, env={"XDG_RUNTIME_DIR": str(shared)})
+        assert result.returncode == 125
+        assert "must be a directory owned by you with mode 0700" in result.stderr
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

@@ -49,6 +49,9 @@ def test_interactive_terminal_resize_detach_attach(registry, pyctr, store, tmux)
     run, socket = tmux
     image = f"{registry.host}/test/busybox"
     pyctr("pull", "-q", image)
+    sized = run(pyctr.argv("run", "--rm", "-it", image, "busybox", "stty", "size"), store.env())
+    wait_screen(socket, sized, "EXIT=0")
+    assert "30 100" in screen(socket, sized)  # the size is there from the first instruction
     session = run(pyctr.argv("run", "-it", "--name", "tty", image, "sh"), store.env())
     wait_screen(socket, session, "/ #")
     keys(socket, session, "stty size; echo marker-$((6*7))", "Enter")

@@ -22,7 +22,8 @@ def run_attached(eng, record, *, sig_proxy: bool, detach_keys: str, start: bool,
         _send_size(holder["client"], record.tty)
 
     if start:
-        started = eng.tasks.start(record, attach=True, shim=shim)
+        size = terminal.terminal_size(sys.stdout.fileno()) or terminal.terminal_size(sys.stdin.fileno()) if record.tty else None
+        started = eng.tasks.start(record, attach=True, shim=shim, console_size=size)
         pid = started.pid
         if started.client is not None:
             holder["client"] = attach.AttachClient(started.client)

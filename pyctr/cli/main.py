@@ -110,6 +110,8 @@ def _enter_user_namespace() -> int:
         userns.enter(config.runtime_dir() / "pyctr")
     except PyctrError as exc:
         return _fail(str(exc), exc.hint, exc.exit_code)
+    except OSError as exc:
+        return _fail(f"setting up the user namespace: {exc.strerror or exc}")
     return 0
 
 
@@ -124,7 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     from pyctr.cli.common import normalise_bare_flags
 
     argv = normalise_bare_flags(sys.argv[1:] if argv is None else argv)
-    if os.geteuid() != 0:
+    # (Help and version need no namespace; -h and -v mean other things after a command word.)
+    if os.geteuid() != 0 and not (not argv or argv[0] in ("--version", "-v", "--help", "-h") or "--help" in argv):
         code = _enter_user_namespace()
         if code:
             os._exit(code)

@@ -238,8 +238,13 @@ class Shim:
             self.sync_fd = None
 
     def _fail(self, message: str) -> None:
-        self._sync({"error": message})
+        # Not alive as far as the engine is concerned: it must not wait for this shim.
+        try:
+            os.unlink("shim.pid", dir_fd=self.dir_fd)
+        except (OSError, TypeError, ValueError):
+            pass
         self._remove_socket()
+        self._sync({"error": message})
 
     def _cleanup(self, pump: Pump) -> None:
         argv = self.config.cleanup_argv

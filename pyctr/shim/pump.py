@@ -28,10 +28,13 @@ _KIND = {"stdout": protocol.STDOUT, "stderr": protocol.STDERR}
 
 
 class Client:
-    __slots__ = ("sock", "out", "decoder", "reading", "closing", "handler")
+    __slots__ = ("sock", "out", "decoder", "reading", "closing", "handler", "owner")
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, owner: bool = False):
         self.sock = sock
+        # The command that started the container (`pyctr run`): never dropped for being
+        # slow; the container's output waits for it instead (its stdout may be a slow pipe).
+        self.owner = owner
         self.out = bytearray()
         self.decoder = protocol.Decoder()
         self.reading = True   # False once the client shut down its sending side
@@ -64,6 +67,7 @@ class Pump:
         self.stdin_eof = False  # a client asked to close stdin once stdin_buf is written
         self._paused = False    # clients not read while stdin_buf is full
         self._busy = False      # data flowed since the last malloc_trim
+        self._held = False      # outputs not read while the owner client catches up
 
         listener.setblocking(False)
         self._watch(listener.fileno(), READ, self._on_accept)
@@ -79,7 +83,7 @@ class Pump:
             os.set_blocking(self.stdin_fd, False)
             self._stdin_handler = lambda mask: self._on_stdin_writable()
         if client_fd >= 0:
-            self._add_client(socket.socket(fileno=client_fd))
+            self._add_client(socket.socket(fileno=client_fd), owner=True)
         for stream, data in created.early:
             self._output(stream, data)
         self._reap()  # the container may have died before we started listening
@@ -130,8 +134,9 @@ class Pump:
             self._step(None)
         self._close_stdin()
         deadline = time.monotonic() + DRAIN_TIMEOUT
-        while self.outputs and (remaining := deadline - time.monotonic()) > 0:
-            self._step(remaining)
+        # While the owner client is catching up, the outputs wait for it, however long.
+        while self.outputs and (self._held or (remaining := deadline - time.monotonic()) > 0):
+            self._step(None if self._held else remaining)
         for fd in list(self.outputs):
             self._close_output(fd)
 
@@ -247,9 +252,15 @@ class Pump:
                 continue
             self._add_client(sock)
 
-    def _add_client(self, sock: socket.socket) -> None:
+    def _hold_outputs(self, hold: bool) -> None:
+        if hold != self._held:
+            self._held = hold
+            for fd in self.outputs:
+                self._watch(fd, 0 if hold else READ)
+
+    def _add_client(self, sock: socket.socket, owner: bool = False) -> None:
         sock.setblocking(False)
-        client = Client(sock)
+        client = Client(sock, owner)
         client.handler = lambda mask, client=client: self._on_client(client, mask)
         self.clients[sock.fileno()] = client
         self._update(client)
@@ -274,7 +285,10 @@ class Pump:
                 return
             frame = frame[sent:]
         client.out += frame
-        if len(client.out) > CLIENT_BUFFER_LIMIT:
+        if len(client.out) > CLIENT_BUFFER_LIMIT and client.owner:
+            self._hold_outputs(True)
+            self._update(client)
+        elif len(client.out) > CLIENT_BUFFER_LIMIT:
             self._drop(client)
         elif not client.out and client.closing:
             self._drop(client)
@@ -291,6 +305,8 @@ class Pump:
                 self._drop(client)
                 return
             del client.out[:sent]
+            if client.owner and self._held and len(client.out) < CLIENT_BUFFER_LIMIT // 2:
+                self._hold_outputs(False)
             if not client.out and client.closing:
                 self._drop(client)
                 return
@@ -343,6 +359,8 @@ class Pump:
             pass  # a bad size or a closed pty: nothing to resize
 
     def _drop(self, client: Client) -> None:
+        if client.owner:
+            self._hold_outputs(False)  # nobody to wait for any more
         fd = client.sock.fileno()
         if self.clients.get(fd) is client:
             self._forget(fd)
