@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from pyctr.errors import DigestMismatch, InvalidArgument
@@ -26,6 +25,8 @@ def hex_of(digest: str) -> str:
 
 
 def of_bytes(data: bytes) -> str:
+    import hashlib  # OpenSSL's loading costs ~2 ms: only for commands that hash
+
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
@@ -47,6 +48,8 @@ class Verifier:
     def __init__(self, expected: str, size: int | None = None):
         self.expected = validate(expected)
         self.size = size
+        import hashlib
+
         self._hash = hashlib.sha256()
         self.count = 0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 
 def human_size(size: int | float) -> str:
@@ -61,6 +60,8 @@ def parse_time(text: str) -> float | None:
         digits = "".join(c for c in rest if c.isdigit())
         tz = rest[len(digits) :]
         text = f"{head}.{digits[:6]}{tz}"
+    from datetime import datetime
+
     try:
         return datetime.fromisoformat(text).timestamp()
     except ValueError:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from pyctr.errors import InvalidArgument
 
 
@@ -16,6 +14,8 @@ def parse_publish(text: str) -> dict:
     if len(parts) == 3:
         host_ip, host_port, ctr_port = parts
         host_ip = host_ip.strip("[]")
+        import ipaddress
+
         try:
             ipaddress.ip_address(host_ip)
         except ValueError:
