@@ -200,6 +200,9 @@ def test_image_in_use_cannot_be_removed(pyctr, image):
     pyctr("create", "--name", "user", image, "true")
     result = pyctr("rmi", image, check=False)
     assert result.returncode == 2 and "in use" in result.stderr
+    pyctr("run", "-d", "--name", "user2", image, "sleep", "30")
+    pyctr("rmi", "-f", image)  # as podman: the containers go with it
+    assert pyctr("ps", "-a", "-q").stdout == "" and pyctr("images", "-q").stdout == ""
 
 
 def test_cp_both_ways_and_export(pyctr, image, tmp_path):

@@ -166,7 +166,7 @@ def untag(
 def rmi(
     ctx: typer.Context,
     names: List[str] = typer.Argument(None, metavar="IMAGE", help="Images to remove."),
-    force: bool = typer.Option(False, "--force", "-f", help="Remove an image even if it has several names or is mounted."),
+    force: bool = typer.Option(False, "--force", "-f", help="Remove an image even if it has several names, is mounted, or containers use it (they are removed too)."),
     all_images: bool = typer.Option(False, "--all", "-a", help="Remove all images."),
     ignore: bool = typer.Option(False, "--ignore", "-i", help="Ignore images that do not exist."),
 ) -> None:
@@ -181,6 +181,8 @@ def rmi(
     exit_code = 0
     for name in targets:
         try:
+            if force:
+                _remove_containers_of(engine(ctx), name)
             report = service.remove(name, force=force or all_images)
         except ImageNotFound as exc:
             if ignore:
@@ -202,6 +204,16 @@ def rmi(
             typer.echo(f"Deleted: {image_id}")
     if exit_code:
         raise typer.Exit(exit_code)
+
+
+def _remove_containers_of(eng, name: str) -> None:
+    """rmi --force: as podman, the containers using the image go first."""
+    try:
+        image_id = eng.images.get(name).id
+    except ImageNotFound:
+        return
+    for record in eng.containers.using_image(image_id):
+        eng.tasks.remove(record, force=True)
 
 
 def prune(
