@@ -1,8 +1,8 @@
 """`python -m pyctr.cleanup --root R --runroot RR ID`: what a shim runs after its container exited.
 
-The same work as `pyctr container cleanup` (runc delete, unmount, --rm), without
-the command line's start-up cost: it runs once per container exit, often while
-the user's next command is starting.
+runc delete, unmount, --rm and the restart policy, without the command line's
+start-up cost: it runs once per container exit, often while the user's next
+command is starting.
 """
 
 from __future__ import annotations

@@ -26,13 +26,10 @@ def _open(rootfs: str, path: str) -> int | None:
     """An fd of `path` inside `rootfs`, or None when it does not exist."""
     from pyctr import userdb
 
-    root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        return userdb.open_in_root(root, path)
+        return userdb.open_in_rootfs(rootfs, path)
     except FileNotFoundError:
         return None
-    finally:
-        os.close(root)
 
 
 def _copy_regular(src_fd: int, dest: Path, mode: int) -> None:

@@ -226,6 +226,11 @@ class TaskService:
             )
         return status
 
+    def pids(self, record: ContainerRecord) -> list[int]:
+        """Host pids of the container's processes (for top)."""
+        self._require_running(record, "show processes of")
+        return self.runc.ps(record.id)
+
     def kill(self, record: ContainerRecord, signal: str | int = "KILL") -> None:
         self._require_running(record, "kill")
         number = parse_signal(signal)
@@ -416,13 +421,10 @@ def _kind_in_rootfs(rootfs: str, path: str) -> str | None:
 
     from pyctr import userdb
 
-    root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = userdb.open_in_root(root, path)
+        fd = userdb.open_in_rootfs(rootfs, path)
     except OSError:
         return None
-    finally:
-        os.close(root)
     try:
         info = os.fstat(fd)
     finally:

@@ -142,6 +142,15 @@ def read_file(rootfs: str, path: str) -> str:
 _FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK  # a FIFO must not block us
 
 
+def open_in_rootfs(rootfs: str, path: str) -> int:
+    """open_in_root() with `rootfs` given as a path; OSError as the kernel says."""
+    root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return open_in_root(root, path)
+    finally:
+        os.close(root)
+
+
 def open_in_root(root_fd: int, path: str) -> int:
     """Open `path` for reading with `root_fd` as its `/`."""
     try:

@@ -22,7 +22,7 @@ def run_attached(eng, record, *, sig_proxy: bool, detach_keys: str, start: bool,
         _send_size(holder["client"], record.tty)
 
     if start:
-        size = terminal.terminal_size(sys.stdout.fileno()) or terminal.terminal_size(sys.stdin.fileno()) if record.tty else None
+        size = _user_terminal_size() if record.tty else None
         started = eng.tasks.start(record, attach=True, shim=shim, console_size=size)
         pid = started.pid
         if started.client is not None:
@@ -65,9 +65,11 @@ def run_attached(eng, record, *, sig_proxy: bool, detach_keys: str, start: bool,
     return status.exit_code if status else 0
 
 
+def _user_terminal_size() -> tuple[int, int] | None:
+    return terminal.terminal_size(sys.stdout.fileno()) or terminal.terminal_size(sys.stdin.fileno())
+
+
 def _send_size(client, tty: bool) -> None:
-    if not tty:
-        return
-    size = terminal.terminal_size(sys.stdout.fileno()) or terminal.terminal_size(sys.stdin.fileno())
+    size = _user_terminal_size() if tty else None
     if size:
         client.resize(*size)

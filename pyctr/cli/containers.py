@@ -344,16 +344,6 @@ def prune(
             typer.echo(record.id)
 
 
-def cleanup(ctx: typer.Context, container: str = typer.Argument(..., metavar="CONTAINER", help="Container to clean up.")) -> None:
-    """(internal) Run by the shim after the container exited: runc delete, unmount, --rm."""
-    eng = engine(ctx)
-    try:
-        record = eng.containers.resolve(container)
-    except ContainerNotFound:
-        return
-    eng.tasks.cleanup(record)
-
-
 def top(
     ctx: typer.Context,
     container: str = typer.Argument(..., metavar="CONTAINER", help="Container whose processes to show."),
@@ -362,8 +352,7 @@ def top(
     """Show the processes running in a container (host ps filtered to its PIDs)."""
     eng = engine(ctx)
     record = eng.containers.resolve(container)
-    eng.tasks._require_running(record, "show processes of")
-    pids = set(eng.tasks.runc.ps(record.id))
+    pids = set(eng.tasks.pids(record))
     args = list(ps_args or ["-ef"])
     result = subprocess.run(["ps", *args], capture_output=True, text=True, close_fds=True)
     lines = result.stdout.splitlines()
@@ -489,7 +478,6 @@ def register(app: typer.Typer) -> typer.Typer:
     container_app.command("list")(ps)
     container_app.command("ls")(ps)
     container_app.command("prune")(prune)
-    container_app.command("cleanup", hidden=True)(cleanup)
     app.add_typer(container_app, name="container")
     return container_app
 
