@@ -43,7 +43,7 @@ bench: venv
 	$(PY) -m tests.harness.bench
 
 docs: venv
-	$(PY) -m pyctr.cli.mkdocs
+	$(PY) -m tests.harness.mkdocs
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyctr import reference
+from pyctr.image import reference
 
 
 # Set (to the user's real uid) in a process that joined pyctr's user namespace.

@@ -13,29 +13,29 @@ class Engine:
 
     @cached_property
     def images(self):
-        from pyctr.images import ImageService
+        from pyctr.image.service import ImageService
 
         return ImageService(self.config, in_use=lambda image_id: [r.name for r in self.containers.using_image(image_id)])
 
     @cached_property
     def containers(self):
-        from pyctr.containers import ContainerStore
+        from pyctr.container.store import ContainerStore
 
         return ContainerStore(self.config)
 
     @cached_property
     def tasks(self):
-        from pyctr.tasks import TaskService
+        from pyctr.container.tasks import TaskService
 
         return TaskService(self.config, self.containers, self.images)
 
     @cached_property
     def volumes(self):
-        from pyctr.volumes import VolumeService
+        from pyctr.container.volumes import VolumeService
 
         return VolumeService(self.config.root)
 
     def create(self, opts, progress=None):
-        from pyctr.create import create_container
+        from pyctr.container.create import create_container
 
         return create_container(self.containers, self.images, self.volumes, opts, progress)

@@ -1,4 +1,4 @@
-"""Tests of pyctr.archive.unpack_layer on real files (run as root: owners, devices, overlay)."""
+"""Tests of pyctr.snapshot.archive.unpack_layer on real files (run as root: owners, devices, overlay)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import tarfile
 import pytest
 import zstandard
 
-from pyctr import layerfs
-from pyctr.archive import unpack_layer
+from pyctr.snapshot import layerfs
+from pyctr.snapshot.archive import unpack_layer
 from pyctr.errors import DigestMismatch, InvalidArgument, UnsafeArchive, UnsupportedMediaType
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (owners, devices, trusted xattrs, mount)")

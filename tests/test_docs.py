@@ -1,6 +1,6 @@
 """The generated man pages and shell completions: current, complete, well-formed, working.
 
-Regenerate with `make docs` (python -m pyctr.cli.mkdocs) after changing a command.
+Regenerate with `make docs` (python -m tests.harness.mkdocs) after changing a command.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ PAGES = sorted(MAN.glob("pyctr*.1"))
 
 def mkdocs(*args: str, seed: str = "0") -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONHASHSEED": seed}
-    return subprocess.run([sys.executable, "-m", "pyctr.cli.mkdocs", *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "tests.harness.mkdocs", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -276,7 +276,7 @@ def sample_app() -> typer.Typer:
 
 
 def test_generator_handles_other_command_shapes(tmp_path):
-    from pyctr.cli import mkdocs
+    from tests.harness import mkdocs
 
     files = mkdocs.render(mkdocs.load(sample_app()))
     mkdocs.write(files, tmp_path)

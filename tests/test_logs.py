@@ -1,4 +1,4 @@
-"""pyctr.logs: reading k8s-file logs (as written by pyctr.shim.klog)."""
+"""pyctr.runtime.logs: reading k8s-file logs (as written by pyctr.shim.klog)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pyctr import logs
+from pyctr.runtime import logs
 from pyctr.shim import klog
 
 T0 = 1_800_000_000 * 10**9  # 2027-01-15T08:00:00Z in ns

@@ -4,7 +4,8 @@ import hashlib
 
 import pytest
 
-from pyctr import digest, oci
+from pyctr import digest
+from pyctr.image import oci
 from pyctr.errors import DigestMismatch, InvalidArgument, NoMatchingPlatform
 
 

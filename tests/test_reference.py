@@ -2,7 +2,7 @@
 
 import pytest
 
-from pyctr import reference
+from pyctr.image import reference
 from pyctr.errors import InvalidReference
 
 

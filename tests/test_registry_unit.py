@@ -10,11 +10,11 @@ import hashlib
 import httpx
 import pytest
 
-from pyctr import oci
-from pyctr.content import ContentStore
+from pyctr.image import oci
+from pyctr.image.content import ContentStore
 from pyctr.errors import AuthenticationRequired, ManifestUnknown, RegistryError
-from pyctr.reference import parse
-from pyctr.registry import RegistryClient
+from pyctr.image.reference import parse
+from pyctr.image.registry import RegistryClient
 
 BLOB = bytes(range(256)) * 4096  # 1 MiB
 BLOB_DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()

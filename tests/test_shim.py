@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pyctr import attach, logs
+from pyctr.runtime import attach, logs
 from pyctr.shim import protocol
 
 RUNC = "/usr/bin/runc"
@@ -226,7 +226,7 @@ def test_shim_imports_stay_light():
     heavy = {"typer", "rich", "httpx", "zstandard", "click", "pydantic"}
     assert not modules & heavy
     ours = {m for m in modules if m == "pyctr" or m.startswith("pyctr.")}
-    assert {m for m in ours if not m.startswith("pyctr.shim")} <= {"pyctr", "pyctr.errors", "pyctr.fsutil"}
+    assert {m for m in ours if not m.startswith("pyctr.shim")} <= {"pyctr", "pyctr.errors", "pyctr.linux", "pyctr.linux.fsutil"}
 
 
 # -- output, log and exit record ---------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Unit tests of pyctr.spec (golden files and each with_* step), pyctr.seccomp and pyctr.etcfiles.
+"""Unit tests of pyctr.runtime.spec (golden files and each with_* step), pyctr.runtime.seccomp and pyctr.container.etcfiles.
 
 PYCTR_UPDATE_GOLDEN=1 rewrites tests/golden/spec-*.json from the current code.
 """
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pyctr import etcfiles, seccomp, spec as specmod
+from pyctr.container import etcfiles
+from pyctr.runtime import seccomp, spec as specmod
 from pyctr.errors import InvalidArgument
-from pyctr.spec import CAPS, DEFAULT_CAPS, SpecOptions, generate
+from pyctr.runtime.spec import CAPS, DEFAULT_CAPS, SpecOptions, generate
 
 GOLDEN = Path(__file__).parent / "golden"
 # A fixed host, so that the golden files do not depend on the machine running the tests.

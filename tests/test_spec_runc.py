@@ -1,4 +1,4 @@
-"""Integration: specs from pyctr.spec run by the real runc, checked from inside the container.
+"""Integration: specs from pyctr.runtime.spec run by the real runc, checked from inside the container.
 
 Needs root, runc and a static busybox (Debian's busybox-static). A static C probe for raw
 system calls is built when gcc is present; the tests that need it skip otherwise.
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from pyctr import spec as specmod
-from pyctr.spec import SpecOptions
-from pyctr.userdb import resolve_user
+from pyctr.runtime import spec as specmod
+from pyctr.runtime.spec import SpecOptions
+from pyctr.container.userdb import resolve_user
 
 BUSYBOX = shutil.which("busybox")
 RUNC = shutil.which("runc")

@@ -1,4 +1,4 @@
-"""pyctr.userdb: --user against an image's /etc/passwd and /etc/group, safely."""
+"""pyctr.container.userdb: --user against an image's /etc/passwd and /etc/group, safely."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pyctr import syscalls, userdb
+from pyctr.linux import syscalls
+from pyctr.container import userdb
 from pyctr.errors import InvalidArgument
-from pyctr.userdb import ExecUser, resolve_user
+from pyctr.container.userdb import ExecUser, resolve_user
 
 PASSWD = """\
 root:x:0:0:root:/root:/bin/sh

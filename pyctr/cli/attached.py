@@ -11,7 +11,7 @@ from pyctr.cli import terminal
 
 def run_attached(eng, record, *, sig_proxy: bool, detach_keys: str, start: bool, stdin: bool | None = None, shim=None) -> int | None:
     """Returns the container's exit code, or None when the user detached."""
-    from pyctr import attach
+    from pyctr.runtime import attach
 
     keys = terminal.parse_detach_keys(detach_keys)
     stdin = record.stdin if stdin is None else stdin

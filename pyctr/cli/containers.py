@@ -71,7 +71,7 @@ def ps(
     noheading: bool = typer.Option(False, "--noheading", help="Do not print column headings."),
 ) -> None:
     """List containers."""
-    from pyctr import containerinfo
+    from pyctr.container import views as containerinfo
     from pyctr.units import since
 
     store = engine(ctx).containers
@@ -111,7 +111,7 @@ def logs(
     timestamps: bool = typer.Option(False, "--timestamps", "-t", help="Show timestamps."),
 ) -> None:
     """Show a container's output."""
-    from pyctr import logs as logsmod
+    from pyctr.runtime import logs as logsmod
 
     eng = engine(ctx)
     record = eng.containers.resolve(container)
@@ -261,7 +261,7 @@ def inspect(
     kind: str = typer.Option("all", "--type", metavar="TYPE", help="container, image or all."),
 ) -> None:
     """Show the configuration and state of containers (or images)."""
-    from pyctr import containerinfo
+    from pyctr.container import views as containerinfo
 
     eng = engine(ctx)
     results, errors = [], []
@@ -379,7 +379,7 @@ def exec_(
     user: Optional[str] = typer.Option(None, "--user", "-u", metavar="USER[:GROUP]", help="User to run as."),
 ) -> None:
     """Run a command in a running container."""
-    from pyctr.create import merge_env
+    from pyctr.container.create import merge_env
 
     eng = engine(ctx)
     record = eng.containers.resolve(container)
@@ -420,7 +420,7 @@ def cp(
     dest: str = typer.Argument(..., metavar="DEST", help="CONTAINER:PATH or a host path."),
 ) -> None:
     """Copy files between a container and the host."""
-    from pyctr import copy
+    from pyctr.container import copy
 
     eng = engine(ctx)
     src_ctr, src_path = _split_container_path(src)
@@ -449,7 +449,7 @@ def export(
     output_file: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to a file instead of stdout."),
 ) -> None:
     """Export a container's filesystem as a tar archive."""
-    from pyctr import copy
+    from pyctr.container import copy
 
     if output_file is None and sys.stdout.isatty():
         raise InvalidArgument("refusing to export to terminal. Use -o flag or redirect")

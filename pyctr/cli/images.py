@@ -80,7 +80,7 @@ def images(
     """List images in local storage."""
     records = engine(ctx).images.list()
     if filter_name:
-        from pyctr.imagestore import find
+        from pyctr.image.index import find
 
         match = find(filter_name, {r.id: r for r in records})
         records = [match] if match else []

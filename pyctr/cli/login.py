@@ -27,7 +27,7 @@ def login(
     get_login: bool = typer.Option(False, "--get-login", help="Print the user name stored for the registry."),
 ) -> None:
     """Log in to a container registry."""
-    from pyctr import auth
+    from pyctr.image import auth
 
     host = _registry_of(registry)
     if get_login:
@@ -55,8 +55,8 @@ def login(
 
 def _check_credentials(host: str, username: str, password: str, tls_verify: bool | None) -> None:
     from pyctr.config import RegistriesConf
-    from pyctr.reference import Reference
-    from pyctr.registry import RegistryClient
+    from pyctr.image.reference import Reference
+    from pyctr.image.registry import RegistryClient
 
     ref = Reference(host, "library/login-check", tag="latest")
     with RegistryClient(ref, credentials=(username, password), tls_verify=tls_verify, conf=RegistriesConf.load()) as client:
@@ -69,7 +69,7 @@ def logout(
     authfile: Optional[str] = authfile_option(),
 ) -> None:
     """Remove the stored credentials of a registry."""
-    from pyctr import auth
+    from pyctr.image import auth
 
     if all_registries:
         auth.remove(None, authfile)

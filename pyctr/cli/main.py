@@ -104,7 +104,8 @@ def _register_commands(argv: list[str] | None = None) -> None:
 
 def _enter_user_namespace() -> int:
     """Rootless: every command runs inside the user's shared user and mount namespace."""
-    from pyctr import config, userns
+    from pyctr import config
+    from pyctr.linux import userns
 
     try:
         userns.enter(config.runtime_dir() / "pyctr")
@@ -133,8 +134,8 @@ def main(argv: list[str] | None = None) -> None:
             os._exit(code)
     if command_word(argv) == "run" and "--help" not in argv:
         # A container's shim takes ~40 ms to boot: start it now, and let it boot while we
-        # parse options, find the image and write the bundle (see pyctr.shimlauncher).
-        from pyctr import shimlauncher
+        # parse options, find the image and write the bundle (see pyctr.runtime.shimlauncher).
+        from pyctr.runtime import shimlauncher
 
         shimlauncher.prestarted = shimlauncher.ShimLauncher()
     _register_commands(argv)

@@ -9,7 +9,7 @@ from pyctr.units import human_size
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pyctr.pull import PullEvent
+    from pyctr.image.pull import PullEvent
 
 
 def _short(digest: str) -> str:

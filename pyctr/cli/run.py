@@ -69,7 +69,7 @@ def _run_signature(
 
 
 def _options(params: dict):
-    from pyctr.create import CreateOptions
+    from pyctr.container.create import CreateOptions
 
     return CreateOptions(
         image=params["image"],
@@ -161,7 +161,7 @@ def create(**params) -> None:
 
 def run(**params) -> None:
     """Run a command in a new container."""
-    from pyctr.shimlauncher import take_prestarted
+    from pyctr.runtime.shimlauncher import take_prestarted
 
     # Started by main() before the options were even parsed: it boots while we work.
     shim = take_prestarted()

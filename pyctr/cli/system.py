@@ -15,8 +15,9 @@ def info(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json, or a Go template such as '{{.Host.Rootless}}'."),
 ) -> None:
     """Show how pyctr runs here: rootless or not, storage, runtime, id mappings."""
-    from pyctr import __version__, userns
-    from pyctr.runtime import find_runc
+    from pyctr import __version__
+    from pyctr.linux import userns
+    from pyctr.runtime.runc import find_runc
 
     eng = engine(ctx)
     config = eng.config

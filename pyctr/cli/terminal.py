@@ -102,7 +102,7 @@ class Detached(Exception):
 
 def proxy(client, *, stdin: bool, tty: bool, detach_keys: bytes, on_resize: Callable[[], None] | None = None) -> dict | None:
     """Copy stdin to the container and its output to ours until it exits (returns the exit frame) or we detach."""
-    from pyctr.attach import FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT
+    from pyctr.runtime.attach import FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT
 
     sel = selectors.DefaultSelector()
     sock = client.sock

@@ -25,7 +25,7 @@ def create(
     ignore: bool = typer.Option(False, "--ignore", help="Do nothing if the volume exists."),
 ) -> None:
     """Create a named volume."""
-    from pyctr.create import parse_key_values
+    from pyctr.container.create import parse_key_values
 
     volume = engine(ctx).volumes.create(name, labels=parse_key_values(label, "label"), exist_ok=ignore)
     typer.echo(volume.name)

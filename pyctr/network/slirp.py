@@ -17,7 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from pyctr import mount as mountmod
+from pyctr.linux import mount as mountmod
 from pyctr.errors import PyctrError
 
 GUEST_ADDRESS = "10.0.2.100"

@@ -6,10 +6,10 @@ container's stdio (k8s-file log, attach socket, pty master), records the exit
 status atomically and runs the engine's cleanup command.
 
 Everything under this package imports only the standard library,
-python-daemon and pyctr.fsutil, so that a shim stays small (see DESIGN.md,
+python-daemon and pyctr.linux.fsutil, so that a shim stays small (see DESIGN.md,
 "The shim contract"). Modules:
     config    the JSON config the engine writes
-    protocol  attach socket frames (shared with pyctr.attach, the client)
+    protocol  attach socket frames (shared with pyctr.runtime.attach, the client)
     klog      k8s-file log records
     linux     prctl, inotify, cgroup OOM counters, pty window size (ctypes)
     runc      `runc create` and the console socket

@@ -5,7 +5,7 @@ One record per line of output:
 F closes a line; P is a piece of a line that was flushed without a newline
 (a prompt, or a line split across reads), continued by the next record of
 the same stream. Records are written as soon as output is read, never held
-back, so nothing is lost if the shim dies. pyctr.logs reads them back.
+back, so nothing is lost if the shim dies. pyctr.runtime.logs reads them back.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The few Linux facilities the shim needs beyond the os module (ctypes, no pyctr imports).
 
-Kept apart from pyctr.syscalls so that the shim does not load the rest of pyctr.
+Kept apart from pyctr.linux.syscalls so that the shim does not load the rest of pyctr.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The shim's lifecycle: detach, `runc create`, report on the sync pipe, pump the
 container's stdio until its init exits, record the exit, run the cleanup command.
 
-Imports only the standard library, python-daemon and pyctr.fsutil: a host with
+Imports only the standard library, python-daemon and pyctr.linux.fsutil: a host with
 a hundred containers runs a hundred shims (DESIGN.md, "The shim contract").
 """
 
@@ -17,7 +17,7 @@ import time
 
 import daemon
 
-from pyctr import fsutil
+from pyctr.linux import fsutil
 from pyctr.shim import linux, protocol, runc
 from pyctr.shim.config import ConfigError, ShimConfig, sync_fd_hint
 from pyctr.shim.klog import LogWriter

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from pyctr import digest as digestmod
-from pyctr.fsutil import atomic_write_json, locked, makedirs, read_json, store_error
+from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json, store_error
 
 
 def _syncfs(path: Path) -> None:
@@ -69,7 +69,7 @@ class LayerStore:
         on_note: Callable[[str], None] | None = None,
     ) -> bool:
         """Unpack a layer blob once; returns False when another pull already did it."""
-        from pyctr import archive  # tarfile and friends only when a layer is really unpacked
+        from pyctr.snapshot import archive  # tarfile and friends only when a layer is really unpacked
 
         hex_id = digestmod.hex_of(chain_id)
         makedirs(self.dir)

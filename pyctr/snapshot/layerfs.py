@@ -19,7 +19,7 @@ import stat
 from collections import deque
 from collections.abc import Callable
 
-from pyctr import syscalls
+from pyctr.linux import syscalls
 from pyctr.errors import StoreError, UnsafeArchive
 
 __all__ = ["LayerRoot", "normalize", "chmod_at", "NODE_FLAGS"]

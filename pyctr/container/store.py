@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from pyctr import names as namegen
+from pyctr.container import names as namegen
 from pyctr.config import Config
 from pyctr.errors import ContainerNotFound, InvalidArgument, NameInUse
-from pyctr.fsutil import atomic_write, atomic_write_json, locked, makedirs, read_json
+from pyctr.linux.fsutil import atomic_write, atomic_write_json, locked, makedirs, read_json
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 

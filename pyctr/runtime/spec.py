@@ -13,7 +13,7 @@ import resource
 from dataclasses import dataclass, field
 from functools import partial
 
-from pyctr import seccomp
+from pyctr.runtime import seccomp
 from pyctr.errors import InvalidArgument
 
 OCI_VERSION = "1.0.2"

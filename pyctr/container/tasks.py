@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import socket
 
-from pyctr import mount as mountmod
+from pyctr.linux import mount as mountmod
 from pyctr.config import Config
-from pyctr.containers import ContainerRecord, ContainerStore, Status
+from pyctr.container.store import ContainerRecord, ContainerStore, Status
 from pyctr.errors import ContainerStateError, PyctrError, RuntimeFailure
-from pyctr.fsutil import atomic_write_json, makedirs
-from pyctr.runtime import Runc, error_from_runc
-from pyctr.shimlauncher import ShimLauncher
+from pyctr.linux.fsutil import atomic_write_json, makedirs
+from pyctr.runtime.runc import Runc, error_from_runc
+from pyctr.runtime.shimlauncher import ShimLauncher
 from pyctr.signals import parse_signal
 
 INIT_BINARY = "/usr/bin/tini-static"
@@ -85,7 +85,8 @@ class TaskService:
 
     def _write_bundle(self, record: ContainerRecord, rootfs: Path, netns: str | None = None,
                       console_size: tuple[int, int] | None = None) -> None:
-        from pyctr import etcfiles, spec, userdb
+        from pyctr.container import etcfiles, userdb
+        from pyctr.runtime import spec
 
         opts = record.options
         uid, gid, groups, home = userdb.resolve_user(str(rootfs), record.user or None)
@@ -148,7 +149,7 @@ class TaskService:
     def start(self, record: ContainerRecord, *, attach: bool = False, shim: ShimLauncher | None = None,
               console_size: tuple[int, int] | None = None, by_policy: bool = False) -> Started | None:
         """Start a created or exited container. With `attach`, Started.client is a socket
-        that receives the container's output from its first byte (pyctr.attach frames).
+        that receives the container's output from its first byte (pyctr.runtime.attach frames).
         `by_policy`: a restart policy's start, which a stop or rm since the exit cancels."""
         with self.store.lock(record.id):
             if by_policy and (not self.store.path(record.id).exists() or self.store.read_state(record.id).get("stopping")):
@@ -369,7 +370,7 @@ class TaskService:
 
     def exec_process(self, record: ContainerRecord, args: list[str], *, tty: bool, env: list[str], workdir: str | None, user: str | None) -> Path:
         """Write the process.json for `runc exec`: the container's process with these changes."""
-        from pyctr import userdb
+        from pyctr.container import userdb
 
         self._require_running(record, "exec into")
         spec = json.loads((self.store.bundle(record.id) / "config.json").read_text())
@@ -419,7 +420,7 @@ def _kind_in_rootfs(rootfs: str, path: str) -> str | None:
     """None (missing), "executable", or "other"; symlinks resolved as the container sees them."""
     import stat
 
-    from pyctr import userdb
+    from pyctr.container import userdb
 
     try:
         fd = userdb.open_in_rootfs(rootfs, path)

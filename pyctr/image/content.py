@@ -20,7 +20,7 @@ from typing import Iterator
 
 from pyctr import digest as digestmod
 from pyctr.errors import DigestMismatch
-from pyctr.fsutil import fsync_dir, locked, makedirs, store_error, try_locked
+from pyctr.linux.fsutil import fsync_dir, locked, makedirs, store_error, try_locked
 
 CHUNK = 1 << 20
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pyctr.config import USERNS_ENV, in_user_namespace
 from pyctr.errors import PyctrError
-from pyctr.fsutil import makedirs
+from pyctr.linux.fsutil import makedirs
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000

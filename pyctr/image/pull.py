@@ -12,14 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
-from pyctr import auth, oci
+from pyctr.image import auth, oci
 from pyctr import digest as digestmod
 from pyctr.config import RegistriesConf
-from pyctr.content import ContentStore
+from pyctr.image.content import ContentStore
 from pyctr.errors import DigestMismatch, UnsupportedMediaType
-from pyctr.imagestore import ImageIndex, ImageRecord
-from pyctr.reference import Reference
-from pyctr.snapshots import LayerStore
+from pyctr.image.index import ImageIndex, ImageRecord
+from pyctr.image.reference import Reference
+from pyctr.snapshot.layers import LayerStore
 
 PARALLEL_DOWNLOADS = 3
 
@@ -81,7 +81,7 @@ class Puller:
         authfile: str | None = None,
         progress: Progress | None = None,
     ) -> ImageRecord:
-        from pyctr.registry import RegistryClient  # httpx is paid for only by commands that talk to a registry
+        from pyctr.image.registry import RegistryClient  # httpx is paid for only by commands that talk to a registry
 
         emit = progress or (lambda event: None)
         emit(PullEvent("trying", message=str(ref)))

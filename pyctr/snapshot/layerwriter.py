@@ -2,10 +2,10 @@
 
 `LayerWriter.entry` creates one entry (file, directory, symlink, hardlink,
 fifo, device or whiteout) with its owner, mode, xattrs and times, on a single
-name relative to a parent directory that `pyctr.layerfs` resolved inside the
+name relative to a parent directory that `pyctr.snapshot.layerfs` resolved inside the
 layer root; `finish` sets the directory times (and rootless, the modes) that
 had to wait until nothing more was created in them. Whiteouts become what
-overlayfs understands (see `pyctr.archive`).
+overlayfs understands (see `pyctr.snapshot.archive`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 from pyctr.config import in_user_namespace
 from pyctr.errors import StoreError, UnsafeArchive
-from pyctr.layerfs import LayerRoot, chmod_at, normalize
-from pyctr.tarstream import CHUNK, TAR_ERRORS, entry_times
+from pyctr.snapshot.layerfs import LayerRoot, chmod_at, normalize
+from pyctr.snapshot.tarstream import CHUNK, TAR_ERRORS, entry_times
 
 __all__ = ["LayerWriter", "Notes", "WHITEOUT_PREFIX", "WHITEOUT_META_PREFIX", "WHITEOUT_OPAQUE"]
 

@@ -24,7 +24,7 @@ _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 def _open(rootfs: str, path: str) -> int | None:
     """An fd of `path` inside `rootfs`, or None when it does not exist."""
-    from pyctr import userdb
+    from pyctr.container import userdb
 
     try:
         return userdb.open_in_rootfs(rootfs, path)
@@ -82,7 +82,7 @@ def _copy_tree(top_fd: int, target: Path) -> None:
 
 def copy_in(rootfs: str, src: str, dest: str) -> None:
     """Host `src` to container `dest`, owned by the container's root."""
-    from pyctr import archive
+    from pyctr.snapshot import archive
 
     if not os.path.lexists(src):
         raise InvalidArgument(f"copying to container: {src}: no such file or directory")

@@ -253,7 +253,7 @@ def _ensure_image(images, opts: CreateOptions, progress):
 
 def create_container(store, images, volumes, opts: CreateOptions, progress=None):
     """Validate, find or pull the image, and write the container record."""
-    from pyctr import mountopts
+    from pyctr.container import mountopts
     from pyctr.network.ports import parse_publish
 
     validate(opts)

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from pyctr import reference
+from pyctr.image import reference
 from pyctr.errors import ImageNotFound, InvalidReference
-from pyctr.fsutil import atomic_write_json, locked, makedirs, read_json
+from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json
 
 _HEX_PREFIX = re.compile(r"^(?:sha256:)?([a-f0-9]{3,64})$")
 

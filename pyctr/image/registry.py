@@ -14,9 +14,9 @@ from typing import Callable
 
 import httpx
 
-from pyctr import oci
+from pyctr.image import oci
 from pyctr.config import RegistriesConf
-from pyctr.content import BlobWriter
+from pyctr.image.content import BlobWriter
 from pyctr.errors import (
     AuthenticationRequired,
     DigestMismatch,
@@ -24,7 +24,7 @@ from pyctr.errors import (
     RegistryError,
     UnsupportedMediaType,
 )
-from pyctr.reference import Reference
+from pyctr.image.reference import Reference
 
 MAX_MANIFEST_SIZE = 4 << 20
 RETRY_STATUS = {429, 500, 502, 503, 504}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pyctr import config
 from pyctr.errors import InvalidArgument
-from pyctr.fsutil import atomic_write_json, locked, makedirs, read_json
+from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 

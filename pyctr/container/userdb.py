@@ -13,7 +13,7 @@ import os
 import stat
 from typing import NamedTuple
 
-from pyctr import syscalls
+from pyctr.linux import syscalls
 from pyctr.errors import InvalidArgument
 
 MAX_FILE = 16 << 20  # larger account databases are not worth reading

@@ -9,17 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from pyctr import mount as mountmod
-from pyctr import oci, reference
+from pyctr.linux import mount as mountmod
+from pyctr.image import oci, reference
 from pyctr.config import Config
-from pyctr.content import ContentStore
+from pyctr.image.content import ContentStore
 from pyctr.errors import ImageInUse, ImageNotFound, InvalidArgument
-from pyctr.fsutil import locked, makedirs, try_locked
-from pyctr.imagestore import ImageIndex, ImageRecord
-from pyctr.snapshots import LayerStore
+from pyctr.linux.fsutil import locked, makedirs, try_locked
+from pyctr.image.index import ImageIndex, ImageRecord
+from pyctr.snapshot.layers import LayerStore
 
 if TYPE_CHECKING:
-    from pyctr.pull import Progress
+    from pyctr.image.pull import Progress
 
 
 @dataclass
@@ -49,7 +49,7 @@ class ImageService:
         authfile: str | None = None,
         progress: Progress | None = None,
     ) -> ImageRecord:
-        from pyctr.pull import Puller  # threads and the registry client only for pulls
+        from pyctr.image.pull import Puller  # threads and the registry client only for pulls
 
         ref = reference.parse(name)
         wanted = oci.Platform.parse(platform) if platform else None
@@ -179,7 +179,7 @@ class ImageService:
             return None
         if full in record.names:
             return full
-        from pyctr.imagestore import _short_name_matches
+        from pyctr.image.index import _short_name_matches
 
         ref = reference.parse(name)
         matches = [n for n in record.names if _short_name_matches(ref, n)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from pyctr.containers import ContainerRecord, ContainerStore, Status
+from pyctr.container.store import ContainerRecord, ContainerStore, Status
 
 
 def _rfc3339(ts: float) -> str:

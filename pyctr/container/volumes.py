@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pyctr.errors import ContainerStateError, InvalidArgument, PyctrError
-from pyctr.fsutil import atomic_write_json, locked, makedirs, read_json
+from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 

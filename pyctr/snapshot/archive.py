@@ -16,9 +16,9 @@ The layer format (OCI image spec, "layer changesets"):
   `trusted.overlay.opaque=y` (`user.overlay.opaque` rootless) on DIR;
 - other `.wh..wh.*` names are aufs bookkeeping and are skipped.
 
-The work is shared by `pyctr.tarstream` (decompression, the diff_id, reading
-the tar), `pyctr.layerfs` (path resolution inside the destination) and
-`pyctr.layerwriter` (creating each entry); this module joins them up and
+The work is shared by `pyctr.snapshot.tarstream` (decompression, the diff_id, reading
+the tar), `pyctr.snapshot.layerfs` (path resolution inside the destination) and
+`pyctr.snapshot.layerwriter` (creating each entry); this module joins them up and
 turns OS errors into PyctrErrors.
 """
 
@@ -27,15 +27,15 @@ from __future__ import annotations
 import errno
 import os
 
-from pyctr import tarstream
+from pyctr.snapshot import tarstream
 from pyctr.digest import validate
 from pyctr.errors import DigestMismatch, PyctrError, StoreError, UnsafeArchive, UnsupportedMediaType
-from pyctr.layerwriter import LayerWriter, Note, Notes
-from pyctr.tarstream import COMPRESSIONS
+from pyctr.snapshot.layerwriter import LayerWriter, Note, Notes
+from pyctr.snapshot.tarstream import COMPRESSIONS
 
 # Still importable from here, where they were defined before the split.
-from pyctr.layerwriter import WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, WHITEOUT_PREFIX  # noqa: F401
-from pyctr.tarstream import CHUNK  # noqa: F401
+from pyctr.snapshot.layerwriter import WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, WHITEOUT_PREFIX  # noqa: F401
+from pyctr.snapshot.tarstream import CHUNK  # noqa: F401
 
 __all__ = ["unpack_layer", "COMPRESSIONS"]
 

@@ -1,0 +1,1 @@
+"""Containers: the spec, the record store, creation, operations (tasks) and the views ps and inspect show."""
