@@ -82,9 +82,9 @@ class RegistriesConf:
             except FileNotFoundError:
                 continue
             except (OSError, tomllib.TOMLDecodeError) as exc:
-                from pyctr.errors import InvalidArgument
+                from pyctr.errors import ConfigError
 
-                raise InvalidArgument(f"parsing {path}: {exc}") from exc
+                raise ConfigError(f"parsing {path}: {exc}") from exc
             for entry in data.get("registry") or []:
                 location = entry.get("location") or entry.get("prefix")
                 if location and entry.get("insecure"):

@@ -1,7 +1,8 @@
 """Typed errors raised by the library (layer 0: imports nothing from pyctr).
 
-Only the command line turns them into messages and exit codes; each error
-carries the exit code podman would use, so that mapping stays in one place.
+Every error belongs to one category (NotFound, Conflict, InvalidArgument, ...)
+that a front end maps in one place: the command line to an exit code (each
+error carries the one podman would use), the service to an HTTP status.
 """
 
 EXIT_ENGINE = 125  # pyctr itself failed
@@ -13,18 +14,41 @@ class PyctrError(Exception):
     """Base of every error the library raises on purpose."""
 
     exit_code = EXIT_ENGINE
+    http_status = 500
 
     def __init__(self, message: str, *, hint: str | None = None):
         super().__init__(message)
         self.hint = hint
 
 
-class InvalidReference(PyctrError):
-    """An image reference that cannot be parsed."""
+# -- categories ---------------------------------------------------------------------------------
+
+class NotFound(PyctrError):
+    """The object named (image, container, volume, registry content) does not exist."""
+
+    http_status = 404
 
 
-class ImageNotFound(PyctrError):
-    """No image in the local store matches the name or ID."""
+class Conflict(PyctrError):
+    """The object exists, but its state forbids the operation (a name taken, an image in use, a running container)."""
+
+    http_status = 409
+
+
+class InvalidArgument(PyctrError):
+    """A flag, argument or spec value the library cannot accept."""
+
+    http_status = 400
+
+
+class Ambiguous(PyctrError):
+    """A short ID or name matches more than one object."""
+
+    http_status = 400
+
+
+class ConfigError(PyctrError):
+    """A configuration file (registries.conf, auth.json, ...) cannot be read or parsed."""
 
 
 class RegistryError(PyctrError):
@@ -35,12 +59,44 @@ class RegistryError(PyctrError):
         self.status = status
 
 
-class ManifestUnknown(RegistryError):
+class StoreError(PyctrError):
+    """The local store is unusable (permissions, full disk, corruption)."""
+
+
+class RuntimeFailure(PyctrError):
+    """runc refused or failed; the message is runc's own."""
+
+
+# -- images and registries ----------------------------------------------------------------------
+
+class InvalidReference(InvalidArgument):
+    """An image reference that cannot be parsed."""
+
+
+class ImageNotFound(NotFound):
+    """No image in the local store matches the name or ID."""
+
+
+class ImageInUse(Conflict):
+    """An image cannot be removed because something still uses it."""
+
+
+class ManifestUnknown(RegistryError, NotFound):
     """The registry does not know the tag or digest."""
+
+    http_status = 404
+
+
+class BlobUnknown(RegistryError, NotFound):
+    """The registry does not have a blob its manifest names."""
+
+    http_status = 404
 
 
 class AuthenticationRequired(RegistryError):
     """The registry refused our credentials (or their absence)."""
+
+    http_status = 401
 
 
 class UnsupportedMediaType(PyctrError):
@@ -51,40 +107,30 @@ class DigestMismatch(PyctrError):
     """Downloaded or unpacked content does not match its digest or size."""
 
 
-class NoMatchingPlatform(PyctrError):
+class NoMatchingPlatform(NotFound):
     """An image index has no manifest for the requested platform."""
 
 
-class UnsafeArchive(PyctrError):
+class UnsafeArchive(InvalidArgument):
     """A layer tarball tried to write outside its directory, or is malformed."""
 
 
-class ImageInUse(PyctrError):
-    """An image cannot be removed because something still uses it."""
+# -- containers and volumes ---------------------------------------------------------------------
 
-
-class InvalidArgument(PyctrError):
-    """A flag or argument value the library cannot accept."""
-
-
-class StoreError(PyctrError):
-    """The local store is unusable (permissions, full disk, corruption)."""
-
-
-class ContainerNotFound(PyctrError):
+class ContainerNotFound(NotFound):
     """No container matches the name or ID."""
 
 
-class NameInUse(PyctrError):
-    """A container name is already taken."""
+class VolumeNotFound(NotFound):
+    """No volume has that name."""
 
 
-class ContainerStateError(PyctrError):
+class NameInUse(Conflict):
+    """A container (or volume) name is already taken."""
+
+
+class ContainerStateError(Conflict):
     """The container is not in a state that allows the operation (running, not running, ...)."""
-
-
-class RuntimeFailure(PyctrError):
-    """runc refused or failed; the message is runc's own."""
 
 
 class CommandNotFound(PyctrError):

@@ -25,7 +25,7 @@ from typing import Iterator
 
 from pyctr.container import names as namegen
 from pyctr.config import Config
-from pyctr.errors import ContainerNotFound, InvalidArgument, NameInUse
+from pyctr.errors import Ambiguous, ContainerNotFound, InvalidArgument, NameInUse
 from pyctr.linux.fsutil import atomic_write, atomic_write_json, locked, makedirs, read_json
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
@@ -231,7 +231,7 @@ class ContainerStore:
                 if record:
                     return record
             if len(matches) > 1:
-                raise InvalidArgument(f"more than one result for container {name_or_id!r}: use a longer ID")
+                raise Ambiguous(f"more than one result for container {name_or_id!r}: use a longer ID")
         raise ContainerNotFound(f"no container with name or ID \"{name_or_id}\" found: no such container")
 
     def remove(self, record: ContainerRecord) -> None:

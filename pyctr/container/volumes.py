@@ -10,14 +10,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pyctr.errors import ContainerStateError, InvalidArgument, PyctrError
+from pyctr.errors import ContainerStateError, InvalidArgument, PyctrError, VolumeNotFound
 from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-
-
-class VolumeNotFound(PyctrError):
-    """No volume with that name."""
 
 
 @dataclass
