@@ -4,8 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEB_PACKAGES := runc docker-registry busybox-static uidmap slirp4netns fuse-overlayfs apache2-utils umoci tmux tini
 PYTEST_ARGS ?=
+DEMO_PORT ?= 5050
 
-.PHONY: all deps venv test demo bench docs clean
+.PHONY: all deps venv test demo demo-stop bench docs clean
 
 all: test
 
@@ -24,8 +25,8 @@ deps:
 $(VENV)/.installed: pyproject.toml | deps
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# compat: a plain .pth path entry; the default editable finder costs ~12 ms per interpreter start.
-	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
+	# A plain .pth path entry (package-dir in pyproject.toml), not the editable finder hook.
+	$(PY) -m pip install -q -e '.[test]'
 	$(PY) -m compileall -q pyctr >/dev/null
 	touch $@
 
@@ -34,8 +35,13 @@ venv: deps $(VENV)/.installed
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Leaves the demo registry up on localhost:$(DEMO_PORT) for the README's examples.
 demo: venv
-	$(PY) -m tests.harness.demo
+	$(PY) -m tests.harness.demo --port $(DEMO_PORT)
+
+# The standard library only: works without the virtualenv.
+demo-stop:
+	python3 -m tests.harness.demo stop
 
 bench: venv
 	@command -v podman >/dev/null || (DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends podman)

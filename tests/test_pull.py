@@ -165,6 +165,17 @@ def test_unknown_image(registry, pyctr, store):
     assert_clean_failure(result, store, "manifest unknown")
 
 
+def test_blob_the_registry_lost(registry, pyctr, store):
+    image = timages.busybox_image()
+    timages.push(registry, "bad/lost-blob", "latest", image)
+    with timages.client_for(registry, "bad/lost-blob") as client:
+        # Unlinks the layer from this repository only; the manifest still names it.
+        assert client.delete(f"/v2/bad/lost-blob/blobs/{image.layers[0].digest}").status_code == 202
+    result = pyctr("pull", f"{registry.host}/bad/lost-blob", check=False)
+    assert_clean_failure(result, store, f"fetching blob {image.layers[0].digest}: blob unknown")
+    assert "manifest" not in result.stderr
+
+
 def test_malformed_reference(pyctr, store):
     assert_clean_failure(pyctr("pull", "UPPER/Case::x", check=False), store, "invalid reference format")
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
+
+from pyctr.config import RegistriesConf
+from pyctr.errors import AuthenticationRequired
+from pyctr.image.auth import check_credentials
+
 
 def login(pyctr, registry, password=None, check=True):
     return pyctr("login", "-u", registry.username, "--password-stdin", registry.host,
@@ -60,3 +66,11 @@ def test_token_auth_anonymous_and_logged_in(registry_token, pyctr):
     assert login(pyctr, registry_token).returncode == 0
     pyctr("pull", "-q", f"{registry_token.host}/test/multi")
     assert login(pyctr, registry_token, password="wrong", check=False).returncode == 125
+
+
+def test_check_credentials_library_call(registry_basic, registry_token):
+    # The library call behind login (for the engine, not only the command line): real basic and token auth.
+    for registry in (registry_basic, registry_token):
+        check_credentials(registry.host, registry.username, registry.password, conf=RegistriesConf())
+        with pytest.raises(AuthenticationRequired, match="invalid username/password"):
+            check_credentials(registry.host, registry.username, "wrong", conf=RegistriesConf())

@@ -12,9 +12,11 @@ import pytest
 
 from pyctr.image import oci
 from pyctr.image.content import ContentStore
-from pyctr.errors import AuthenticationRequired, ManifestUnknown, RegistryError
+from pyctr.config import RegistriesConf
+from pyctr.errors import AuthenticationRequired, BlobUnknown, ManifestUnknown, NotFound, RegistryError
+from pyctr.image.auth import check_credentials
 from pyctr.image.reference import parse
-from pyctr.image.registry import RegistryClient
+from pyctr.image.registry import RegistryClient, basic_header
 
 BLOB = bytes(range(256)) * 4096  # 1 MiB
 BLOB_DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
@@ -222,3 +224,102 @@ def test_plain_http_only_for_loopback_or_insecure():
     with insecure:
         insecure.get_manifest("latest")
     assert schemes[-1] == "http"
+
+
+def test_basic_header_matches_httpx_public_basic_auth():
+    # What httpx.BasicAuth puts on a request, read through its public auth_flow.
+    for user, password in [("u", "p"), ("alice", "pä:ss wörd"), ("", "")]:
+        flow = httpx.BasicAuth(user, password).auth_flow(httpx.Request("GET", "http://registry.example/v2/"))
+        assert basic_header(user, password) == next(flow).headers["Authorization"]
+
+
+def test_no_private_httpx_attributes_in_the_package():
+    import re
+    from pathlib import Path
+
+    import pyctr
+
+    # httpx.Something(...)._private or httpx._module: both break on an httpx upgrade.
+    private = re.compile(r"httpx\.(?:\w+\.)*_[a-z]|httpx\.\w+\([^)]*\)\._[a-z]")
+    hits = [f"{path}: {line.strip()}" for path in Path(pyctr.__file__).parent.rglob("*.py")
+            for line in path.read_text().splitlines() if private.search(line)]
+    assert not hits
+
+
+def test_blob_404_is_blob_unknown_and_manifest_404_is_manifest_unknown(tmp_path):
+    def handler(request):
+        if request.url.path == "/v2/":
+            return httpx.Response(200)
+        code = "BLOB_UNKNOWN" if "/blobs/" in request.url.path else "MANIFEST_UNKNOWN"
+        return httpx.Response(404, json={"errors": [{"code": code, "message": code.lower().replace("_", " ")}]})
+
+    store = ContentStore(tmp_path)
+    with client_for(handler) as client, store.writer(BLOB_DIGEST, len(BLOB)) as w:
+        with pytest.raises(BlobUnknown, match=f"fetching blob {BLOB_DIGEST}: blob unknown") as err:
+            client.fetch_blob(DESC, w)
+        assert not isinstance(err.value, ManifestUnknown) and isinstance(err.value, NotFound) and err.value.status == 404
+        with pytest.raises(ManifestUnknown, match="manifest unknown") as err:
+            client.get_manifest("latest")
+        assert not isinstance(err.value, BlobUnknown) and isinstance(err.value, NotFound)
+    assert not store.exists(BLOB_DIGEST)
+
+
+def test_blob_404_without_an_error_body(tmp_path):
+    def handler(request):
+        return httpx.Response(200) if request.url.path == "/v2/" else httpx.Response(404)
+
+    with client_for(handler) as client, ContentStore(tmp_path).writer(BLOB_DIGEST, len(BLOB)) as w:
+        with pytest.raises(BlobUnknown, match="not found"):
+            client.fetch_blob(DESC, w)
+
+
+def registry_with_basic_auth(seen: list):
+    good = "Basic " + base64.b64encode("alice:s3cr\u00e9t".encode()).decode()
+
+    def handler(request):
+        seen.append((request.url.scheme, request.url.path, request.headers.get("Authorization")))
+        if request.url.path != "/v2/":
+            return httpx.Response(404)
+        if request.headers.get("Authorization") == good:
+            return httpx.Response(200, json={})
+        return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="r"'})
+
+    return httpx.MockTransport(handler)
+
+
+def test_check_credentials_accepts_good_and_refuses_bad_credentials():
+    seen = []
+    transport = registry_with_basic_auth(seen)
+    check_credentials("localhost:5000", "alice", "s3cr\u00e9t", conf=RegistriesConf(), transport=transport)
+    assert seen[-1][1:] == ("/v2/", "Basic " + base64.b64encode("alice:s3cr\u00e9t".encode()).decode())
+    with pytest.raises(AuthenticationRequired, match="logging in to localhost:5000: invalid username/password"):
+        check_credentials("localhost:5000", "alice", "wrong", conf=RegistriesConf(), transport=transport)
+    # What a user types as the registry: a URL or a repository path names the same host.
+    seen.clear()
+    check_credentials("https://localhost:5000/some/repo", "alice", "s3cr\u00e9t", conf=RegistriesConf(), transport=transport)
+    assert {path for _, path, _ in seen} == {"/v2/"}
+
+
+def test_check_credentials_needs_https_for_a_remote_registry_unless_told():
+    seen = []
+    transport = registry_with_basic_auth(seen)
+
+    def https_refused(request):
+        if request.url.scheme == "https":
+            raise httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number")
+        return transport.handle_request(request)
+
+    with pytest.raises(RegistryError) as err:
+        check_credentials("registry.example", "alice", "s3cr\u00e9t", conf=RegistriesConf(), transport=httpx.MockTransport(https_refused))
+    assert not isinstance(err.value, AuthenticationRequired) and "--tls-verify=false" in (err.value.hint or "")
+    check_credentials("registry.example", "alice", "s3cr\u00e9t", tls_verify=False, conf=RegistriesConf(), transport=httpx.MockTransport(https_refused))
+    assert seen[-1][0] == "http"
+
+
+def test_check_credentials_on_something_that_is_not_a_registry():
+    def handler(request):
+        return httpx.Response(404)
+
+    with pytest.raises(RegistryError) as err:
+        check_credentials("localhost:5000", "alice", "x", conf=RegistriesConf(), transport=httpx.MockTransport(handler))
+    assert not isinstance(err.value, NotFound)  # not "manifest unknown": there is no registry here

@@ -2,7 +2,8 @@
 
 Read order (first match wins): --authfile, $REGISTRY_AUTH_FILE,
 ${XDG_RUNTIME_DIR}/containers/auth.json, $XDG_CONFIG_HOME/containers/auth.json,
-~/.docker/config.json. `pyctr login` writes the first of the containers files.
+~/.docker/config.json. `pyctr login` writes the first of the containers files,
+after check_credentials has had the registry accept them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,39 @@ from pyctr.errors import InvalidArgument
 from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
+
+
+def registry_host(text: str) -> str:
+    """The auth-file key for what a user typed: `host:port`, `https://host/` or `host/repo` -> host[:port]."""
+    for prefix in ("https://", "http://"):
+        text = text.removeprefix(prefix)
+    return text.rstrip("/").split("/")[0]
+
+
+def check_credentials(
+    registry: str,
+    username: str,
+    password: str,
+    *,
+    tls_verify: bool | None = None,
+    conf: config.RegistriesConf | None = None,
+    transport=None,
+) -> None:
+    """Have `registry` (host[:port]) accept username and password, as `login` does before storing them.
+
+    Raises AuthenticationRequired when the registry refuses them, RegistryError when it cannot
+    be reached or answers with an error. tls_verify=None means: HTTPS, or plain HTTP for loopback
+    and registries.conf's insecure entries; False allows plain HTTP and unverified certificates.
+    `conf` defaults to the registries.conf files; `transport` (an httpx transport) is for tests.
+    """
+    from pyctr.image.reference import Reference
+    from pyctr.image.registry import RegistryClient  # httpx only for commands that talk to a registry
+
+    # The repository is a placeholder: the check is GET /v2/, which names none.
+    ref = Reference(registry_host(registry), "library/login-check", tag="latest")
+    conf = conf if conf is not None else config.RegistriesConf.load()
+    with RegistryClient(ref, credentials=(username, password), tls_verify=tls_verify, conf=conf, transport=transport) as client:
+        client.ping_with_auth()
 
 
 def _runtime_auth_path() -> Path:

@@ -7,6 +7,7 @@ Range request after a dropped connection.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import re
 import time
@@ -19,6 +20,7 @@ from pyctr.config import RegistriesConf
 from pyctr.image.content import BlobWriter
 from pyctr.errors import (
     AuthenticationRequired,
+    BlobUnknown,
     DigestMismatch,
     ManifestUnknown,
     RegistryError,
@@ -43,6 +45,12 @@ class _Challenge:
         self.params = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3) for m in self._PARAM.finditer(rest)}
 
 
+def basic_header(username: str, password: str) -> str:
+    """The Authorization value of RFC 7617 Basic auth (UTF-8, as httpx and docker send it)."""
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
 class RegistryAuth(httpx.Auth):
     """Answers the registry's 401 challenge: Basic with the stored credentials, or a bearer token.
 
@@ -65,7 +73,7 @@ class RegistryAuth(httpx.Auth):
         if challenge.scheme == "basic":
             if not self.credentials:
                 return
-            self._header = httpx.BasicAuth(*self.credentials)._auth_header
+            self._header = basic_header(*self.credentials)
         elif challenge.scheme == "bearer":
             token = yield from self._fetch_token(challenge)
             if token is None:
@@ -89,7 +97,7 @@ class RegistryAuth(httpx.Auth):
         headers = {"User-Agent": USER_AGENT}
         if self.credentials:
             params["account"] = self.credentials[0]
-            headers["Authorization"] = httpx.BasicAuth(*self.credentials)._auth_header
+            headers["Authorization"] = basic_header(*self.credentials)
         token_response = yield httpx.Request("GET", realm, params=params, headers=headers)
         token_response.read()
         if token_response.status_code in (401, 403):
@@ -216,7 +224,8 @@ class RegistryClient:
         assert response is not None
         return response
 
-    def _check(self, response: httpx.Response, what: str) -> None:
+    def _check(self, response: httpx.Response, what: str, missing: type[RegistryError] = RegistryError) -> None:
+        """Raise for an error answer; a 404 becomes `missing` (ManifestUnknown, BlobUnknown, ...)."""
         status = response.status_code
         if status < 400:
             return
@@ -228,7 +237,7 @@ class RegistryClient:
         if status == 403:
             raise AuthenticationRequired(f"{what}: access denied", status=status)
         if status == 404:
-            raise ManifestUnknown(f"{what}: {detail or 'not found'}", status=status)
+            raise missing(f"{what}: {detail or 'not found'}", status=status)
         raise RegistryError(f"{what}: {detail or 'HTTP ' + str(status)}", status=status)
 
     @staticmethod
@@ -249,7 +258,7 @@ class RegistryClient:
         what = f"reading manifest {reference} in {self.ref.name}"
         response = self._send("GET", url, headers={"Accept": oci.ACCEPT_MANIFESTS + ", " + ", ".join(oci.SCHEMA1_TYPES)}, stream=True)
         try:
-            self._check(response, what)
+            self._check(response, what, ManifestUnknown)
             length = int(response.headers.get("Content-Length") or 0)
             if length > MAX_MANIFEST_SIZE:
                 raise UnsupportedMediaType(f"{what}: manifest too large ({length} bytes)")
@@ -292,7 +301,7 @@ class RegistryClient:
                 # Our partial file is not a prefix the server knows; start over.
                 writer.restart()
                 raise httpx.ReadError("range not satisfiable")
-            self._check(response, what)
+            self._check(response, what, BlobUnknown)
             if headers and response.status_code != 206:
                 writer.restart()  # the server ignored Range and sends everything
             elif headers and not response.headers.get("Content-Range", "").startswith(f"bytes {writer.offset}-"):
