@@ -13,18 +13,18 @@ import sys
 
 def main(argv: list[str]) -> int:
     from pyctr.config import Config
-    from pyctr.engine import Engine
+    from pyctr.engine.services import Services
     from pyctr.errors import ContainerNotFound, PyctrError
 
     if len(argv) != 5 or argv[0] != "--root" or argv[2] != "--runroot":
         sys.stderr.write("usage: python -m pyctr.cleanup --root ROOT --runroot RUNROOT CONTAINER\n")
         return 2
-    engine = Engine(Config.create(argv[1], argv[3]))
+    services = Services(Config.create(argv[1], argv[3]))
     try:
         # Our parent is the shim that ran the container: the run this cleanup belongs to.
-        record = engine.containers.resolve(argv[4])
-        if engine.tasks.cleanup(record, shim_pid=os.getppid()):
-            engine.tasks.restart_after_exit(record)
+        record = services.containers.resolve(argv[4])
+        if services.tasks.cleanup(record, shim_pid=os.getppid()):
+            services.tasks.restart_after_exit(record)
     except ContainerNotFound:
         return 0  # removed meanwhile (rm -f): nothing left to do
     except PyctrError as exc:

@@ -1,7 +1,9 @@
-"""Human units as podman prints them: sizes, rough durations, RFC 3339 times."""
+"""Human units as podman prints and reads them: sizes, rough durations, times."""
 
 from __future__ import annotations
 
+import functools
+import re
 import time
 
 
@@ -47,23 +49,97 @@ def human_duration(seconds: float) -> str:
     return f"{hours // 24 // 365} years"
 
 
-def parse_time(text: str) -> float | None:
-    """An RFC 3339 time (as in image configs) as a UNIX timestamp."""
-    if not text:
-        return None
-    text = text.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # Python wants at most 6 fractional digits.
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
-        tz = rest[len(digits) :]
-        text = f"{head}.{digits[:6]}{tz}"
-    from datetime import datetime
+# -- times -------------------------------------------------------------------------------------
+# One parser: parse_rfc3339 for times pyctr and images record (log records call it for every
+# line, so it has a fast path), parse_time on top of it for what users write.
 
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)(?:[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d+))?)?(?:([Zz])|([+-])(\d\d):(\d\d))?", re.ASCII)
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)", re.ASCII)
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_UNIX = re.compile(r"\d+(?:\.\d*)?|\.\d+", re.ASCII)
+
+
+def parse_rfc3339(text: str) -> float:
+    """Seconds since the epoch of an RFC 3339 time: any number of fraction digits, `Z` or
+    an offset; without a zone, UTC (as Go's time.Parse); a date alone is its midnight.
+    Raises ValueError."""
+    # Fast path for the shim's own log format: 2026-11-30T06:16:20.123456789Z
+    if len(text) == 30 and text[19] == "." and text[29] == "Z":
+        fraction = text[20:29]
+        if fraction.isdigit():
+            return _whole_seconds(text[:19]) + int(fraction) / 1e9
+    m = _RFC3339.fullmatch(text)
+    if not m:
+        raise ValueError(f"not an RFC 3339 time: {text!r}")
+    year, month, day, hour, minute, second, fraction, _, sign, off_hours, off_minutes = m.groups()
+    clock = f"{hour}:{minute}:{second}" if hour else "00:00:00"
+    seconds = float(_whole_seconds(f"{year}-{month}-{day}T{clock}"))
+    if fraction:
+        seconds += int(fraction) / 10 ** len(fraction)
+    if sign:
+        offset = int(off_hours) * 3600 + int(off_minutes) * 60
+        seconds -= offset if sign == "+" else -offset
+    return seconds
+
+
+@functools.lru_cache(maxsize=1024)
+def _whole_seconds(text: str) -> int:
+    """`YYYY-MM-DDTHH:MM:SS` in UTC -> epoch seconds; cached, as log records share them."""
+    parts = (text[0:4], text[5:7], text[8:10], text[11:13], text[14:16], text[17:19])
+    if (len(text) != 19 or text[4] + text[7] + text[13] + text[16] != "--::" or text[10] not in "Tt"
+            or not all(part.isascii() and part.isdigit() for part in parts)):
+        raise ValueError(f"not an RFC 3339 time: {text!r}")
+    fields = tuple(int(part) for part in parts)
+    if not (1 <= fields[1] <= 12 and 1 <= fields[2] <= 31 and fields[3] < 24 and fields[4] < 60 and fields[5] < 61):
+        raise ValueError(f"not an RFC 3339 time: {text!r}")
+    import calendar
+
+    return calendar.timegm(fields + (0, 0, 0))
+
+
+def parse_duration(text: str) -> float:
+    """A Go duration (`10m`, `1h30m`, `1.5s`, `300ms`, `-2h`) in seconds. Raises ValueError."""
+    body = text[1:] if text[:1] in "+-" else text
+    if body == "0":
+        return 0.0
+    total, at = 0.0, 0
+    while at < len(body):
+        m = _DURATION_PART.match(body, at)
+        if not m:
+            raise ValueError(f"not a duration: {text!r}")
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        at = m.end()
+    if not body:
+        raise ValueError(f"not a duration: {text!r}")
+    return -total if text.startswith("-") else total
+
+
+def parse_time(text: str, *, now: float | None = None) -> float:
+    """A time as users write it (`--since`, `--until`, filters), as podman reads it -> epoch seconds:
+    RFC 3339 with or without fraction and zone (UTC without), a date, UNIX seconds
+    (`1700000000.5`), or a Go duration counted back from now (`10m`, `1h30m`, `1.5s`).
+    Raises InvalidArgument."""
+    text = text.strip()
     try:
-        return datetime.fromisoformat(text).timestamp()
+        return parse_rfc3339(text)
+    except ValueError:
+        pass
+    if _UNIX.fullmatch(text):
+        return float(text)
+    try:
+        ago = parse_duration(text)
+    except ValueError:
+        from pyctr.errors import InvalidArgument
+
+        raise InvalidArgument(f"invalid time {text!r}: expected RFC 3339, UNIX time or a duration like 10m") from None
+    return (time.time() if now is None else now) - ago
+
+
+def parse_created(text: str | None) -> float | None:
+    """A recorded time (an image's `created`), None when missing or malformed."""
+    try:
+        return parse_rfc3339(text.strip()) if text else None
     except ValueError:
         return None
 

@@ -1,23 +1,8 @@
-"""Pure helpers of the command line: flag normalisation and human units."""
+"""Pure helpers of the command line: human units. (How flags parse: tests/test_cli_parsing.py.)"""
 
 import pytest
 
 from pyctr import units as output
-from pyctr.cli.common import normalise_bare_flags, parse_bool
-from pyctr.errors import InvalidArgument
-
-
-def test_bare_tls_verify_means_true():
-    assert normalise_bare_flags(["pull", "--tls-verify", "busybox"]) == ["pull", "--tls-verify=true", "busybox"]
-    assert normalise_bare_flags(["pull", "--tls-verify", "false", "x"]) == ["pull", "--tls-verify", "false", "x"]
-    assert normalise_bare_flags(["pull", "--tls-verify=false", "x"]) == ["pull", "--tls-verify=false", "x"]
-
-
-def test_parse_bool():
-    assert parse_bool(None, "--x") is None
-    assert parse_bool("TRUE", "--x") is True and parse_bool("false", "--x") is False
-    with pytest.raises(InvalidArgument, match="--x"):
-        parse_bool("maybe", "--x")
 
 
 @pytest.mark.parametrize("size, text", [(0, "0 B"), (999, "999 B"), (1000, "1 kB"), (1_980_000, "1.98 MB"), (123_456_789, "123 MB"), (5e12, "5 TB")])
@@ -33,4 +18,4 @@ def test_human_duration(seconds, text):
 def test_parse_time_takes_nanoseconds_and_zulu():
     assert output.parse_time("2023-11-14T22:13:20Z") == 1_700_000_000
     assert output.parse_time("2023-11-14T22:13:20.123456789Z") == pytest.approx(1_700_000_000.123456)
-    assert output.parse_time("garbage") is None
+    assert output.parse_created("garbage") is None

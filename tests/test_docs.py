@@ -183,8 +183,8 @@ def test_bash_script_registers_itself():
     (["pyctr", "ima"], ["image", "images"]),
     (["pyctr", "--root", "/tmp", "ima"], ["image", "images"]),  # global options and their values skipped
     (["pyctr", "image", "u"], ["unmount", "untag"]),  # the hidden alias umount is not offered
-    (["pyctr", "pull", "--tls-verify", ""], ["true", "false"]),
     (["pyctr", "pull", "--tls-verify", "=", "f"], ["false"]),  # bash splits --tls-verify=f at "="
+    (["pyctr", "run", "--rm", "=", ""], ["true", "false"]),  # every boolean flag takes an attached value
     (["pyctr", "image", "umount", "--a"], ["--all"]),  # hidden commands still complete their options
     (["pyctr", "login", "localhost"], []),  # no image names where a registry is expected
 ])
@@ -215,6 +215,9 @@ def test_bash_completes_image_names_by_running_pyctr(fake_pyctr):
     # bash splits "alpine:3" at ":" and replaces only what follows it
     assert bash_complete("pyctr", "rmi", "alpine", ":", "3", home=fake_pyctr) == ["3.19"]
     assert bash_complete("pyctr", "tag", "busybox", "", home=fake_pyctr) == []  # the new name is free text
+    # a boolean flag takes no separate value (podman's --tls-verify false is --tls-verify, then "false")
+    assert bash_complete("pyctr", "pull", "--tls-verify", "", home=fake_pyctr) == \
+        ["busybox:latest", "alpine:3.19", "localhost:5000/app:1.0"]
     # pyctr's global options are passed on, so the images listed are those of that storage
     bash_complete("pyctr", "--root", "/srv/store", "image", "mount", "", home=fake_pyctr)
     assert (fake_pyctr / "calls").read_text().splitlines()[-1].startswith("--root /srv/store images --format")

@@ -300,3 +300,11 @@ def test_a_runtime_dir_prepared_by_someone_else_is_refused(rootless, tmp_path):
         assert "must be a directory owned by you with mode 0700" in result.stderr
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_the_readme_python_api_script_runs_rootless(rootless, registry):
+    from tests.test_engine_api import readme_script
+
+    result = rootless.run([sys.executable, "-c", readme_script(f"{registry.host}/test/busybox")])
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("hello from ") and lines[-1] == "exit code 0"

@@ -226,7 +226,11 @@ def test_shim_imports_stay_light():
     heavy = {"typer", "rich", "httpx", "zstandard", "click", "pydantic"}
     assert not modules & heavy
     ours = {m for m in modules if m == "pyctr" or m.startswith("pyctr.")}
-    assert {m for m in ours if not m.startswith("pyctr.shim")} <= {"pyctr", "pyctr.errors", "pyctr.linux", "pyctr.linux.fsutil"}
+    # The shim runs runc through pyctr.runtime.runc, the one module that runs it.
+    assert {m for m in ours if not m.startswith("pyctr.shim")} == {
+        "pyctr", "pyctr.errors", "pyctr.linux", "pyctr.linux.fsutil", "pyctr.runtime", "pyctr.runtime.runc"}
+    # shutil would bring the compression modules along.
+    assert not modules & {"shutil", "zlib", "bz2", "lzma", "dataclasses", "inspect"}
 
 
 # -- output, log and exit record ---------------------------------------------------------------
@@ -487,6 +491,27 @@ def test_shim_holds_no_inherited_fds(harness):
         ctr.state_dir, ctr.log_path}, targets
     assert all(os.readlink(f"/proc/{ctr.shim_pid}/fd/{fd}") == "/dev/null" for fd in (0, 1, 2))
     assert os.readlink(f"/proc/{ctr.shim_pid}/cwd") == "/"
+
+
+def test_configs_of_running_shims_still_read_and_run_the_same_runc():
+    """A config as pyctr 0.1's engine wrote it (before pyctr.runtime.runc built the argv):
+    it loads, and `runc create` gets the argv that shim used to build itself."""
+    from pyctr.runtime.runc import Runc
+    from pyctr.shim.config import ShimConfig
+
+    old = {"id": "c1", "bundle": "/s/c1/bundle", "state_dir": "/run/s/c1", "runc": "/usr/bin/runc",
+           "runc_root": "/run/s/runc", "log_path": "/s/c1/ctr.log", "exit_file": "/s/c1/exit.json",
+           "terminal": True, "stdin": True, "cleanup_argv": ["/usr/bin/python3", "-m", "pyctr.cleanup", "c1"],
+           "runc_extra_args": ["--debug"], "runc_create_args": ["--no-pivot"], "sync_fd": 3, "client_fd": -1}
+    cfg = ShimConfig.from_raw(old, "config")
+    runc = Runc(cfg.runc_root, cfg.runc, extra_args=cfg.runc_extra_args)
+    argv = runc.create_argv(cfg.id, cfg.bundle, pid_file="/run/s/c1/pid", log="/run/s/c1/runc-create.log",
+                            console_socket="/proc/1/fd/5/console.sock", start=cfg.start,
+                            create_args=cfg.runc_create_args)
+    assert argv == ["/usr/bin/runc", "--root", "/run/s/runc", "--log", "/run/s/c1/runc-create.log",
+                    "--log-format", "json", "--debug", "create", "--bundle", "/s/c1/bundle",
+                    "--pid-file", "/run/s/c1/pid", "--console-socket", "/proc/1/fd/5/console.sock",
+                    "--no-pivot", "c1"]
 
 
 def test_runc_extra_args_are_global_options(harness):

@@ -8,10 +8,11 @@ import typer
 
 from pyctr import units
 from pyctr.cli import output
-from pyctr.cli.common import authfile_option, engine, parse_bool, tls_verify_option
-from pyctr.errors import ImageInUse, ImageNotFound, PyctrError
+from pyctr.cli.common import authfile_option, engine, tls_verify_option
+from pyctr.cli.parsing import PyctrTyper
+from pyctr.errors import ImageNotFound
 
-image_app = typer.Typer(help="Manage images.", no_args_is_help=True)
+image_app = PyctrTyper(help="Manage images.", no_args_is_help=True)
 
 
 def pull(
@@ -19,7 +20,7 @@ def pull(
     image: str = typer.Argument(..., metavar="IMAGE", help="Image to pull, e.g. busybox or localhost:5000/app:1.0."),
     platform: Optional[str] = typer.Option(None, "--platform", metavar="OS/ARCH", help="OS/ARCH[/VARIANT] to pull from a multi-platform image."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the image ID."),
-    tls_verify: Optional[str] = tls_verify_option(),
+    tls_verify: Optional[bool] = tls_verify_option(),
     authfile: Optional[str] = authfile_option(),
 ) -> None:
     """Pull an image from a registry."""
@@ -28,7 +29,7 @@ def pull(
     record = engine(ctx).images.pull(
         image,
         platform=platform,
-        tls_verify=parse_bool(tls_verify, "--tls-verify"),
+        tls_verify=tls_verify,
         authfile=authfile,
         progress=for_stream(quiet),
     )
@@ -44,7 +45,7 @@ def _image_rows(records, *, no_trunc: bool) -> list[dict]:
     """One row per name (podman lists an image once per repository:tag)."""
     rows = []
     for rec in records:
-        created_ts = units.parse_time(rec.created)
+        created_ts = units.parse_created(rec.created)
         image_id = f"sha256:{rec.id}" if no_trunc else rec.id[:12]
         base = {
             "ID": image_id,
@@ -78,12 +79,7 @@ def images(
     fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="json, or a Go template such as '{{.Repository}}:{{.Tag}}'."),
 ) -> None:
     """List images in local storage."""
-    records = engine(ctx).images.list()
-    if filter_name:
-        from pyctr.image.index import find
-
-        match = find(filter_name, {r.id: r for r in records})
-        records = [match] if match else []
+    records = engine(ctx).images.list(filter_name)
     if quiet:
         seen = []
         for rec in records:
@@ -110,7 +106,7 @@ def images(
 
 def _image_json(rec) -> dict:
     """An entry of `images --format json`, with podman's field names."""
-    created = units.parse_time(rec.created)
+    created = units.parse_created(rec.created)
     return {
         "Id": rec.id,
         "ParentId": "",
@@ -135,11 +131,11 @@ def inspect(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json (default), or a Go template such as '{{.Id}}'."),
 ) -> None:
     """Show the configuration of one or more images."""
-    service = engine(ctx).images
+    images_api = engine(ctx).images
     results, errors = [], []
     for name in names:
         try:
-            results.append(service.inspect(name))
+            results.append(images_api.inspect(name))
         except ImageNotFound as exc:
             errors.append(exc)
     output.print_inspect(fmt, results, errors)
@@ -174,46 +170,17 @@ def rmi(
 
     Exit codes as podman: 1 when an image was not found, 2 when one is in use.
     """
-    service = engine(ctx).images
-    targets = [rec.id for rec in service.list()] if all_images else list(names or [])
-    if not targets and not all_images:
+    if not names and not all_images:
         raise typer.BadParameter("image name or ID must be specified")
-    exit_code = 0
-    for name in targets:
-        try:
-            if force:
-                _remove_containers_of(engine(ctx), name)
-            report = service.remove(name, force=force or all_images)
-        except ImageNotFound as exc:
-            if ignore:
-                continue
-            sys.stderr.write(f"Error: {exc}\n")
-            exit_code = exit_code or 1
-            continue
-        except ImageInUse as exc:
-            sys.stderr.write(f"Error: {exc}\n")
-            exit_code = 2
-            continue
-        except PyctrError as exc:
-            sys.stderr.write(f"Error: {exc}\n")
-            exit_code = 125
-            continue
-        for name_removed in report.untagged:
-            typer.echo(f"Untagged: {name_removed}")
-        for image_id in report.deleted:
-            typer.echo(f"Deleted: {image_id}")
-    if exit_code:
-        raise typer.Exit(exit_code)
-
-
-def _remove_containers_of(eng, name: str) -> None:
-    """rmi --force: as podman, the containers using the image go first."""
-    try:
-        image_id = eng.images.get(name).id
-    except ImageNotFound:
-        return
-    for record in eng.containers.using_image(image_id):
-        eng.tasks.remove(record, force=True)
+    result = engine(ctx).images.remove(names, force=force, all_images=all_images, ignore=ignore)
+    for name_removed in result.untagged:
+        typer.echo(f"Untagged: {name_removed}")
+    for image_id in result.deleted:
+        typer.echo(f"Deleted: {image_id}")
+    for exc in result.errors:
+        sys.stderr.write(f"Error: {exc}\n")
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 def prune(
@@ -231,13 +198,13 @@ def mount(
     names: List[str] = typer.Argument(None, metavar="IMAGE", help="Images to mount; none lists mounted images."),
 ) -> None:
     """Mount an image's root filesystem read-only and print where."""
-    service = engine(ctx).images
+    images_api = engine(ctx).images
     if not names:
-        for rec, point in service.mounted():
+        for rec, point in images_api.mounted():
             typer.echo(f"{rec.id[:12]} {(rec.names or ['<none>'])[0]} {point}")
         return
     for name in names:
-        typer.echo(str(service.mount(name)))
+        typer.echo(str(images_api.mount(name)))
 
 
 def unmount(
@@ -246,11 +213,8 @@ def unmount(
     all_images: bool = typer.Option(False, "--all", "-a", help="Unmount all mounted images."),
 ) -> None:
     """Unmount images mounted with `pyctr image mount`."""
-    service = engine(ctx).images
-    targets = [rec.id for rec, _ in service.mounted()] if all_images else list(names or [])
-    for name in targets:
-        if service.unmount(name) is not None:
-            typer.echo(service.get(name).id)
+    for image_id in engine(ctx).images.unmount(names, all_images=all_images):
+        typer.echo(image_id)
 
 
 def register(app: typer.Typer) -> None:

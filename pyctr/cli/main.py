@@ -7,24 +7,23 @@ import sys
 
 import click
 import typer
-import typer.core
 
 from pyctr import __version__
+from pyctr.cli.common import Session, session
+from pyctr.cli.parsing import PyctrTyper
 from pyctr.errors import EXIT_ENGINE, PyctrError
 
-# Plain click help: typer's rich help reads "[...]" in help texts as markup
-# (and escapes it in plain mode); our help texts are plain text.
-typer.core.HAS_RICH = False
-
-app = typer.Typer(
+app = PyctrTyper(
     name="pyctr",
-    help="Manage pods, containers and images, without a daemon.",
+    help="Manage containers, images and volumes, without a daemon.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: our help texts are plain text, where "[...]" is no markup.
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
 
 class LogLevel(str, enum.Enum):
     debug = "debug"
@@ -46,14 +45,12 @@ def global_options(
     ctx: typer.Context,
     root: str = typer.Option(None, "--root", metavar="PATH", help="Path to the storage root directory.", envvar="PYCTR_ROOT"),
     runroot: str = typer.Option(None, "--runroot", metavar="PATH", help="Path to the runtime state directory.", envvar="PYCTR_RUNROOT"),
-    log_level: LogLevel = typer.Option(LogLevel.warn, "--log-level", help="Log messages at and above this level (debug shows tracebacks)."),
+    log_level: LogLevel = typer.Option(LogLevel.warn.value, "--log-level", help="Log messages at and above this level (debug shows tracebacks)."),
     version: bool = typer.Option(False, "--version", "-v", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
-    from pyctr.config import Config
-    from pyctr.engine import Engine
-
     os.environ["PYCTR_LOG_LEVEL"] = log_level.value
-    ctx.obj = Engine(Config.create(root, runroot))
+    current = session(ctx)  # the engine is built later, when the command runs (see Session)
+    current.root, current.runroot, current.log_level = root, runroot, log_level.value
 
 
 # The command modules each top-level word needs. typer builds the parameters of
@@ -73,17 +70,46 @@ ALL_MODULES = ("images", "containers", "run", "volumes", "login", "system")
 GLOBAL_OPTIONS_WITH_VALUE = {"--root", "--runroot", "--log-level"}
 
 
-def command_word(argv: list[str]) -> str | None:
-    """The first word that is not a global option (or its value)."""
+def split_global_options(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(the global options with their values, the command word and all that follows)."""
     skip = False
-    for arg in argv:
+    for n, arg in enumerate(argv):
         if skip:
             skip = False
         elif arg in GLOBAL_OPTIONS_WITH_VALUE:
             skip = True
         elif not arg.startswith("-"):
-            return arg
-    return None
+            return argv[:n], argv[n:]
+    return argv, []
+
+
+def command_word(argv: list[str]) -> str | None:
+    """The first word that is not a global option (or its value)."""
+    rest = split_global_options(argv)[1]
+    return rest[0] if rest else None
+
+
+def runs_a_container(argv: list[str]) -> bool:
+    """`pyctr [--root/--runroot/--log-level ...] [container] run ...` where no word could ask for help.
+
+    A shortcut only: then the user namespace and the container's shim can be started before the
+    command line is parsed. Any other `run` (`run IMG ls --help` too: the container's own --help
+    counts here) goes the ordinary way, where the engine enters the namespace once the command
+    line has been parsed (PyctrCommand.invoke) and `run` starts its shim itself.
+    """
+    global_part, rest = split_global_options(argv)
+    values = False
+    for arg in global_part:  # only options that set a value: no --help, -h, --version, -v
+        if values:
+            values = False
+        elif arg in GLOBAL_OPTIONS_WITH_VALUE:
+            values = True
+        elif arg.partition("=")[0] not in GLOBAL_OPTIONS_WITH_VALUE:
+            return False
+    if rest[:2] == ["container", "run"]:
+        rest = rest[1:]
+    # run's only help option is --help (-h is --hostname).
+    return rest[:1] == ["run"] and not any(arg.startswith("--help") for arg in rest)
 
 
 def _register_commands(argv: list[str] | None = None) -> None:
@@ -102,18 +128,21 @@ def _register_commands(argv: list[str] | None = None) -> None:
             module.register(app)
 
 
-def _enter_user_namespace() -> int:
-    """Rootless: every command runs inside the user's shared user and mount namespace."""
-    from pyctr import config
-    from pyctr.linux import userns
+def _prestart_shim() -> None:
+    """A container's shim takes ~40 ms to boot: start it now, and let it boot while we parse
+    options, find the image and write the bundle (see pyctr.runtime.shimlauncher). Rootless, it
+    must be in the user namespace, so we enter it first (the engine finds us there)."""
+    from pyctr.runtime import shimlauncher
 
-    try:
-        userns.enter(config.runtime_dir() / "pyctr")
-    except PyctrError as exc:
-        return _fail(str(exc), exc.hint, exc.exit_code)
-    except OSError as exc:
-        return _fail(f"setting up the user namespace: {exc.strerror or exc}")
-    return 0
+    if os.geteuid() != 0:
+        from pyctr import config
+        from pyctr.linux import userns
+
+        try:
+            userns.enter(config.runtime_dir() / "pyctr")
+        except OSError as exc:
+            raise PyctrError(f"setting up the user namespace: {exc.strerror or exc}") from exc
+    shimlauncher.prestarted = shimlauncher.ShimLauncher()
 
 
 def _fail(message: str, hint: str | None = None, code: int = EXIT_ENGINE) -> int:
@@ -124,26 +153,15 @@ def _fail(message: str, hint: str | None = None, code: int = EXIT_ENGINE) -> int
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pyctr.cli.common import normalise_bare_flags
-
-    argv = normalise_bare_flags(sys.argv[1:] if argv is None else argv)
-    # (Help and version need no namespace; -h and -v mean other things after a command word.)
-    if os.geteuid() != 0 and not (not argv or argv[0] in ("--version", "-v", "--help", "-h") or "--help" in argv):
-        code = _enter_user_namespace()
-        if code:
-            os._exit(code)
-    if command_word(argv) == "run" and "--help" not in argv:
-        # A container's shim takes ~40 ms to boot: start it now, and let it boot while we
-        # parse options, find the image and write the bundle (see pyctr.runtime.shimlauncher).
-        from pyctr.runtime import shimlauncher
-
-        shimlauncher.prestarted = shimlauncher.ShimLauncher()
-    _register_commands(argv)
-    debug = "--log-level=debug" in sys.argv or ("--log-level" in sys.argv and "debug" in sys.argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    current = Session()  # filled in by global_options, once they are parsed
     try:
-        code = app(args=argv, prog_name="pyctr", standalone_mode=False)
+        if runs_a_container(argv):
+            _prestart_shim()
+        _register_commands(argv)
+        code = app(args=argv, prog_name="pyctr", standalone_mode=False, obj=current)
     except PyctrError as exc:
-        if debug:
+        if current.debug:
             raise
         code = _fail(str(exc), exc.hint, exc.exit_code)
     except click.ClickException as exc:  # bad flags and arguments
@@ -157,12 +175,12 @@ def main(argv: list[str] | None = None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
     except OSError as exc:  # a path the user gave that cannot be used, a full disk, ...
-        if debug:
+        if current.debug:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
         code = _fail(f"{where}{exc.strerror or exc}")
     except Exception as exc:  # a bug: still one line (and the traceback with --log-level debug)
-        if debug:
+        if current.debug:
             raise
         code = _fail(f"internal error: {type(exc).__name__}: {exc}", "run again with --log-level debug to see where")
     code = code if isinstance(code, int) else 0

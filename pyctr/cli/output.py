@@ -61,3 +61,19 @@ def print_inspect(fmt: str | None, results: list[dict], errors: list[Exception])
         for exc in errors[:-1]:
             sys.stderr.write(f"Error: {exc}\n")
         raise errors[-1]
+
+
+def print_reports(reports, label=lambda report: report.name) -> None:
+    """A bulk operation's reports, as podman prints them: a line per success on stdout, one `Error:`
+    line per failure on stderr; then exit with the last failure's code."""
+    import typer
+
+    failed = None
+    for report in reports:
+        if report.error is None:
+            typer.echo(label(report))
+        else:
+            sys.stderr.write(f"Error: {report.error}\n")
+            failed = report.error
+    if failed is not None:
+        raise typer.Exit(failed.exit_code)

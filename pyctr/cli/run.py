@@ -1,145 +1,58 @@
 """create, run and start: the container flags podman users know, and the attached session."""
 
 
-import inspect
 import os
 import sys
 from typing import List, Optional
 
 import typer
 
-from pyctr.cli.common import authfile_option, engine, parse_bool, tls_verify_option
-from pyctr.errors import PyctrError
-
-RUN_ONLY = ("detach", "sig_proxy", "detach_keys", "rmi")
-
-
-def _run_signature(
-    ctx: typer.Context,
-    image: str = typer.Argument(..., metavar="IMAGE", help="Image to run."),
-    command: Optional[List[str]] = typer.Argument(None, metavar="COMMAND", help="Command and arguments (default: the image's)."),
-    detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background and print the container ID."),
-    interactive: bool = typer.Option(False, "--interactive", "-i", help="Keep stdin open."),
-    tty: bool = typer.Option(False, "--tty", "-t", help="Allocate a pseudo-terminal."),
-    rm: bool = typer.Option(False, "--rm", help="Remove the container when it exits."),
-    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Name of the container."),
-    env: List[str] = typer.Option([], "--env", "-e", metavar="KEY=VALUE", help="Set an environment variable (KEY alone copies pyctr's)."),
-    env_file: List[str] = typer.Option([], "--env-file", metavar="PATH", help="Read environment variables from a file."),
-    workdir: Optional[str] = typer.Option(None, "--workdir", "-w", metavar="DIR", help="Working directory inside the container."),
-    user: Optional[str] = typer.Option(None, "--user", "-u", metavar="USER[:GROUP]", help="User (name or UID) and group to run as."),
-    entrypoint: Optional[str] = typer.Option(None, "--entrypoint", metavar="CMD", help="Override the image's entrypoint (a JSON list for several words)."),
-    hostname: Optional[str] = typer.Option(None, "--hostname", "-h", metavar="NAME", help="Container host name (default: the short ID)."),
-    volume: List[str] = typer.Option([], "--volume", "-v", metavar="SRC:DEST[:OPTS]", help="Bind mount a host path or a named volume."),
-    mount: List[str] = typer.Option([], "--mount", metavar="type=TYPE,...", help="Attach a bind, volume or tmpfs mount."),
-    tmpfs: List[str] = typer.Option([], "--tmpfs", metavar="DEST[:OPTS]", help="Mount a tmpfs."),
-    read_only: bool = typer.Option(False, "--read-only", help="Mount the root filesystem read-only."),
-    cap_add: List[str] = typer.Option([], "--cap-add", metavar="CAP", help="Add a capability."),
-    cap_drop: List[str] = typer.Option([], "--cap-drop", metavar="CAP", help="Drop a capability."),
-    privileged: bool = typer.Option(False, "--privileged", help="All capabilities, no seccomp, no masked paths."),
-    security_opt: List[str] = typer.Option([], "--security-opt", metavar="OPT", help="no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json."),
-    ulimit: List[str] = typer.Option([], "--ulimit", metavar="NAME=SOFT[:HARD]", help="Resource limit, e.g. nofile=1024:2048."),
-    init: bool = typer.Option(False, "--init", help="Run an init (tini) as PID 1 that reaps zombies and forwards signals."),
-    stop_signal: Optional[str] = typer.Option(None, "--stop-signal", metavar="SIGNAL", help="Signal that stops the container (default SIGTERM)."),
-    stop_timeout: Optional[int] = typer.Option(None, "--stop-timeout", metavar="SECONDS", help="Seconds to wait before killing on stop (default 10)."),
-    cidfile: Optional[str] = typer.Option(None, "--cidfile", metavar="PATH", help="Write the container ID to this file."),
-    replace: bool = typer.Option(False, "--replace", help="Replace a container with the same name."),
-    label: List[str] = typer.Option([], "--label", "-l", metavar="KEY=VALUE", help="Add a label."),
-    annotation: List[str] = typer.Option([], "--annotation", metavar="KEY=VALUE", help="Add an OCI annotation."),
-    pull: str = typer.Option("missing", "--pull", metavar="POLICY", help="Pull policy: always, missing, never or newer."),
-    network: Optional[str] = typer.Option(None, "--network", "--net", metavar="MODE", help="none, host, private (loopback only) or slirp4netns (default rootless, and with -p)."),
-    publish: List[str] = typer.Option([], "--publish", "-p", metavar="[IP:]HOSTPORT:PORT[/PROTO]", help="Publish a container port on the host."),
-    add_host: List[str] = typer.Option([], "--add-host", metavar="HOST:IP", help="Add a line to /etc/hosts."),
-    shm_size: Optional[str] = typer.Option(None, "--shm-size", metavar="SIZE", help="Size of /dev/shm (default 64m)."),
-    memory: Optional[str] = typer.Option(None, "--memory", "-m", metavar="SIZE", help="Memory limit, e.g. 256m (not applied rootless)."),
-    cpus: Optional[float] = typer.Option(None, "--cpus", metavar="N", help="CPU limit, e.g. 1.5 (not applied rootless)."),
-    dns: List[str] = typer.Option([], "--dns", metavar="IP", help="DNS server for the container."),
-    dns_search: List[str] = typer.Option([], "--dns-search", metavar="DOMAIN", help="DNS search domain."),
-    dns_option: List[str] = typer.Option([], "--dns-option", metavar="OPT", help="DNS resolver option."),
-    group_add: List[str] = typer.Option([], "--group-add", metavar="GID", help="Add a supplementary group."),
-    restart: str = typer.Option("no", "--restart", metavar="POLICY", help="no, on-failure[:MAX], always or unless-stopped."),
-    platform: Optional[str] = typer.Option(None, "--platform", metavar="OS/ARCH", help="Platform to pull."),
-    tls_verify: Optional[str] = tls_verify_option(),
-    authfile: Optional[str] = authfile_option(),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not show pull progress."),
-    sig_proxy: bool = typer.Option(True, "--sig-proxy", help="Forward signals received by pyctr to the container (default true)."),
-    detach_keys: str = typer.Option("ctrl-p,ctrl-q", "--detach-keys", metavar="KEYS", help="Keys that detach from the container."),
-    rmi: bool = typer.Option(False, "--rmi", help="Remove the image after the container exits (with --rm)."),
-):
-    """(signature only: see run and create)"""
+from pyctr.cli import runflags as flag
+from pyctr.cli.common import engine
+from pyctr.cli.output import print_reports
 
 
-def _options(params: dict):
-    from pyctr.container.create import CreateOptions
+def _spec(params: dict):
+    """The container spec from run/create's flags (one line per flag)."""
+    from pyctr.container import flags, mountopts
+    from pyctr.container.spec import ContainerSpec, ImageSpec
 
-    return CreateOptions(
-        image=params["image"],
-        command=list(params["command"] or []),
-        name=params["name"],
-        entrypoint=params["entrypoint"],
-        env=list(params["env"]),
-        env_files=list(params["env_file"]),
-        workdir=params["workdir"],
-        user=params["user"],
-        hostname=params["hostname"],
-        tty=params["tty"],
-        stdin=params["interactive"],
-        remove=params["rm"],
-        labels=list(params["label"]),
-        annotations=list(params["annotation"]),
-        volumes=list(params["volume"]),
-        mounts=list(params["mount"]),
-        tmpfs=list(params["tmpfs"]),
-        read_only=params["read_only"],
-        cap_add=list(params["cap_add"]),
-        cap_drop=list(params["cap_drop"]),
-        privileged=params["privileged"],
-        security_opt=list(params["security_opt"]),
-        ulimits=list(params["ulimit"]),
-        init=params["init"],
-        stop_signal=params["stop_signal"],
-        stop_timeout=params["stop_timeout"],
-        network=params["network"],
-        add_hosts=list(params["add_host"]),
-        publish=list(params["publish"]),
-        pull=params["pull"],
-        platform=params["platform"],
-        tls_verify=parse_bool(params["tls_verify"], "--tls-verify"),
-        authfile=params["authfile"],
-        shm_size=params["shm_size"],
-        memory=params["memory"],
-        cpus=params["cpus"],
-        dns=list(params["dns"]),
-        dns_search=list(params["dns_search"]),
-        dns_options=list(params["dns_option"]),
-        group_add=list(params["group_add"]),
-        restart=params["restart"],
-        create_command=["pyctr", *sys.argv[1:]],
-    )
+    spec = ContainerSpec(ImageSpec(params["image"], pull=params["pull"], platform=params["platform"],
+                                   tls_verify=params["tls_verify"], authfile=params["authfile"]))
+    process = spec.process
+    process.command = list(params["command"] or [])
+    process.entrypoint = flags.entrypoint(params["entrypoint"])
+    env_lines = [line for path in params["env_file"] for line in flags.env_file_lines(path)]
+    process.env = flags.environment(env_lines + list(params["env"]))
+    process.workdir, process.user = params["workdir"], params["user"]
+    process.tty, process.stdin, process.init = params["tty"], params["interactive"], params["init"]
+    process.stop_signal, process.stop_timeout = params["stop_signal"], params["stop_timeout"]
+    storage = spec.storage
+    storage.mounts = ([mountopts.parse_volume(v) for v in params["volume"]] + [mountopts.parse_mount(m) for m in params["mount"]]
+                      + [mountopts.parse_tmpfs(t) for t in params["tmpfs"]])
+    storage.read_only, storage.shm_size = params["read_only"], flags.size(params["shm_size"])
+    security = spec.security
+    security.privileged, security.cap_add, security.cap_drop = params["privileged"], list(params["cap_add"]), list(params["cap_drop"])
+    security.no_new_privileges, security.seccomp = flags.security_options(list(params["security_opt"]))
+    security.groups = flags.group_ids(list(params["group_add"]))
+    resources = spec.resources
+    resources.memory, resources.cpus, resources.ulimits = flags.size(params["memory"]), params["cpus"], list(params["ulimit"])
+    network = spec.network
+    network.mode, network.hostname = flags.network_mode(params["network"]), params["hostname"]
+    network.ports = [flags.publish(p) for p in params["publish"]]
+    network.add_hosts = list(params["add_host"])
+    network.dns, network.dns_search, network.dns_options = list(params["dns"]), list(params["dns_search"]), list(params["dns_option"])
+    lifecycle = spec.lifecycle
+    lifecycle.name, lifecycle.remove, lifecycle.restart = params["name"], params["rm"], flags.restart_policy(params["restart"])
+    lifecycle.labels = flags.key_values(list(params["label"]), "label")
+    lifecycle.annotations = flags.key_values(list(params["annotation"]), "annotation")
+    lifecycle.create_command = ["pyctr", *sys.argv[1:]]
+    return spec
 
 
-def _create(params: dict):
-    from pyctr.cli.progress import for_stream
-
-    eng = engine(params["ctx"])
-    if params["replace"] and params["name"]:
-        _remove_existing(eng, params["name"])
-    if eng.config.rootless and (params["memory"] or params["cpus"]):
-        # As podman on cgroup v1: rootless containers get no cgroup, so limits cannot hold.
-        sys.stderr.write("WARNING: resource limits (--memory, --cpus) are not applied to rootless containers on this host (cgroup v1)\n")
-    record = eng.create(_options(params), progress=for_stream(params["quiet"]))
-    if params["cidfile"]:
-        _write_cidfile(params["cidfile"], record.id)
-    return eng, record
-
-
-def _remove_existing(eng, name: str) -> None:
-    from pyctr.errors import ContainerNotFound
-
-    try:
-        old = eng.containers.resolve(name)
-    except ContainerNotFound:
-        return
-    eng.tasks.remove(old, force=True)
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        sys.stderr.write(f"WARNING: {warning}\n")
 
 
 def _write_cidfile(path: str, container_id: str) -> None:
@@ -153,67 +66,44 @@ def _write_cidfile(path: str, container_id: str) -> None:
         f.write(container_id)
 
 
-def create(**params) -> None:
-    """Create a container without starting it; prints its ID."""
-    _, record = _create(params)
-    typer.echo(record.id)
+def _create(params: dict) -> None:
+    from pyctr.cli.progress import for_stream
+
+    eng, spec = engine(params["ctx"]), _spec(params)
+    container = eng.containers.create(spec, replace=params["replace"], progress=for_stream(params["quiet"]))
+    _warn(eng.containers.warnings(spec))
+    if params["cidfile"]:
+        _write_cidfile(params["cidfile"], container.id)
+    typer.echo(container.id)
 
 
-def run(**params) -> None:
-    """Run a command in a new container."""
+def _run(params: dict) -> None:
+    from pyctr.cli.attached import proxy_session, user_terminal_size
+    from pyctr.cli.progress import for_stream
     from pyctr.runtime.shimlauncher import take_prestarted
 
-    # Started by main() before the options were even parsed: it boots while we work.
+    # Usually started by main() before the options were parsed (see runs_a_container): it boots while we work.
     shim = take_prestarted()
     try:
-        eng, record = _create(params)
+        eng, spec = engine(params["ctx"]), _spec(params)
     except BaseException:
         shim.abandon()
         raise
-    if params["detach"]:
-        try:
-            eng.tasks.start(record, shim=shim)
-        except PyctrError:
-            _cleanup_failed(eng, record)
-            raise
-        typer.echo(record.id)
+
+    def attach(session) -> int | None:
+        return proxy_session(eng, session, sig_proxy=params["sig_proxy"], detach_keys=params["detach_keys"])
+
+    detach = params["detach"]
+    result = eng.containers.run(
+        spec, replace=params["replace"], remove_image=params["rmi"], progress=for_stream(params["quiet"]), shim=shim,
+        attach=None if detach else attach, console_size=user_terminal_size() if spec.process.tty and not detach else None,
+        on_created=lambda container: _write_cidfile(params["cidfile"], container.id) if params["cidfile"] else None,
+    )
+    _warn(result.warnings)
+    if detach:
+        typer.echo(result.container.id)
         return
-    from pyctr.cli.attached import run_attached
-
-    try:
-        code = run_attached(eng, record, sig_proxy=params["sig_proxy"], detach_keys=params["detach_keys"], start=True, shim=shim)
-    except PyctrError:
-        _cleanup_failed(eng, record)
-        raise
-    if params["rm"] and code is not None:
-        # As podman: when `run --rm` returns, the container is gone (its name is free again).
-        try:
-            eng.tasks.cleanup(record)
-        except PyctrError as exc:
-            sys.stderr.write(f"Error: {exc}\n")
-    if params["rmi"] and params["rm"] and code is not None:
-        try:
-            eng.images.remove(record.image_id)
-        except PyctrError as exc:
-            sys.stderr.write(f"Error: {exc}\n")
-    raise typer.Exit(code if code is not None else 0)
-
-
-def _cleanup_failed(eng, record) -> None:
-    """A container that could not start is still there (as podman keeps it), unless --rm."""
-    if record.remove:
-        try:
-            eng.tasks.remove(record, force=True)
-        except PyctrError:
-            pass
-
-
-def _with_signature(func, drop: tuple[str, ...] = ()):
-    sig = inspect.signature(_run_signature)
-    func.__signature__ = sig.replace(parameters=[p for name, p in sig.parameters.items() if name not in drop])
-    # typer reads the parameter types from __annotations__.
-    func.__annotations__ = {k: v for k, v in _run_signature.__annotations__.items() if k not in drop}
-    return func
+    raise typer.Exit(result.exit_code if result.exit_code is not None else 0)
 
 
 def start(
@@ -231,29 +121,124 @@ def start(
     if attach or interactive:
         if len(containers) != 1:
             raise InvalidArgument("you cannot start and attach multiple containers at once")
-        from pyctr.cli.attached import run_attached
+        from pyctr.cli.attached import proxy_session
 
-        record = eng.containers.resolve(containers[0])
-        code = run_attached(eng, record, sig_proxy=sig_proxy, detach_keys=detach_keys, start=True, stdin=interactive or record.stdin)
+        session = eng.containers.attach(containers[0], start=True)
+        code = proxy_session(eng, session, sig_proxy=sig_proxy, detach_keys=detach_keys, stdin=interactive or session.stdin)
         raise typer.Exit(code if code is not None else 0)
-    failed = None
-    for name in containers:
-        try:
-            eng.tasks.start(eng.containers.resolve(name))
-            typer.echo(name)
-        except PyctrError as exc:
-            sys.stderr.write(f"Error: {exc}\n")
-            failed = exc
-    if failed:
-        raise typer.Exit(failed.exit_code)
+    print_reports(eng.containers.start(containers))
+
+
+def run(
+    ctx: typer.Context,
+    image: str = flag.image,
+    command: Optional[List[str]] = flag.command,
+    detach: bool = flag.detach,
+    interactive: bool = flag.interactive,
+    tty: bool = flag.tty,
+    rm: bool = flag.rm,
+    name: Optional[str] = flag.name,
+    env: List[str] = flag.env,
+    env_file: List[str] = flag.env_file,
+    workdir: Optional[str] = flag.workdir,
+    user: Optional[str] = flag.user,
+    entrypoint: Optional[str] = flag.entrypoint,
+    hostname: Optional[str] = flag.hostname,
+    volume: List[str] = flag.volume,
+    mount: List[str] = flag.mount,
+    tmpfs: List[str] = flag.tmpfs,
+    read_only: bool = flag.read_only,
+    cap_add: List[str] = flag.cap_add,
+    cap_drop: List[str] = flag.cap_drop,
+    privileged: bool = flag.privileged,
+    security_opt: List[str] = flag.security_opt,
+    ulimit: List[str] = flag.ulimit,
+    init: bool = flag.init,
+    stop_signal: Optional[str] = flag.stop_signal,
+    stop_timeout: Optional[int] = flag.stop_timeout,
+    cidfile: Optional[str] = flag.cidfile,
+    replace: bool = flag.replace,
+    label: List[str] = flag.label,
+    annotation: List[str] = flag.annotation,
+    pull: str = flag.pull,
+    network: Optional[str] = flag.network,
+    publish: List[str] = flag.publish,
+    add_host: List[str] = flag.add_host,
+    shm_size: Optional[str] = flag.shm_size,
+    memory: Optional[str] = flag.memory,
+    cpus: Optional[float] = flag.cpus,
+    dns: List[str] = flag.dns,
+    dns_search: List[str] = flag.dns_search,
+    dns_option: List[str] = flag.dns_option,
+    group_add: List[str] = flag.group_add,
+    restart: str = flag.restart,
+    platform: Optional[str] = flag.platform,
+    tls_verify: Optional[bool] = flag.tls_verify,
+    authfile: Optional[str] = flag.authfile,
+    quiet: bool = flag.quiet,
+    sig_proxy: bool = flag.sig_proxy,
+    detach_keys: str = flag.detach_keys,
+    rmi: bool = flag.rmi,
+) -> None:
+    """Run a command in a new container."""
+    _run(locals())  # every parameter by name, ctx too
+
+
+def create(
+    ctx: typer.Context,
+    image: str = flag.image,
+    command: Optional[List[str]] = flag.command,
+    interactive: bool = flag.interactive,
+    tty: bool = flag.tty,
+    rm: bool = flag.rm,
+    name: Optional[str] = flag.name,
+    env: List[str] = flag.env,
+    env_file: List[str] = flag.env_file,
+    workdir: Optional[str] = flag.workdir,
+    user: Optional[str] = flag.user,
+    entrypoint: Optional[str] = flag.entrypoint,
+    hostname: Optional[str] = flag.hostname,
+    volume: List[str] = flag.volume,
+    mount: List[str] = flag.mount,
+    tmpfs: List[str] = flag.tmpfs,
+    read_only: bool = flag.read_only,
+    cap_add: List[str] = flag.cap_add,
+    cap_drop: List[str] = flag.cap_drop,
+    privileged: bool = flag.privileged,
+    security_opt: List[str] = flag.security_opt,
+    ulimit: List[str] = flag.ulimit,
+    init: bool = flag.init,
+    stop_signal: Optional[str] = flag.stop_signal,
+    stop_timeout: Optional[int] = flag.stop_timeout,
+    cidfile: Optional[str] = flag.cidfile,
+    replace: bool = flag.replace,
+    label: List[str] = flag.label,
+    annotation: List[str] = flag.annotation,
+    pull: str = flag.pull,
+    network: Optional[str] = flag.network,
+    publish: List[str] = flag.publish,
+    add_host: List[str] = flag.add_host,
+    shm_size: Optional[str] = flag.shm_size,
+    memory: Optional[str] = flag.memory,
+    cpus: Optional[float] = flag.cpus,
+    dns: List[str] = flag.dns,
+    dns_search: List[str] = flag.dns_search,
+    dns_option: List[str] = flag.dns_option,
+    group_add: List[str] = flag.group_add,
+    restart: str = flag.restart,
+    platform: Optional[str] = flag.platform,
+    tls_verify: Optional[bool] = flag.tls_verify,
+    authfile: Optional[str] = flag.authfile,
+    quiet: bool = flag.quiet,
+) -> None:
+    """Create a container without starting it; prints its ID."""
+    _create(locals())  # every parameter by name, ctx too
 
 
 def register(app: typer.Typer, container_app: typer.Typer | None = None) -> None:
-    # -h is --hostname, as in podman; options end at the image, the rest is the container's command.
+    # -h is --hostname, as in podman; options end at the image: the rest is the container's command.
     settings = {"help_option_names": ["--help"], "allow_interspersed_args": False}
-    run_cmd = _with_signature(run)
-    create_cmd = _with_signature(create, drop=RUN_ONLY)
     for target in filter(None, (app, container_app)):
-        target.command("run", context_settings=settings)(run_cmd)
-        target.command("create", context_settings=settings)(create_cmd)
+        target.command("run", context_settings=settings)(run)
+        target.command("create", context_settings=settings)(create)
         target.command("start")(start)

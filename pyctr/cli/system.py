@@ -1,6 +1,5 @@
 """info and unshare."""
 
-import os
 import sys
 from typing import List, Optional
 
@@ -15,34 +14,7 @@ def info(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json, or a Go template such as '{{.Host.Rootless}}'."),
 ) -> None:
     """Show how pyctr runs here: rootless or not, storage, runtime, id mappings."""
-    from pyctr import __version__
-    from pyctr.linux import userns
-    from pyctr.runtime.runc import find_runc
-
-    eng = engine(ctx)
-    config = eng.config
-    runc = find_runc()
-    runc_version = _first_line([runc, "--version"])
-    maps = userns.mappings()
-    data = {
-        "Host": {
-            "Rootless": config.rootless,
-            "Kernel": os.uname().release,
-            "Arch": os.uname().machine,
-            "OCIRuntime": {"Name": "runc", "Path": runc, "Version": runc_version},
-            "IDMappings": {"UIDMap": maps["uid"], "GIDMap": maps["gid"]} if config.rootless else {},
-            "NetworkBackend": "none (own network namespace with loopback)",
-        },
-        "Store": {
-            "GraphRoot": str(config.root),
-            "RunRoot": str(config.runroot),
-            "GraphDriverName": "overlay",
-            "GraphOptions": {"overlay.userxattr": "true"} if config.rootless else {},
-            "ImageStore": {"number": len(eng.images.list())},
-            "ContainerStore": {"number": len(eng.containers.ids())},
-        },
-        "Version": {"Version": __version__},
-    }
+    data = _info_document(engine(ctx).system.info())
     if fmt and fmt.strip() != "json":
         output.print_each(fmt, [data])
         return
@@ -52,13 +24,30 @@ def info(
     _print_yaml(data)
 
 
-def _first_line(argv: list[str]) -> str:
-    import subprocess
+def _info_document(info) -> dict:
+    """podman's layout and field names for an engine.system.Info."""
+    from dataclasses import asdict
 
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, close_fds=True).stdout.splitlines()[0]
-    except (OSError, IndexError):
-        return ""
+    return {
+        "Host": {
+            "Rootless": info.rootless,
+            "Kernel": info.kernel,
+            "Arch": info.arch,
+            "OCIRuntime": {"Name": info.oci_runtime.name, "Path": info.oci_runtime.path, "Version": info.oci_runtime.version},
+            "IDMappings": ({"UIDMap": [asdict(m) for m in info.uid_map], "GIDMap": [asdict(m) for m in info.gid_map]}
+                           if info.rootless else {}),
+            "NetworkBackend": info.network_backend,
+        },
+        "Store": {
+            "GraphRoot": info.graph_root,
+            "RunRoot": info.run_root,
+            "GraphDriverName": info.graph_driver,
+            "GraphOptions": dict(info.graph_options),
+            "ImageStore": {"number": info.image_count},
+            "ContainerStore": {"number": info.container_count},
+        },
+        "Version": {"Version": info.version},
+    }
 
 
 def _print_yaml(value, indent: int = 0) -> None:
@@ -78,18 +67,14 @@ def _print_yaml(value, indent: int = 0) -> None:
 
 
 def unshare(
+    ctx: typer.Context,
     command: Optional[List[str]] = typer.Argument(None, metavar="COMMAND", help="Command to run (default: $SHELL)."),
 ) -> None:
     """Run a command inside pyctr's user namespace (uid 0 there is you)."""
-    argv = list(command or [os.environ.get("SHELL", "/bin/sh")])
     sys.stdout.flush()
-    try:
-        os.execvp(argv[0], argv)
-    except OSError as exc:
-        from pyctr.errors import CommandNotFound, CommandNotInvokable
-
-        cls = CommandNotFound if isinstance(exc, FileNotFoundError) else CommandNotInvokable
-        raise cls(f"{argv[0]}: {exc.strerror}") from exc
+    code = engine(ctx).system.unshare(list(command or []))
+    if code:
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,13 +8,9 @@ import typer
 
 from pyctr.cli import output
 from pyctr.cli.common import engine
-from pyctr.errors import PyctrError
+from pyctr.cli.parsing import PyctrTyper
 
-volume_app = typer.Typer(help="Manage volumes.", no_args_is_help=True)
-
-
-def _users(eng, volume) -> list[str]:
-    return [r.name for r in eng.containers.all() if any(m.get("source") == volume.mountpoint for m in r.mounts)]
+volume_app = PyctrTyper(help="Manage volumes.", no_args_is_help=True)
 
 
 @volume_app.command("create")
@@ -25,9 +21,9 @@ def create(
     ignore: bool = typer.Option(False, "--ignore", help="Do nothing if the volume exists."),
 ) -> None:
     """Create a named volume."""
-    from pyctr.container.create import parse_key_values
+    from pyctr.container.flags import key_values
 
-    volume = engine(ctx).volumes.create(name, labels=parse_key_values(label, "label"), exist_ok=ignore)
+    volume = engine(ctx).volumes.create(name, labels=key_values(label, "label"), ignore=ignore)
     typer.echo(volume.name)
 
 
@@ -60,8 +56,8 @@ def inspect(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json (default), or a Go template."),
 ) -> None:
     """Show volumes' details."""
-    eng = engine(ctx)
-    results = [eng.volumes.get(n).inspect() for n in names]
+    volumes_api = engine(ctx).volumes
+    results = [volumes_api.get(n).inspect() for n in names]
     if fmt and fmt.strip() != "json":
         output.print_each(fmt, results)
     else:
@@ -76,36 +72,23 @@ def rm(
     all_volumes: bool = typer.Option(False, "--all", "-a", help="Remove all volumes not in use."),
 ) -> None:
     """Remove volumes."""
-    eng = engine(ctx)
-    targets = [v.name for v in eng.volumes.list()] if all_volumes else list(names or [])
-    failed = None
-    for name in targets:
-        try:
-            volume = eng.volumes.get(name)
-            users = _users(eng, volume)
-            if users and force:
-                for user in users:
-                    eng.tasks.remove(eng.containers.resolve(user), force=True)
-                users = []
-            if users and all_volumes:
-                continue
-            eng.volumes.remove(name, users=users)
-            typer.echo(name)
-        except PyctrError as exc:
-            sys.stderr.write(f"Error: {exc}\n")
-            failed = exc
-    if failed:
-        raise typer.Exit(2 if "being used" in str(failed) else 1)
+    volumes_api = engine(ctx).volumes
+    reports = volumes_api.remove(names, force=force, all_volumes=all_volumes)
+    for report in reports:
+        if report.error is None:
+            typer.echo(report.name)
+        else:
+            sys.stderr.write(f"Error: {report.error}\n")
+    exit_code = volumes_api.removal_exit_code(reports)
+    if exit_code:
+        raise typer.Exit(exit_code)
 
 
 @volume_app.command("prune")
 def prune(ctx: typer.Context, force: bool = typer.Option(False, "--force", "-f", help="Do not ask for confirmation.")) -> None:
     """Remove volumes no container uses."""
-    eng = engine(ctx)
-    for volume in eng.volumes.list():
-        if not _users(eng, volume):
-            eng.volumes.remove(volume.name, users=[])
-            typer.echo(volume.name)
+    for name in engine(ctx).volumes.prune():
+        typer.echo(name)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,8 @@
-"""-v, --mount and --tmpfs as users write them, turned into OCI mounts.
+"""-v, --mount and --tmpfs as users write them (to spec Mounts), and spec Mounts as OCI mounts.
 
-Bind sources must exist (as podman); a `-v NAME:/path` whose source is not a
-path is a named volume, created on first use.
+Parsing keeps what the user asked for (a volume by name, a bind by path);
+`to_oci` resolves it when the container is created: volumes are made on
+first use, bind sources must exist (as podman).
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import os
 from typing import Callable
 
+from pyctr.container.spec import Mount
 from pyctr.errors import InvalidArgument
 
 BIND_OPTIONS = {"ro", "rw", "z", "Z", "shared", "rshared", "slave", "rslave", "private", "rprivate", "nosuid", "nodev", "noexec", "suid", "dev", "exec", "U", "O", "copy", "nocopy"}
+PROPAGATIONS = ("shared", "rshared", "slave", "rslave", "private", "rprivate")
 
 
 def _check_destination(dest: str, what: str) -> str:
@@ -20,24 +23,11 @@ def _check_destination(dest: str, what: str) -> str:
     return os.path.normpath(dest)
 
 
-def _bind(source: str, dest: str, options: list[str]) -> dict:
-    if not os.path.exists(source):
-        raise InvalidArgument(f"statfs {source}: no such file or directory")
-    opts = ["rbind"]
-    opts.append("ro" if "ro" in options else "rw")
-    opts += [o for o in options if o in ("nosuid", "nodev", "noexec")]
-    propagation = next((o for o in options if o in ("shared", "rshared", "slave", "rslave", "private", "rprivate")), "rprivate")
-    opts.append(propagation)
-    return {"destination": dest, "type": "bind", "source": os.path.realpath(source), "options": opts}
-
-
-def parse_volume(text: str, volume_path: Callable[[str], str]) -> dict:
-    """`-v SRC:DEST[:OPTS]`; SRC a host path (absolute or ./relative) or a volume name."""
+def parse_volume(text: str) -> Mount:
+    """`-v SRC:DEST[:OPTS]`; SRC a host path (absolute or ./relative) or a volume name; `-v DEST` an anonymous volume."""
     parts = text.split(":")
     if len(parts) == 1:
-        # `-v /data`: an anonymous volume at /data.
-        dest = _check_destination(parts[0], f"-v {text}")
-        return {**_bind(volume_path(""), dest, []), "volume": True}
+        return Mount("volume", _check_destination(parts[0], f"-v {text}"))
     if len(parts) > 3:
         raise InvalidArgument(f"invalid volume specification {text!r}: too many colons")
     source, dest = parts[0], _check_destination(parts[1], f"-v {text}")
@@ -46,13 +36,11 @@ def parse_volume(text: str, volume_path: Callable[[str], str]) -> dict:
     if bad:
         raise InvalidArgument(f"invalid option {bad[0]!r} in volume specification {text!r}")
     if source.startswith(("/", "./", "../")) or source in (".", ".."):
-        return _bind(os.path.abspath(source), dest, options)
-    mount = _bind(volume_path(source), dest, options)
-    mount["volume_name"] = source
-    return mount
+        return Mount("bind", dest, os.path.abspath(source), options)
+    return Mount("volume", dest, source, options)
 
 
-def parse_mount(text: str, volume_path: Callable[[str], str]) -> dict:
+def parse_mount(text: str) -> Mount:
     """`--mount type=bind|volume|tmpfs,source=...,destination=...,ro,...`."""
     fields: dict[str, str] = {}
     flags: list[str] = []
@@ -74,25 +62,44 @@ def parse_mount(text: str, volume_path: Callable[[str], str]) -> dict:
     if kind == "bind":
         if not source:
             raise InvalidArgument(f"--mount {text!r}: source is required for a bind mount")
-        return _bind(source, dest, options + [fields.get("bind-propagation", "rprivate")])
+        return Mount("bind", dest, os.path.abspath(source), options + [fields.get("bind-propagation", "rprivate")])
     if kind == "volume":
-        mount = _bind(volume_path(source or ""), dest, options)
-        if source:
-            mount["volume_name"] = source
-        return mount
+        return Mount("volume", dest, source or "", options)
     if kind == "tmpfs":
         size = fields.get("tmpfs-size")
         mode = fields.get("tmpfs-mode", "1777")
-        return tmpfs(dest, ([f"size={size}"] if size else []) + [f"mode={mode}"] + (["ro"] if readonly else []))
+        return Mount("tmpfs", dest, "tmpfs", ([f"size={size}"] if size else []) + [f"mode={mode}"] + options)
     raise InvalidArgument(f"--mount {text!r}: unknown mount type {kind!r} (bind, volume or tmpfs)")
 
 
-def parse_tmpfs(text: str) -> dict:
+def parse_tmpfs(text: str) -> Mount:
     """`--tmpfs /run[:size=64m,mode=755]`."""
     dest, _, opts = text.partition(":")
-    return tmpfs(_check_destination(dest, f"--tmpfs {text}"), [o for o in opts.split(",") if o])
+    return Mount("tmpfs", _check_destination(dest, f"--tmpfs {text}"), "tmpfs", [o for o in opts.split(",") if o])
 
 
-def tmpfs(dest: str, options: list[str]) -> dict:
-    base = ["rw", "noexec", "nosuid", "nodev"]
-    return {"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": base + options}
+def to_oci(mount: Mount, volume_path: Callable[[str], str]) -> dict:
+    """The OCI mount for a spec Mount; `volume_path(name)` gives a volume's directory ("" makes an anonymous one).
+
+    Volume mounts keep `volume_name` (named) or `volume: True` (anonymous) for inspect and `rm -v`.
+    """
+    if mount.type == "tmpfs":
+        return {"destination": mount.destination, "type": "tmpfs", "source": "tmpfs",
+                "options": ["rw", "noexec", "nosuid", "nodev", *mount.options]}
+    if mount.type == "bind":
+        return _bind(mount.source, mount.destination, mount.options)
+    oci = _bind(volume_path(mount.source), mount.destination, mount.options)
+    if mount.source:
+        oci["volume_name"] = mount.source
+    else:
+        oci["volume"] = True
+    return oci
+
+
+def _bind(source: str, dest: str, options: list[str]) -> dict:
+    if not os.path.exists(source):
+        raise InvalidArgument(f"statfs {source}: no such file or directory")
+    opts = ["rbind", "ro" if "ro" in options else "rw"]
+    opts += [o for o in options if o in ("nosuid", "nodev", "noexec")]
+    opts.append(next((o for o in options if o in PROPAGATIONS), "rprivate"))
+    return {"destination": dest, "type": "bind", "source": os.path.realpath(source), "options": opts}

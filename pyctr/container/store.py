@@ -25,6 +25,7 @@ from typing import Iterator
 
 from pyctr.container import names as namegen
 from pyctr.config import Config
+from pyctr.container.spec import ContainerSpec
 from pyctr.errors import Ambiguous, ContainerNotFound, InvalidArgument, NameInUse
 from pyctr.linux.fsutil import atomic_write, atomic_write_json, locked, makedirs, read_json
 
@@ -33,35 +34,76 @@ _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 @dataclass
 class ContainerRecord:
+    """A container as created: the spec it was asked for, and what creation resolved from it."""
+
     id: str
     name: str
+    created: float
+    spec: ContainerSpec  # as asked and validated; never changed after create
     image_id: str
     image_name: str
-    created: float
     args: list[str]  # the command the container runs (entrypoint + cmd)
-    env: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)  # the image's environment, then the spec's
     workdir: str = "/"
     user: str = ""
     hostname: str = ""
-    tty: bool = False
-    stdin: bool = False
-    remove: bool = False  # --rm
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # the image's labels, then the spec's
     stop_signal: str = "SIGTERM"
     stop_timeout: int = 10
-    network: str = "private"
-    mounts: list[dict] = field(default_factory=list)
-    annotations: dict[str, str] = field(default_factory=dict)
+    network: str = "private"  # the mode chosen: private, none, host, slirp4netns or ns:PATH
+    mounts: list[dict] = field(default_factory=list)  # OCI mounts, volumes resolved to host paths
     image_config: dict = field(default_factory=dict)  # the image's config, for inspect
-    create_command: list[str] = field(default_factory=list)
-    options: dict = field(default_factory=dict)  # everything else asked for at create (spec inputs)
+
+    @property
+    def tty(self) -> bool:
+        return self.spec.process.tty
+
+    @property
+    def stdin(self) -> bool:
+        return self.spec.process.stdin
+
+    @property
+    def remove(self) -> bool:
+        return self.spec.lifecycle.remove
 
     @classmethod
     def from_json(cls, obj: dict) -> "ContainerRecord":
+        obj = dict(obj)
+        obj["spec"] = ContainerSpec.from_json(obj["spec"]) if "spec" in obj else _legacy_spec(obj)
         return cls(**{k: obj[k] for k in cls.__dataclass_fields__ if k in obj})
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def _legacy_spec(obj: dict) -> ContainerSpec:
+    """The spec of a record written before specs existed (pyctr 0.1: flat fields and an `options` dict)."""
+    from pyctr.container.spec import PortMapping, RestartPolicy
+
+    options = obj.get("options") or {}
+    spec = ContainerSpec.for_image(obj.get("image_name", ""))
+    spec.process.tty, spec.process.stdin = bool(obj.get("tty")), bool(obj.get("stdin"))
+    spec.process.init = bool(options.get("init"))
+    spec.storage.read_only = bool(options.get("read_only"))
+    spec.storage.shm_size = options.get("shm_size")
+    security = options.get("security") or {}
+    spec.security.privileged = bool(options.get("privileged"))
+    spec.security.cap_add, spec.security.cap_drop = list(options.get("cap_add") or []), list(options.get("cap_drop") or [])
+    spec.security.no_new_privileges = bool(security.get("no_new_privileges"))
+    spec.security.seccomp = security.get("seccomp") or "default"
+    spec.security.groups = [int(g) for g in options.get("group_add") or []]
+    spec.resources.memory, spec.resources.cpus = options.get("memory"), options.get("cpus")
+    spec.resources.ulimits = list(options.get("ulimits") or [])
+    spec.network.ports = [PortMapping(p["host_port"], p["container_port"], p["protocol"], p["host_ip"]) for p in options.get("ports") or []]
+    spec.network.add_hosts = list(options.get("add_hosts") or [])
+    spec.network.dns, spec.network.dns_search = list(options.get("dns") or []), list(options.get("dns_search") or [])
+    spec.network.dns_options = list(options.get("dns_options") or [])
+    restart = options.get("restart") or {}
+    spec.lifecycle.restart = RestartPolicy(restart.get("policy", "no"), int(restart.get("max", 0)))
+    spec.lifecycle.remove = bool(obj.get("remove"))
+    spec.lifecycle.annotations = dict(obj.get("annotations") or {})
+    spec.lifecycle.create_command = list(obj.get("create_command") or [])
+    return spec
 
 
 @dataclass
@@ -167,21 +209,26 @@ class ContainerStore:
         return candidate
 
     def _claim(self, name: str, container_id: str) -> None:
-        """Take `name` for `container_id` (the caller holds the names lock)."""
+        """Take `name` for `container_id` (the caller holds the names lock).
+
+        The name file appears whole (written aside, then linked into place), so a crash
+        never leaves a name that is taken by nobody."""
+        claim = self.names_dir / f".claim-{container_id}"
+        atomic_write(claim, container_id.encode())
         try:
-            fd = os.open(self.names_dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            os.link(claim, self.names_dir / name)
         except FileExistsError:
             owner = self._name_owner(name)
-            if owner and not (self.path(owner) / "container.json").exists():
+            if not owner or not (self.path(owner) / "container.json").exists():
                 atomic_write(self.names_dir / name, container_id.encode())  # left by a crash
                 return
-            owner = owner or "another container"
             raise NameInUse(
                 f'the container name "{name}" is already in use by {owner}. '
                 "You have to remove that container to be able to reuse that name: that name is already in use",
             ) from None
-        with os.fdopen(fd, "w") as f:
-            f.write(container_id)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(claim)
 
     def _name_owner(self, name: str) -> str | None:
         try:
@@ -238,9 +285,11 @@ class ContainerStore:
         """Delete the record and release its name; the caller has stopped and unmounted it."""
         path = self.path(record.id)
         gone = self.dir / f".removing-{record.id}"
-        with contextlib.suppress(FileNotFoundError):
-            os.rename(path, gone)
-        self._release_name(record.name, record.id)
+        # Under the names lock: a create that takes the name over must not lose it to us.
+        with locked(self.names_dir / ".lock"):
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(path, gone)
+            self._release_name(record.name, record.id)
         shutil.rmtree(gone, ignore_errors=True)
         shutil.rmtree(self.state_dir(record.id), ignore_errors=True)
 
@@ -259,9 +308,12 @@ class ContainerStore:
         return read_json(self.path(container_id) / "state.json", {}) or {}
 
     def write_state(self, container_id: str, **changes) -> dict:
-        state = self.read_state(container_id)
-        state.update(changes)
-        atomic_write_json(self.path(container_id) / "state.json", state)
+        """Merge `changes` into state.json. Its own lock (not lock(): callers may hold that one),
+        so that concurrent writers (pause, a restart policy, start) never lose each other's update."""
+        with locked(self.path(container_id) / "state.lock"):
+            state = self.read_state(container_id)
+            state.update(changes)
+            atomic_write_json(self.path(container_id) / "state.json", state)
         return state
 
     def shim_pid(self, container_id: str) -> int:

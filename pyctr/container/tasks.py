@@ -24,12 +24,10 @@ from pyctr.config import Config
 from pyctr.container.store import ContainerRecord, ContainerStore, Status
 from pyctr.errors import ContainerStateError, PyctrError, RuntimeFailure
 from pyctr.linux.fsutil import atomic_write_json, makedirs
-from pyctr.runtime.runc import Runc, error_from_runc
+from pyctr.runtime.runc import OciRuntime, Runc, error_from_runc
 from pyctr.runtime.shimlauncher import ShimLauncher
 from pyctr.signals import parse_signal
 
-INIT_BINARY = "/usr/bin/tini-static"
-INIT_PATH = "/run/pyctr-init"
 POLL = 0.05
 
 
@@ -41,11 +39,11 @@ class Started:
 
 
 class TaskService:
-    def __init__(self, config: Config, store: ContainerStore, images):
+    def __init__(self, config: Config, store: ContainerStore, images, runc: OciRuntime | None = None):
         self.config = config
         self.store = store
         self.images = images
-        self.runc = Runc(config.runroot / "runc")
+        self.runc = runc or Runc(config.runroot / "runc")
 
     # -- rootfs ------------------------------------------------------------------------------
 
@@ -58,8 +56,8 @@ class TaskService:
         upper, work = base / "overlay" / "upper", base / "overlay" / "work"
         for directory in (upper, work, merged):
             makedirs(directory, 0o755)
-        lowers = [str(self.images.layers.path(c)) for c in reversed(image.chain_ids)]
-        mountmod.mount_overlay(lowers, str(merged), upper=str(upper), work=str(work), rootless=self.config.rootless)
+        mountmod.mount_at(self.images.layers.rootfs_mount(image.chain_ids, upper=upper, work=work,
+                                                          rootless=self.config.rootless), str(merged))
         return merged
 
     def _unmount_rootfs(self, record: ContainerRecord) -> None:
@@ -75,7 +73,7 @@ class TaskService:
             return None
         from pyctr.network import slirp
 
-        return str(slirp.setup(self.config.runroot, record.id, record.options.get("ports") or []))
+        return str(slirp.setup(self.config.runroot, record.id, record.spec.network.ports))
 
     def _teardown_network(self, record: ContainerRecord) -> None:
         if record.network == "slirp4netns":
@@ -85,57 +83,18 @@ class TaskService:
 
     def _write_bundle(self, record: ContainerRecord, rootfs: Path, netns: str | None = None,
                       console_size: tuple[int, int] | None = None) -> None:
-        from pyctr.container import etcfiles, userdb
+        from pyctr.container import etcfiles, ocimap, userdb
         from pyctr.runtime import spec
 
-        opts = record.options
         uid, gid, groups, home = userdb.resolve_user(str(rootfs), record.user or None)
-        env = list(record.env)
-        dns = list(opts.get("dns") or [])
-        if netns and not dns:
-            from pyctr.network.slirp import DNS_ADDRESS
-
-            dns = [DNS_ADDRESS]  # slirp4netns answers DNS itself, with the host's resolvers
+        network = record.spec.network
         etc = etcfiles.write_etc_files(
             str(self.store.path(record.id) / "userdata"), record.hostname, "private" if netns else record.network,
-            opts.get("add_hosts", []), dns_servers=dns, dns_search=opts.get("dns_search") or [],
-            dns_options=opts.get("dns_options") or [],
+            network.add_hosts, dns_servers=ocimap.dns_servers(record, netns), dns_search=network.dns_search,
+            dns_options=network.dns_options,
         )
-        args = list(record.args)
-        mounts = [{k: v for k, v in m.items() if k in ("destination", "type", "source", "options")} for m in record.mounts]
-        if opts.get("init"):
-            args = [INIT_PATH, "--"] + args
-            mounts.append({"destination": INIT_PATH, "type": "bind", "source": INIT_BINARY, "options": ["bind", "ro"]})
-        security = opts.get("security", {})
-        spec_options = spec.SpecOptions(
-            rootfs=str(rootfs),
-            args=args,
-            env=env,
-            cwd=record.workdir or "/",
-            uid=uid,
-            gid=gid,
-            additional_gids=groups + [int(g) for g in opts.get("group_add") or []],
-            home=home,
-            hostname=record.hostname,
-            terminal=record.tty,
-            readonly_rootfs=bool(opts.get("read_only")),
-            network=f"ns:{netns}" if netns else (record.network if record.network != "none" else "private"),
-            cap_add=opts.get("cap_add", []),
-            cap_drop=opts.get("cap_drop", []),
-            privileged=bool(opts.get("privileged")),
-            no_new_privileges=bool(security.get("no_new_privileges")),
-            seccomp=security.get("seccomp", "default"),
-            ulimits=opts.get("ulimits", []),
-            mounts=mounts,
-            etc_files=etc,
-            init=bool(opts.get("init")),
-            stop_signal=record.stop_signal,
-            annotations=record.annotations,
-            shm_size=int(opts.get("shm_size") or 64 << 20),
-            rootless=self.config.rootless,  # runc runs inside pyctr's user namespace already
-            memory=opts.get("memory"),
-            cpus=opts.get("cpus"),
-        )
+        spec_options = ocimap.spec_options(record, rootfs=str(rootfs), uid=uid, gid=gid, groups=groups, home=home,
+                                           etc_files=etc, netns=netns, rootless=self.config.rootless)
         bundle = self.store.bundle(record.id)
         makedirs(bundle)
         generated = spec.generate(spec_options)
@@ -184,7 +143,7 @@ class TaskService:
         """Forget the previous run: its exit record, its runc state and shim directory."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.store.exit_file(record.id))
-        if (self.runc.root / record.id).exists():  # only a container that ran before has runc state
+        if self.runc.exists(record.id):  # only a container that ran before has runc state
             self.runc.delete(record.id, force=True)
         state_dir = self.store.state_dir(record.id)
         if state_dir.exists():
@@ -206,7 +165,7 @@ class TaskService:
             "terminal": record.tty,
             "stdin": record.stdin,
             "cleanup_argv": self.cleanup_argv(record.id),
-            "runc_extra_args": [],
+            "runc_extra_args": list(self.runc.extra_args),
         }, attach=attach)
         if "error" in report:
             shim.client.close()
@@ -317,11 +276,10 @@ class TaskService:
             return shim_pid is not None and self._should_restart(record, status)
 
     def _should_restart(self, record: ContainerRecord, status: Status) -> bool:
-        policy = record.options.get("restart") or {}
-        name = policy.get("policy", "no")
-        if name == "no" or self.store.read_state(record.id).get("stopping"):
+        policy = record.spec.lifecycle.restart
+        if policy.name == "no" or self.store.read_state(record.id).get("stopping"):
             return False  # stopped on purpose (stop, kill through stop, rm -f): stays stopped
-        if name == "on-failure" and (status.exit_code == 0 or (policy.get("max") and status.restart_count >= policy["max"])):
+        if policy.name == "on-failure" and (status.exit_code == 0 or (policy.max_retries and status.restart_count >= policy.max_retries)):
             return False
         return True
 

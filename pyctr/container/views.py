@@ -1,10 +1,19 @@
-"""Container data as podman shows it: `inspect` documents and `ps` rows (no printing here)."""
+"""Container data as podman shows it: `inspect` documents and `ps` rows (no printing here).
+
+Front ends that speak podman's formats (the command line) turn the engine's
+results (pyctr.engine.reports) into these documents here.
+"""
 
 from __future__ import annotations
 
 import time
 
-from pyctr.container.store import ContainerRecord, ContainerStore, Status
+from typing import TYPE_CHECKING
+
+from pyctr.container.store import Status
+
+if TYPE_CHECKING:
+    from pyctr.engine.reports import ContainerInfo, ContainerSummary
 
 
 def _rfc3339(ts: float) -> str:
@@ -13,8 +22,9 @@ def _rfc3339(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int((ts % 1) * 1e9):09d}Z"
 
 
-def inspect(store: ContainerStore, record: ContainerRecord) -> dict:
-    status = store.status(record.id)
+def inspect(info: "ContainerInfo") -> dict:
+    record, status, userdata = info.record, info.status, info.userdata_dir
+    spec = record.spec
     return {
         "Id": record.id,
         "Created": _rfc3339(record.created),
@@ -36,10 +46,10 @@ def inspect(store: ContainerStore, record: ContainerRecord) -> dict:
         "Image": record.image_id,
         "ImageName": record.image_name,
         "Rootfs": "",
-        "ResolvConfPath": str(store.path(record.id) / "userdata" / "resolv.conf"),
-        "HostnamePath": str(store.path(record.id) / "userdata" / "hostname"),
-        "HostsPath": str(store.path(record.id) / "userdata" / "hosts"),
-        "LogPath": str(store.log_path(record.id)),
+        "ResolvConfPath": f"{userdata}/resolv.conf",
+        "HostnamePath": f"{userdata}/hostname",
+        "HostsPath": f"{userdata}/hosts",
+        "LogPath": info.log_path,
         "Name": record.name,
         "RestartCount": status.restart_count,
         "Driver": "overlay",
@@ -65,23 +75,22 @@ def inspect(store: ContainerStore, record: ContainerRecord) -> dict:
             "WorkingDir": record.workdir,
             "Entrypoint": list(record.image_config.get("Entrypoint") or []),
             "Labels": dict(record.labels),
-            "Annotations": dict(record.annotations),
+            "Annotations": dict(record.spec.lifecycle.annotations),
             "StopSignal": record.stop_signal,
             "StopTimeout": record.stop_timeout,
             "Tty": record.tty,
             "OpenStdin": record.stdin,
-            "CreateCommand": list(record.create_command),
+            "CreateCommand": list(record.spec.lifecycle.create_command),
         },
         "HostConfig": {
             "AutoRemove": record.remove,
             "NetworkMode": record.network,
-            "Privileged": bool(record.options.get("privileged")),
-            "ReadonlyRootfs": bool(record.options.get("read_only")),
-            "CapAdd": list(record.options.get("cap_add") or []),
-            "CapDrop": list(record.options.get("cap_drop") or []),
-            "Init": bool(record.options.get("init")),
-            "RestartPolicy": {"Name": (record.options.get("restart") or {}).get("policy", "no"),
-                              "MaximumRetryCount": (record.options.get("restart") or {}).get("max", 0)},
+            "Privileged": spec.security.privileged,
+            "ReadonlyRootfs": spec.storage.read_only,
+            "CapAdd": list(spec.security.cap_add),
+            "CapDrop": list(spec.security.cap_drop),
+            "Init": spec.process.init,
+            "RestartPolicy": {"Name": spec.lifecycle.restart.name, "MaximumRetryCount": spec.lifecycle.restart.max_retries},
         },
     }
 
@@ -102,33 +111,33 @@ def status_text(status: Status, now: float | None = None) -> str:
     return status.state.capitalize()
 
 
-def _ports(record: ContainerRecord) -> str:
-    from pyctr.network.ports import describe
+def ports_text(ports) -> str:
+    """`0.0.0.0:8080->80/tcp, ...`, as ps shows published ports (spec PortMappings)."""
+    return ", ".join(f"{p.host_ip or '0.0.0.0'}:{p.host_port}->{p.container_port}/{p.protocol}" for p in ports)
 
-    return describe(record.options.get("ports") or [])
 
-
-def ps_row(store: ContainerStore, record: ContainerRecord, *, no_trunc: bool) -> dict:
-    status = store.status(record.id)
-    command = " ".join(record.args)
+def ps_row(row: "ContainerSummary", *, no_trunc: bool) -> dict:
+    """A `ps` line as podman's `ps --format json` and templates name its fields."""
+    command = " ".join(row.command)
+    status = Status(row.state, pid=row.pid, exit_code=row.exit_code, started_at=row.started_at, finished_at=row.finished_at)
     return {
-        "ID": record.id if no_trunc else record.id[:12],
-        "Id": record.id,
-        "Image": record.image_name,
-        "ImageID": record.image_id,
+        "ID": row.id if no_trunc else row.id[:12],
+        "Id": row.id,
+        "Image": row.image,
+        "ImageID": row.image_id,
         "Command": command if no_trunc or len(command) <= 20 else command[:17] + "...",
-        "Created": int(record.created),
-        "CreatedAt": _rfc3339(record.created),
+        "Created": int(row.created),
+        "CreatedAt": _rfc3339(row.created),
         "CreatedHuman": "",
         "Status": status_text(status),
-        "State": status.state,
-        "ExitCode": status.exit_code,
-        "Exited": status.state == "exited",
-        "Names": record.name,
-        "Pid": status.pid,
-        "Labels": dict(record.labels),
-        "Ports": _ports(record),
-        "Mounts": [m.get("destination", "") for m in record.mounts],
-        "StartedAt": int(status.started_at),
-        "AutoRemove": record.remove,
+        "State": row.state,
+        "ExitCode": row.exit_code,
+        "Exited": row.state == "exited",
+        "Names": row.name,
+        "Pid": row.pid,
+        "Labels": dict(row.labels),
+        "Ports": ports_text(row.ports),
+        "Mounts": list(row.mounts),
+        "StartedAt": int(row.started_at),
+        "AutoRemove": row.auto_remove,
     }

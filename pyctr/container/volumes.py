@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pyctr.errors import ContainerStateError, InvalidArgument, PyctrError, VolumeNotFound
+from pyctr.errors import Conflict, InvalidArgument, NameInUse, VolumeNotFound
 from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
@@ -55,7 +55,7 @@ class VolumeService:
             if existing:
                 if exist_ok:
                     return existing
-                raise InvalidArgument(f"volume with name {name} already exists: volume already exists")
+                raise NameInUse(f"volume with name {name} already exists: volume already exists")
             data = self.dir / name / "_data"
             makedirs(data, 0o755)
             volume = Volume(name, str(data), time.time(), labels or {}, anonymous)
@@ -85,7 +85,7 @@ class VolumeService:
         """Remove a volume; `users` are the containers that still mount it."""
         volume = self.get(name)
         if users:
-            raise ContainerStateError(
+            raise Conflict(
                 f"volume {name} is being used by the following container(s): {', '.join(users)}: volume is being used"
             )
         with locked(self.dir / ".lock"):

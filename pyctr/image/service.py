@@ -101,7 +101,7 @@ class ImageService:
             "GraphDriver": {
                 "Name": "overlay",
                 "Data": {
-                    "LowerDir": ":".join(str(self.layers.path(c)) for c in reversed(record.chain_ids)),
+                    "LowerDir": ":".join(self.layers.lowerdirs(record.chain_ids)),
                 },
             },
             "RootFS": {"Type": "layers", "Layers": list(record.diff_ids)},
@@ -244,11 +244,10 @@ class ImageService:
         with self._mount_lock(record):
             if self._is_mounted(record):
                 return point
-            makedirs(point, 0o700)
-            lowers = [str(self.layers.path(c)) for c in reversed(record.chain_ids)]
-            if not lowers:
+            if not record.chain_ids:
                 raise InvalidArgument(f"image {record.id[:12]} has no layers to mount")
-            mountmod.mount_overlay(lowers, str(point), rootless=self.config.rootless)
+            makedirs(point, 0o700)
+            mountmod.mount_at(self.layers.rootfs_mount(record.chain_ids, rootless=self.config.rootless), str(point))
         return point
 
     def unmount(self, name: str) -> Path | None:

@@ -1,4 +1,8 @@
-"""The one module that performs mount(2) and umount2(2)."""
+"""The one module that performs mount(2) and umount2(2).
+
+The snapshotter (pyctr.snapshot.layers.LayerStore.rootfs_mount) describes a root
+filesystem as a Mount; mount_at() puts it on a target.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import errno
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from functools import cache
 
 from pyctr.errors import StoreError
@@ -60,23 +65,63 @@ def unmount(target: str, *, lazy: bool = False) -> None:
 
 # "fuse" makes rootless mounts use fuse-overlayfs even where the kernel could do it.
 OVERLAY_ENV = "PYCTR_OVERLAY"
+USERXATTR = "userxattr"  # an overlay made in a user namespace (Linux 5.11+): fuse-overlayfs may stand in
 
 
-def mount_overlay(lowers: list[str], target: str, *, upper: str | None = None, work: str | None = None,
-                  rootless: bool = False) -> None:
-    """Stack `lowers` (topmost first) on `target`; with no upper directory the mount is read-only.
+@dataclass(frozen=True)
+class Mount:
+    """A mount, described without its target (after containerd's mount.Mount).
 
-    Rootless, the kernel's overlay with `userxattr` where it allows it (Linux 5.11+),
-    fuse-overlayfs otherwise.
+    type "overlay": `lowerdirs` stacked, topmost first; with `upperdir` and `workdir`
+    it is writable, without them read-only. type "bind": `source` itself; "ro" in
+    `options` makes it read-only. Other `options` are the filesystem's own (userxattr).
     """
+
+    type: str
+    source: str
+    options: tuple[str, ...] = ()
+    lowerdirs: tuple[str, ...] = ()
+    upperdir: str | None = None
+    workdir: str | None = None
+
+    @property
+    def readonly(self) -> bool:
+        return self.upperdir is None if self.type == "overlay" else "ro" in self.options
+
+
+def mount_at(m: Mount, target: str) -> None:
+    """Mount `m` on `target`. An overlay with the userxattr option (rootless) uses the
+    kernel's overlay where it allows it, fuse-overlayfs otherwise (or when PYCTR_OVERLAY=fuse)."""
+    if m.type == "bind":
+        _bind(m.source, target, readonly="ro" in m.options)
+        return
+    if m.type != "overlay":
+        raise StoreError(f"mounting {m.type} on {target}: unknown mount type")
+    if not m.lowerdirs or (m.upperdir is None) != (m.workdir is None):
+        raise StoreError(f"mounting overlay on {target}: needs lower directories, and an upper with a work directory")
+    lowers, upper, work = list(m.lowerdirs), m.upperdir, m.workdir
+    rootless = USERXATTR in m.options
     if rootless and os.environ.get(OVERLAY_ENV) == "fuse":
         return _fuse_overlay(lowers, target, upper, work)
     try:
-        _kernel_overlay(lowers, target, upper, work, ("userxattr",) if rootless else ())
+        _kernel_overlay(lowers, target, upper, work, m.options)
     except MountError as exc:
         if not rootless or exc.errno not in (errno.EPERM, errno.EINVAL, errno.ENODEV) or not shutil.which("fuse-overlayfs"):
             raise
         _fuse_overlay(lowers, target, upper, work)
+
+
+def _bind(source: str, target: str, *, readonly: bool) -> None:
+    mount(source, target, None, MS_BIND)
+    if not readonly:
+        return
+    try:
+        # In a user namespace the source's nosuid/nodev/noexec/atime flags are locked:
+        # the remount must repeat them or it is refused.
+        mount("none", target, None, MS_BIND | MS_RDONLY | MS_REMOUNT | _locked_flags(source))
+    except BaseException:
+        unmount(target, lazy=True)  # never leave a writable view of a shared layer
+        raise
 
 
 def _fuse_overlay(lowers: list[str], target: str, upper: str | None, work: str | None) -> None:
@@ -99,15 +144,7 @@ def _kernel_overlay(lowers: list[str], target: str, upper: str | None, work: str
     working directory, so that deep stacks fit in the one page mount options may take."""
     if len(lowers) == 1 and upper is None:
         # overlayfs wants two layers when there is no upper; a read-only bind mount is equivalent.
-        mount(lowers[0], target, None, MS_BIND)
-        try:
-            # In a user namespace the source's nosuid/nodev/noexec/atime flags are locked:
-            # the remount must repeat them or it is refused.
-            mount("none", target, None, MS_BIND | MS_RDONLY | MS_REMOUNT | _locked_flags(lowers[0]))
-        except BaseException:
-            unmount(target, lazy=True)  # never leave a writable view of a shared layer
-            raise
-        return
+        return _bind(lowers[0], target, readonly=True)
     parent = os.path.commonpath([os.path.dirname(p) for p in lowers])
     opts = ["lowerdir=" + ":".join(os.path.relpath(p, parent) for p in lowers)]
     if upper:

@@ -36,7 +36,7 @@ def paths(run_dir: Path, container_id: str) -> tuple[Path, Path, Path]:
     return base / container_id, base / f"{container_id[:12]}.sock", base / f"{container_id}.slirp.pid"
 
 
-def setup(run_dir: Path, container_id: str, ports: list[dict]) -> Path:
+def setup(run_dir: Path, container_id: str, ports: list) -> Path:
     """Create the namespace, start slirp4netns in it, publish the ports; returns the namespace path."""
     netns, api_socket, pid_file = paths(run_dir, container_id)
     if not os.access("/dev/net/tun", os.R_OK | os.W_OK):
@@ -99,10 +99,11 @@ def _read_with_timeout(fd: int, timeout: float) -> bytes:
     return os.read(fd, 1) if ready else b""
 
 
-def _add_forward(api_socket: Path, port: dict) -> None:
+def _add_forward(api_socket: Path, port) -> None:
+    """`port`: a pyctr.container.spec.PortMapping."""
     request = {"execute": "add_hostfwd", "arguments": {
-        "proto": port["protocol"], "host_addr": port["host_ip"] or "0.0.0.0",
-        "host_port": port["host_port"], "guest_addr": GUEST_ADDRESS, "guest_port": port["container_port"]}}
+        "proto": port.protocol, "host_addr": port.host_ip or "0.0.0.0",
+        "host_port": port.host_port, "guest_addr": GUEST_ADDRESS, "guest_port": port.container_port}}
     dir_fd = os.open(api_socket.parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(5)
@@ -118,7 +119,7 @@ def _add_forward(api_socket: Path, port: dict) -> None:
     reply = json.loads(answer or b"{}")
     if "error" in reply:
         desc = reply["error"].get("desc", reply["error"]) if isinstance(reply["error"], dict) else reply["error"]
-        raise NetworkError(f"publishing port {port['host_port']}: {desc}")
+        raise NetworkError(f"publishing port {port.host_port}: {desc}")
 
 
 def teardown(run_dir: Path, container_id: str) -> None:

@@ -8,15 +8,12 @@ its first piece. Malformed records are skipped, never fatal.
 
 from __future__ import annotations
 
-import calendar
-import functools
 import os
-import re
 import time
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-_TIMESTAMP = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:([Zz])|([+-])(\d\d):(\d\d))$")
+from pyctr.units import parse_rfc3339
+
 _STREAMS = ("stdout", "stderr")
 _TAIL_WINDOW = 64 << 10
 
@@ -29,34 +26,8 @@ class LogLine(NamedTuple):
     partial: bool = False  # the output ended without a newline (a last prompt)
 
 
-def parse_timestamp(text: str) -> float:
-    """Seconds since the epoch of an RFC 3339 timestamp (any offset, any fraction digits)."""
-    # Fast path for the shim's own format: 2026-11-30T06:16:20.123456789Z
-    if len(text) == 30 and text[19] == "." and text[29] == "Z" and text[20:29].isdigit():
-        return _whole_seconds(text[:19]) + int(text[20:29]) / 1e9
-    m = _TIMESTAMP.match(text)
-    if not m:
-        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
-    seconds = _whole_seconds("{}-{}-{}T{}:{}:{}".format(*m.groups()[:6]))
-    if m.group(7):
-        seconds += int(m.group(7)) / 10 ** len(m.group(7))
-    if m.group(9):
-        offset = int(m.group(10)) * 3600 + int(m.group(11)) * 60
-        seconds -= offset if m.group(9) == "+" else -offset
-    return seconds
-
-
-@functools.lru_cache(maxsize=1024)
-def _whole_seconds(text: str) -> int:
-    """`YYYY-MM-DDTHH:MM:SS` in UTC -> epoch seconds; cached, as log records share them."""
-    m = _TIMESTAMP.match(text + "Z")
-    if not m:
-        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
-    fields = tuple(int(g) for g in m.groups()[:6])
-    if not (1 <= fields[1] <= 12 and 1 <= fields[2] <= 31 and fields[3] < 24 and fields[4] < 60
-            and fields[5] < 61):
-        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
-    return calendar.timegm(fields + (0, 0, 0))
+# Record timestamps are read by the one time parser (units.parse_rfc3339, fast on our own format).
+parse_timestamp = parse_rfc3339
 
 
 class _Record(NamedTuple):

@@ -1,31 +1,115 @@
-"""runc, driven through its command line (the only module that runs runc directly).
+"""runc, driven through its command line: the one module that knows runc's argv, its
+log and error formats, and runs it, for the engine and for the shim alike.
 
-Every call closes our file descriptors (close_fds) and gives runc /dev/null as
-stdin, so nothing of pyctr leaks into runc or the container.
+Every run closes our file descriptors (close_fds) and gives runc /dev/null as stdin
+unless the caller hands it another, so nothing of pyctr leaks into runc or the container.
+
+The shim imports this module: it may import only the standard library and pyctr.errors
+(shutil, for one, pulls in the compression modules, so it is imported where it is used).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
+from typing import IO, Protocol, Sequence, Union
 
 from pyctr.errors import CommandNotFound, CommandNotInvokable, PyctrError, RuntimeFailure
 
+CALL_TIMEOUT = 60.0  # for the short subcommands (state, kill, delete, ...)
+
+# What subprocess takes for a stream: None (inherit), an fd, a file, or subprocess.DEVNULL/PIPE.
+Stream = Union[None, int, IO]
+
 
 def find_runc() -> str:
+    import shutil
+
     path = shutil.which("runc") or ("/usr/sbin/runc" if Path("/usr/sbin/runc").exists() else None)
     if not path:
         raise PyctrError("runc not found", hint="install the Debian package runc")
     return path
 
 
-def error_from_runc(text: str) -> PyctrError:
-    """Map runc's failure text to podman's exit codes: 127 not found, 126 not invokable."""
-    line = last_meaningful_line(text)
-    if re.search(r'executable file not found|no such file or directory', line) and "exec:" in line:
+# -- runc's log and error formats -------------------------------------------------------------
+
+def parse_log_line(line: str) -> tuple[str | None, str | None]:
+    """(level, msg) of one runc log line: JSON (`--log-format json`), logrus text
+    (`time=".." level=error msg=".."`, runc's stderr), or (None, None) for neither."""
+    line = line.strip()
+    if line.startswith("{"):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return None, None
+        if isinstance(entry, dict):
+            level, msg = entry.get("level"), entry.get("msg")
+            return (level if isinstance(level, str) else None), (str(msg) if msg is not None else None)
+        return None, None
+    return _logfmt_value(line, "level"), _logfmt_value(line, "msg")
+
+
+def _logfmt_value(line: str, key: str) -> str | None:
+    """The value of `key=value` or `key="quoted \\"value\\""` in a logfmt line."""
+    start = 0
+    while True:
+        at = line.find(key + "=", start)
+        if at < 0:
+            return None
+        if at == 0 or line[at - 1] == " ":
+            break
+        start = at + 1
+    rest = line[at + len(key) + 1:]
+    if not rest.startswith('"'):
+        return rest.split(" ", 1)[0]
+    i = 1
+    while i < len(rest):
+        if rest[i] == "\\":
+            i += 2
+            continue
+        if rest[i] == '"':
+            break
+        i += 1
+    quoted = rest[:i + 1]
+    try:
+        return json.loads(quoted)  # Go's strconv.Quote escapes are JSON's, short of \x..
+    except ValueError:
+        return quoted[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+
+
+def _text(source: bytes | str) -> str:
+    return source.decode(errors="replace") if isinstance(source, bytes) else source
+
+
+def error_message(*sources: bytes | str) -> str:
+    """What runc said when it failed, fit for the user: the `msg` of the last error entry
+    (level error, fatal or panic) of the first source that has one (say its --log file,
+    then its stderr), else the last non-empty line of the last source (its `msg` if it is
+    a log entry); "" if runc said nothing."""
+    for source in sources:
+        for line in reversed(_text(source).splitlines()):
+            level, msg = parse_log_line(line)
+            if level in ("error", "fatal", "panic") and msg:
+                return msg
+    for source in reversed(sources):
+        lines = [line.strip() for line in _text(source).splitlines() if line.strip()]
+        if lines:
+            return parse_log_line(lines[-1])[1] or lines[-1]
+    return ""
+
+
+def last_meaningful_line(text: bytes | str) -> str:
+    """runc's message in `text` (its stderr, or a message the shim passed on)."""
+    return error_message(text)
+
+
+def error_from_runc(text: bytes | str) -> PyctrError:
+    """Map runc's failure text to podman's exit codes: 127 not found, 126 not invokable,
+    else a RuntimeFailure (125)."""
+    line = error_message(text)
+    if re.search(r"executable file not found|no such file or directory", line) and "exec:" in line:
         return CommandNotFound(_short_exec_error(line))
     if "permission denied" in line and "exec:" in line:
         return CommandNotInvokable(_short_exec_error(line))
@@ -43,70 +127,89 @@ def _short_exec_error(line: str) -> str:
     return f"{name}: {why}: OCI runtime attempted to invoke a command that was not found"
 
 
-def last_meaningful_line(text: str) -> str:
-    """runc logs as logrus lines (level=error msg="...") or plain text; keep the message."""
-    for raw in reversed(text.strip().splitlines()):
-        raw = raw.strip()
-        if not raw:
-            continue
-        match = re.search(r'msg="((?:[^"\\]|\\.)*)"', raw)
-        if match:
-            return match.group(1).encode().decode("unicode_escape")
-        try:
-            obj = json.loads(raw)
-            if isinstance(obj, dict) and obj.get("msg"):
-                return str(obj["msg"])
-        except ValueError:
-            pass
-        return raw
-    return ""
+# -- the interface the engine uses ------------------------------------------------------------
+
+class OciRuntime(Protocol):
+    """What the engine (pyctr.container.tasks) asks of runc. Runc implements it with the
+    real binary; tests/fakes.py's RecordingRunc records the calls instead, for unit tests
+    of the engine's policies. Errors are pyctr.errors types (RuntimeFailure, ...).
+
+    `binary`, `root` and `extra_args` go into the shim's config, which runs `runc create`
+    with them (Runc.create_argv).
+    """
+
+    binary: str
+    root: Path
+    extra_args: list[str]
+
+    def exists(self, container_id: str) -> bool:
+        """Whether runc has state for the container (it was created and not deleted)."""
+        ...
+
+    def start(self, container_id: str) -> None: ...
+
+    def kill(self, container_id: str, signal: int | str, *, all_processes: bool = False) -> None: ...
+
+    def delete(self, container_id: str, *, force: bool = False) -> None:
+        """Delete the container's runc state; a container runc does not know is not an error."""
+        ...
+
+    def state(self, container_id: str) -> dict | None:
+        """`runc state` as a dict, None when runc does not know the container."""
+        ...
+
+    def pause(self, container_id: str) -> None: ...
+
+    def resume(self, container_id: str) -> None: ...
+
+    def ps(self, container_id: str) -> list[int]:
+        """Host pids of the container's processes."""
+        ...
+
+    def exec(self, container_id: str, process_file: str, *, tty: bool, detach: bool,
+             stdin: Stream = None, stdout: Stream = None, stderr: Stream = None) -> int:
+        """Run `runc exec` with the process of `process_file` (an OCI process JSON) and wait;
+        -> its exit status (the process's own unless detached). stdin is /dev/null unless
+        given (0 for the caller's own); stdout/stderr are the caller's unless given, and
+        /dev/null when detached."""
+        ...
+
+    def version(self) -> str:
+        """The first line of `runc --version`; "" when it cannot be read."""
+        ...
 
 
 class Runc:
-    def __init__(self, root: Path, binary: str | None = None):
+    """runc at `binary` (found on PATH by default) with its state under `root`.
+    `extra_args` are global options placed before every subcommand (--systemd-cgroup, ...)."""
+
+    def __init__(self, root: Path | str, binary: str | None = None, *, extra_args: Sequence[str] = ()):
         self.root = Path(root)
         self.binary = binary or find_runc()
+        self.extra_args = list(extra_args)
 
-    def argv(self, *args: str) -> list[str]:
-        return [self.binary, "--root", str(self.root), *args]
+    # -- argv builders (the only place that spells runc's options) ----------------------------
 
-    def _run(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            self.argv(*args), stdin=subprocess.DEVNULL, capture_output=True, text=True, close_fds=True, timeout=timeout
-        )
-        if check and result.returncode != 0:
-            raise error_from_runc(result.stderr or result.stdout)
-        return result
+    def argv(self, *args: str, log: str | None = None, log_format: str = "json") -> list[str]:
+        """runc's global options, then `args`. With `log`, runc writes its own messages to that
+        file; `extra_args` come after it, so that they may override it."""
+        logging = ["--log", log, "--log-format", log_format] if log else []
+        return [self.binary, "--root", str(self.root), *logging, *self.extra_args, *args]
 
-    def start(self, container_id: str) -> None:
-        self._run("start", container_id)
+    def create_argv(self, container_id: str, bundle: str, *, pid_file: str, log: str | None = None,
+                    console_socket: str | None = None, start: bool = False,
+                    create_args: Sequence[str] = ()) -> list[str]:
+        """`runc create` (or with `start`, `runc run --detach`: create and start at once).
+        `console_socket` receives the pty master of a terminal container; `create_args` are
+        options of create itself (--no-pivot, ...)."""
+        args = ["run", "--detach"] if start else ["create"]
+        args += ["--bundle", bundle, "--pid-file", pid_file]
+        if console_socket:
+            args += ["--console-socket", console_socket]
+        return self.argv(*args, *create_args, container_id, log=log)
 
-    def kill(self, container_id: str, signal: int | str, *, all_processes: bool = False) -> None:
-        args = ["kill"] + (["--all"] if all_processes else []) + [container_id, str(signal)]
-        self._run(*args)
-
-    def delete(self, container_id: str, *, force: bool = False) -> None:
-        result = self._run("delete", *(["--force"] if force else []), container_id, check=False)
-        if result.returncode != 0 and "does not exist" not in result.stderr and "not exist" not in result.stderr:
-            raise error_from_runc(result.stderr)
-
-    def state(self, container_id: str) -> dict | None:
-        result = self._run("state", container_id, check=False)
-        if result.returncode != 0:
-            return None
-        return json.loads(result.stdout)
-
-    def pause(self, container_id: str) -> None:
-        self._run("pause", container_id)
-
-    def resume(self, container_id: str) -> None:
-        self._run("resume", container_id)
-
-    def ps(self, container_id: str) -> list[int]:
-        return json.loads(self._run("ps", "--format", "json", container_id).stdout or "[]") or []
-
-    def exec_argv(self, container_id: str, process_file: str, *, tty: bool, detach: bool, pid_file: str | None = None) -> list[str]:
-        """The argv of `runc exec`; the caller runs it with the user's stdio."""
+    def exec_argv(self, container_id: str, process_file: str, *, tty: bool, detach: bool,
+                  pid_file: str | None = None) -> list[str]:
         args = ["exec", "--process", process_file]
         if tty:
             args.append("--tty")
@@ -115,3 +218,93 @@ class Runc:
         if pid_file:
             args += ["--pid-file", pid_file]
         return self.argv(*args, container_id)
+
+    def kill_argv(self, container_id: str, signal: int | str, *, all_processes: bool = False) -> list[str]:
+        return self.argv("kill", *(["--all"] if all_processes else []), container_id, str(signal))
+
+    def delete_argv(self, container_id: str, *, force: bool = False) -> list[str]:
+        return self.argv("delete", *(["--force"] if force else []), container_id)
+
+    def state_argv(self, container_id: str) -> list[str]:
+        return self.argv("state", container_id)
+
+    def ps_argv(self, container_id: str) -> list[str]:
+        return self.argv("ps", "--format", "json", container_id)
+
+    # -- running it ----------------------------------------------------------------------------
+
+    def _run(self, argv: list[str], *, check: bool = True, timeout: float = CALL_TIMEOUT) -> subprocess.CompletedProcess:
+        try:
+            result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                    close_fds=True, timeout=timeout)
+        except OSError as exc:
+            raise RuntimeFailure(f"running {self.binary}: {exc.strerror or exc}") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeFailure(f"{' '.join(argv[1:])}: runc did not finish within {timeout:.0f} s") from exc
+        if check and result.returncode != 0:
+            raise error_from_runc(result.stderr or result.stdout)
+        return result
+
+    def exists(self, container_id: str) -> bool:
+        return (self.root / container_id).exists()
+
+    def start(self, container_id: str) -> None:
+        self._run(self.argv("start", container_id))
+
+    def kill(self, container_id: str, signal: int | str, *, all_processes: bool = False) -> None:
+        self._run(self.kill_argv(container_id, signal, all_processes=all_processes))
+
+    def delete(self, container_id: str, *, force: bool = False) -> None:
+        result = self._run(self.delete_argv(container_id, force=force), check=False)
+        if result.returncode != 0 and "not exist" not in result.stderr:
+            raise error_from_runc(result.stderr)
+
+    def state(self, container_id: str) -> dict | None:
+        result = self._run(self.state_argv(container_id), check=False)
+        if result.returncode != 0:
+            return None
+        return json.loads(result.stdout)
+
+    def pause(self, container_id: str) -> None:
+        self._run(self.argv("pause", container_id))
+
+    def resume(self, container_id: str) -> None:
+        self._run(self.argv("resume", container_id))
+
+    def ps(self, container_id: str) -> list[int]:
+        return json.loads(self._run(self.ps_argv(container_id)).stdout or "[]") or []
+
+    def exec(self, container_id: str, process_file: str, *, tty: bool, detach: bool,
+             stdin: Stream = None, stdout: Stream = None, stderr: Stream = None) -> int:
+        """`runc exec`, waited for. stdin is /dev/null unless given; stdout and stderr are
+        inherited unless given, except when detached: then /dev/null, so that the process
+        does not hold the caller's output open (`$(pyctr exec -d ...)` would wait for it)."""
+        quiet = subprocess.DEVNULL if detach else None
+        argv = self.exec_argv(container_id, process_file, tty=tty, detach=detach)
+        try:
+            return subprocess.run(
+                argv, stdin=subprocess.DEVNULL if stdin is None else stdin,
+                stdout=quiet if stdout is None else stdout, stderr=quiet if stderr is None else stderr,
+                close_fds=True,
+            ).returncode
+        except OSError as exc:
+            raise RuntimeFailure(f"running {self.binary}: {exc.strerror or exc}") from exc
+
+    def version(self) -> str:
+        try:
+            result = self._run([self.binary, "--version"], check=False, timeout=10)
+        except RuntimeFailure:
+            return ""
+        lines = result.stdout.splitlines() if result.returncode == 0 else []
+        return lines[0].strip() if lines else ""
+
+    def spawn_create(self, container_id: str, bundle: str, *, pid_file: str, log: str | None = None,
+                     console_socket: str | None = None, start: bool = False, create_args: Sequence[str] = (),
+                     stdin: Stream = None, stdout: Stream = None, stderr: Stream = None) -> subprocess.Popen:
+        """Start `runc create` (the shim's job) with the container's stdio and return at once;
+        the caller waits for it and reads its error with `error_message(log, stderr)`.
+        Raises OSError if runc cannot be run."""
+        argv = self.create_argv(container_id, bundle, pid_file=pid_file, log=log,
+                                console_socket=console_socket, start=start, create_args=create_args)
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else stdin,
+                                stdout=stdout, stderr=stderr, close_fds=True, cwd="/")

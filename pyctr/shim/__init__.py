@@ -6,13 +6,14 @@ container's stdio (k8s-file log, attach socket, pty master), records the exit
 status atomically and runs the engine's cleanup command.
 
 Everything under this package imports only the standard library,
-python-daemon and pyctr.linux.fsutil, so that a shim stays small (see DESIGN.md,
-"The shim contract"). Modules:
+python-daemon, pyctr.errors, pyctr.linux.fsutil and pyctr.runtime.runc (the one
+module that runs runc), so that a shim stays small (see DESIGN.md, "The shim
+contract"). Modules:
     config    the JSON config the engine writes
     protocol  attach socket frames (shared with pyctr.runtime.attach, the client)
     klog      k8s-file log records
     linux     prctl, inotify, cgroup OOM counters, pty window size (ctypes)
-    runc      `runc create` and the console socket
+    runc      `runc create` with the container's stdio, and the console socket
     pump      the event loop: output, stdin, attach clients, child reaping
     main      the lifecycle: detach, create, sync, run, exit record, cleanup
 """

@@ -1,8 +1,9 @@
 """The shim's lifecycle: detach, `runc create`, report on the sync pipe, pump the
 container's stdio until its init exits, record the exit, run the cleanup command.
 
-Imports only the standard library, python-daemon and pyctr.linux.fsutil: a host with
-a hundred containers runs a hundred shims (DESIGN.md, "The shim contract").
+Imports only the standard library, python-daemon, pyctr.errors, pyctr.linux.fsutil and
+pyctr.runtime.runc: a host with a hundred containers runs a hundred shims (DESIGN.md,
+"The shim contract").
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 import daemon
 
 from pyctr.linux import fsutil
+from pyctr.runtime.runc import Runc
 from pyctr.shim import linux, protocol, runc
 from pyctr.shim.config import ConfigError, ShimConfig, sync_fd_hint
 from pyctr.shim.klog import LogWriter
@@ -160,9 +162,10 @@ class Shim:
             return pump
         except Exception as exc:  # noqa: BLE001 - nobody would own the created container
             self._note_exception()
-            subprocess.run([cfg.runc, "--root", cfg.runc_root, *cfg.runc_extra_args, "delete",
-                            "--force", cfg.id], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=60, check=False)
+            try:
+                Runc(cfg.runc_root, cfg.runc, extra_args=cfg.runc_extra_args).delete(cfg.id, force=True)
+            except Exception:  # noqa: BLE001 - the error that matters is the one reported
+                self._note_exception()
             return self._fail(f"pyctr shim: {exc}")
 
     def _record_exit(self, pump: Pump) -> tuple[int, int | None]:

@@ -5,16 +5,18 @@ Without a terminal the container inherits runc's own stdio: stdin is a pipe
 terminal, runc sends the pty master over a console socket, and its own
 stdout/stderr are a pipe of their own. Either way runc's log (warnings, the
 error) goes to a file in state_dir, so it stays out of the container's log.
+runc's command line and its log format belong to pyctr.runtime.runc.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import selectors
 import socket
 import subprocess
 import time
+
+from pyctr.runtime.runc import Runc, error_message
 
 CREATE_TIMEOUT = 300.0  # createRuntime hooks may be slow, but not forever
 CONSOLE_SOCKET = "console.sock"
@@ -83,28 +85,29 @@ def create(config, dir_fd: int, wakeup_fd: int) -> Created:
     runc_log = os.path.join(config.state_dir, RUNC_LOG)
     pid_file = os.path.join(config.state_dir, "pid")
     # The engine's runc_extra_args come after our --log, so they may override it.
-    argv = [config.runc, "--root", config.runc_root, "--log", runc_log, "--log-format", "json",
-            *config.runc_extra_args, *(["run", "--detach"] if config.start else ["create"]),
-            "--bundle", config.bundle, "--pid-file", pid_file]
+    runc = Runc(config.runc_root, config.runc, extra_args=config.runc_extra_args)
     console = master_fd = None
+    console_path = None
     stdio = _Stdio(config)
     try:
         if config.terminal:
             console = _console_listener(dir_fd)
             # runc chdirs to the bundle, and socket paths stop at 108 bytes: reach the
             # socket through our own fd of state_dir, whatever its length.
-            argv += ["--console-socket", f"/proc/{os.getpid()}/fd/{dir_fd}/{CONSOLE_SOCKET}"]
-        argv += [*config.runc_create_args, config.id]
+            console_path = f"/proc/{os.getpid()}/fd/{dir_fd}/{CONSOLE_SOCKET}"
         open(runc_log, "wb").close()  # only this run's messages
         try:
-            proc = subprocess.Popen(argv, stdin=stdio.argv_stdio[0], stdout=stdio.argv_stdio[1],
-                                    stderr=stdio.argv_stdio[2], close_fds=True, cwd="/")
+            proc = runc.spawn_create(
+                config.id, config.bundle, pid_file=pid_file, log=runc_log,
+                console_socket=console_path, start=config.start, create_args=config.runc_create_args,
+                stdin=stdio.argv_stdio[0], stdout=stdio.argv_stdio[1], stderr=stdio.argv_stdio[2])
         except OSError as exc:
             raise CreateFailed(f"running {config.runc}: {exc.strerror or exc}") from exc
         stdio.close_theirs()
         output, master_fd = _wait(proc, stdio.streams, console, wakeup_fd)
         if proc.returncode != 0:
-            raise CreateFailed(error_message(_read_log(runc_log), output, proc.returncode))
+            said = error_message(_read_log(runc_log), b"".join(data for _, data in output))
+            raise CreateFailed(said or f"runc create failed with exit status {proc.returncode}")
         if config.terminal and master_fd is None:
             raise CreateFailed("runc did not send the pty master on the console socket")
         pid = _read_pid(pid_file)
@@ -217,69 +220,9 @@ def _read_pid(pid_file: str) -> int:
         raise CreateFailed(f"reading runc's pid file {pid_file}: {exc}") from exc
 
 
-# -- runc's error messages -----------------------------------------------------------------
-
 def _read_log(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
             return f.read()
     except OSError:
         return b""
-
-
-def error_message(runc_log: bytes, output: list[tuple[str, bytes]], returncode: int) -> str:
-    """The last meaningful line runc printed: the `msg` of its last error entry in its
-    log (JSON or logrus text), else the last non-empty line of its stderr."""
-    for text in (runc_log, b"".join(data for _, data in output)):
-        lines = [line.strip() for line in text.decode(errors="replace").splitlines()]
-        for line in reversed(lines):
-            level, msg = parse_log_line(line)
-            if level in ("error", "fatal", "panic") and msg:
-                return msg
-    lines = [line for line in lines if line]  # stderr's, from the last round
-    if lines:
-        return parse_log_line(lines[-1])[1] or lines[-1]
-    return f"runc create failed with exit status {returncode}"
-
-
-def parse_log_line(line: str) -> tuple[str | None, str | None]:
-    """(level, msg) of one runc log line: JSON, logrus text (`time=".." level=error msg=".."`), or neither."""
-    if line.startswith("{"):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            return None, None
-        if isinstance(entry, dict):
-            return entry.get("level"), entry.get("msg")
-        return None, None
-    level = _logfmt_value(line, "level")
-    msg = _logfmt_value(line, "msg")
-    return level, msg
-
-
-def _logfmt_value(line: str, key: str) -> str | None:
-    """The value of `key=value` or `key="quoted \\"value\\""` in a logfmt line."""
-    start = 0
-    while True:
-        at = line.find(key + "=", start)
-        if at < 0:
-            return None
-        if at == 0 or line[at - 1] == " ":
-            break
-        start = at + 1
-    rest = line[at + len(key) + 1:]
-    if not rest.startswith('"'):
-        return rest.split(" ", 1)[0]
-    i = 1
-    while i < len(rest):
-        if rest[i] == "\\":
-            i += 2
-            continue
-        if rest[i] == '"':
-            break
-        i += 1
-    quoted = rest[:i + 1]
-    try:
-        return json.loads(quoted)  # Go's strconv.Quote escapes are JSON's, short of \x..
-    except ValueError:
-        return quoted[1:-1].replace('\\"', '"').replace("\\\\", "\\")

@@ -16,10 +16,12 @@ import ctypes
 import os
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from pyctr import digest as digestmod
+from pyctr.errors import InvalidArgument
 from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json, store_error
+from pyctr.linux.mount import USERXATTR, Mount
 
 
 def _syncfs(path: Path) -> None:
@@ -51,6 +53,28 @@ class LayerStore:
     def path(self, chain_id: str) -> Path:
         """The overlay lower directory of a layer."""
         return self.dir / digestmod.hex_of(chain_id) / "diff"
+
+    def lowerdirs(self, chain_ids: Sequence[str]) -> list[str]:
+        """The overlay lower directories of an image's layers (chain IDs base first), topmost first."""
+        return [str(self.path(c)) for c in reversed(chain_ids)]
+
+    def rootfs_mount(self, chain_ids: Sequence[str], *, upper: str | Path | None = None,
+                     work: str | Path | None = None, rootless: bool = False) -> Mount:
+        """The mount of a root filesystem made of these layers (after containerd's snapshotter
+        `Mounts`): read-only for an image, writable in `upper` (with overlay's `work`
+        directory, on the same filesystem) for a container. Mount it with
+        pyctr.linux.mount.mount_at(); `rootless` lets fuse-overlayfs stand in for the kernel."""
+        lowers = self.lowerdirs(chain_ids)
+        if (upper is None) != (work is None):
+            raise InvalidArgument("a writable root filesystem needs both an upper and a work directory")
+        if not lowers:
+            if upper is None:
+                raise InvalidArgument("no layers to mount")
+            return Mount("bind", str(upper))  # nothing below: the upper directory is the whole tree
+        if len(lowers) == 1 and upper is None:
+            return Mount("bind", lowers[0], options=("ro",))  # overlay wants two layers without an upper
+        return Mount("overlay", "overlay", options=(USERXATTR,) if rootless else (), lowerdirs=tuple(lowers),
+                     upperdir=None if upper is None else str(upper), workdir=None if work is None else str(work))
 
     def exists(self, chain_id: str) -> bool:
         return (self.dir / digestmod.hex_of(chain_id)).is_dir()

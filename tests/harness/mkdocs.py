@@ -101,7 +101,9 @@ def _option(p, is_help: bool) -> Param:
     flags = sorted(p.opts, key=lambda f: (f.startswith("--"), f)) + p.secondary_opts
     envvar = p.envvar if isinstance(p.envvar, (str, type(None))) else ", ".join(p.envvar)
     if p.is_flag or p.count:
-        return Param(flags, "", p.help or "", envvar=envvar or "", is_help=is_help)
+        # A boolean flag takes a value only when attached (--rm=false): bash completes that form.
+        kind = "words:true false" if p.is_bool_flag and not is_help else ""
+        return Param(flags, "", p.help or "", envvar=envvar or "", is_help=is_help, kind=kind)
     metavar = _metavar(p, max(p.opts, key=len))
     return Param(flags, metavar, p.help or "", _default(p), envvar or "", p.required, p.multiple,
                  _kind(p, metavar))

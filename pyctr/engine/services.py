@@ -1,4 +1,4 @@
-"""The composition root: one Engine per command, its services built on first use."""
+"""The services behind the engine, each built on first use (a command pays only for what it touches)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from functools import cached_property
 from pyctr.config import Config
 
 
-class Engine:
-    def __init__(self, config: Config):
+class Services:
+    def __init__(self, config: Config, runc=None):
         self.config = config
+        self._runc = runc  # a replacement for runc (tests: a recording fake)
 
     @cached_property
     def images(self):
@@ -27,15 +28,10 @@ class Engine:
     def tasks(self):
         from pyctr.container.tasks import TaskService
 
-        return TaskService(self.config, self.containers, self.images)
+        return TaskService(self.config, self.containers, self.images, runc=self._runc)
 
     @cached_property
     def volumes(self):
         from pyctr.container.volumes import VolumeService
 
         return VolumeService(self.config.root)
-
-    def create(self, opts, progress=None):
-        from pyctr.container.create import create_container
-
-        return create_container(self.containers, self.images, self.volumes, opts, progress)

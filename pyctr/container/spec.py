@@ -1,0 +1,231 @@
+"""The container spec: everything a container is asked to be, in one typed value.
+
+Grouped as podman's SpecGenerator groups it (image, process, storage, security,
+resources, network, lifecycle). Every front end builds one (the command line
+from podman's flags through pyctr.container.flags, a later API service from
+JSON), the engine validates it once (`validate`), stores it as is in the
+container record, and pyctr.container.ocimap turns it into the OCI spec.
+
+Adding an option: a field here (with its check in `validate` if it needs one),
+its flag in the command line, and its line in the OCI mapping.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from functools import cache
+from typing import Any, get_type_hints
+
+from pyctr.errors import InvalidArgument
+
+PULL_POLICIES = ("always", "missing", "never", "newer")
+RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
+NETWORK_MODES = ("private", "none", "host", "slirp4netns")
+MOUNT_TYPES = ("bind", "volume", "tmpfs")
+MIN_MEMORY = 6 << 20  # podman's floor: less cannot even start a shell
+
+
+@dataclass
+class ImageSpec:
+    name: str  # a reference or an image ID, as the user wrote it
+    pull: str = "missing"  # always, missing, never or newer
+    platform: str | None = None  # OS/ARCH[/VARIANT] to pull
+    tls_verify: bool | None = None  # None: HTTPS, except for loopback and insecure registries
+    authfile: str | None = None
+
+
+@dataclass
+class ProcessSpec:
+    command: list[str] = field(default_factory=list)  # replaces the image's CMD when given
+    entrypoint: list[str] | None = None  # None: the image's; [] clears it (and its CMD)
+    env: dict[str, str] = field(default_factory=dict)  # over the image's environment
+    workdir: str | None = None  # None: the image's, else /
+    user: str | None = None  # USER[:GROUP], names or IDs; None: the image's
+    tty: bool = False
+    stdin: bool = False  # keep stdin open (-i)
+    init: bool = False  # tini as PID 1
+    stop_signal: str | None = None  # None: the image's STOPSIGNAL, else SIGTERM
+    stop_timeout: int | None = None  # seconds before SIGKILL; None: 10
+
+
+@dataclass
+class Mount:
+    """A bind mount, a named or anonymous volume, or a tmpfs."""
+
+    type: str  # bind, volume or tmpfs
+    destination: str
+    source: str = ""  # bind: a host path; volume: its name ("" for an anonymous one)
+    options: list[str] = field(default_factory=list)  # ro, nosuid, rprivate, size=64m, ...
+
+
+@dataclass
+class StorageSpec:
+    mounts: list[Mount] = field(default_factory=list)
+    read_only: bool = False  # read-only root filesystem (with tmpfs on /tmp, /var/tmp, /run)
+    shm_size: int | None = None  # bytes of /dev/shm; None: 64 MiB
+
+
+@dataclass
+class SecuritySpec:
+    privileged: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    no_new_privileges: bool = False
+    seccomp: str = "default"  # default, unconfined, or the absolute path of a profile
+    groups: list[int] = field(default_factory=list)  # supplementary group IDs (--group-add)
+
+
+@dataclass
+class ResourceSpec:
+    memory: int | None = None  # bytes
+    cpus: float | None = None
+    ulimits: list[str] = field(default_factory=list)  # NAME=SOFT[:HARD], as --ulimit
+
+
+@dataclass
+class PortMapping:
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str = ""  # "" for every address
+
+
+@dataclass
+class NetworkSpec:
+    mode: str | None = None  # private, none, host, slirp4netns or ns:PATH; None: the default for the user
+    hostname: str | None = None  # None: the container's short ID
+    ports: list[PortMapping] = field(default_factory=list)
+    add_hosts: list[str] = field(default_factory=list)  # HOST:IP lines for /etc/hosts
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RestartPolicy:
+    name: str = "no"  # no, on-failure, always or unless-stopped
+    max_retries: int = 0  # on-failure only; 0 is no limit
+
+
+@dataclass
+class LifecycleSpec:
+    name: str | None = None  # None: a generated adjective_noun
+    remove: bool = False  # --rm: removed once it exits
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    labels: dict[str, str] = field(default_factory=dict)  # over the image's labels
+    annotations: dict[str, str] = field(default_factory=dict)
+    create_command: list[str] = field(default_factory=list)  # how it was made, for inspect and units
+
+
+@dataclass
+class ContainerSpec:
+    image: ImageSpec
+    process: ProcessSpec = field(default_factory=ProcessSpec)
+    storage: StorageSpec = field(default_factory=StorageSpec)
+    security: SecuritySpec = field(default_factory=SecuritySpec)
+    resources: ResourceSpec = field(default_factory=ResourceSpec)
+    network: NetworkSpec = field(default_factory=NetworkSpec)
+    lifecycle: LifecycleSpec = field(default_factory=LifecycleSpec)
+
+    @classmethod
+    def for_image(cls, image: str, command: list[str] | None = None, **groups: Any) -> "ContainerSpec":
+        """The short way: `ContainerSpec.for_image("busybox", ["echo", "hi"])`."""
+        spec = cls(ImageSpec(image), **groups)
+        if command is not None:
+            spec.process.command = list(command)
+        return spec
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ContainerSpec":
+        return _from_json(cls, data)
+
+    def validate(self) -> None:
+        """Every check that needs no image and no store; raises InvalidArgument."""
+        _validate(self)
+
+
+def _from_json(kind: type, data: Any) -> Any:
+    """Rebuild nested dataclasses from their asdict() form (unknown keys are ignored)."""
+    hints = _hints(kind)
+    values = {}
+    for f in fields(kind):
+        if f.name not in data:
+            continue
+        value, hint = data[f.name], hints[f.name]
+        if is_dataclass(hint):
+            value = _from_json(hint, value)
+        elif getattr(hint, "__origin__", None) is list and is_dataclass(hint.__args__[0]):
+            value = [_from_json(hint.__args__[0], item) for item in value]
+        values[f.name] = value
+    return kind(**values)
+
+
+@cache
+def _hints(kind: type) -> dict:
+    return get_type_hints(kind)  # the annotations are strings (postponed evaluation)
+
+
+def _validate(spec: ContainerSpec) -> None:
+    from pyctr.signals import parse_signal
+
+    if not spec.image.name:
+        raise InvalidArgument("an image is required")
+    if spec.image.pull not in PULL_POLICIES:
+        raise InvalidArgument(f"invalid --pull {spec.image.pull!r}: expected one of {', '.join(PULL_POLICIES)}")
+    process = spec.process
+    if process.stop_timeout is not None and process.stop_timeout < -1:
+        raise InvalidArgument("--stop-timeout must be 0 or more")
+    if process.stop_signal:
+        parse_signal(process.stop_signal)
+    for mount in spec.storage.mounts:
+        _validate_mount(mount)
+    security = spec.security
+    if security.seccomp not in ("default", "unconfined") and not os.path.isfile(security.seccomp):
+        raise InvalidArgument(f"opening seccomp profile {security.seccomp}: no such file")
+    resources = spec.resources
+    if resources.memory is not None and resources.memory < MIN_MEMORY:
+        raise InvalidArgument("minimum memory limit allowed is 6MB")
+    cpus = os.cpu_count() or 1
+    if resources.cpus is not None and not 0 < resources.cpus <= cpus:
+        raise InvalidArgument(f"range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available")
+    _validate_network(spec.network)
+    restart = spec.lifecycle.restart
+    if restart.name not in RESTART_POLICIES or (restart.max_retries and restart.name != "on-failure"):
+        raise InvalidArgument(f"invalid restart policy {restart.name!r}: expected no, on-failure[:MAX], always or unless-stopped")
+    if restart.name != "no" and spec.lifecycle.remove:
+        raise InvalidArgument("the --rm option conflicts with --restart, when the restartPolicy is not \"no\"")
+
+
+def _validate_mount(mount: Mount) -> None:
+    if mount.type not in MOUNT_TYPES:
+        raise InvalidArgument(f"unknown mount type {mount.type!r} (bind, volume or tmpfs)")
+    if not mount.destination.startswith("/"):
+        raise InvalidArgument(f"invalid container path {mount.destination!r}: must be absolute")
+    if mount.type == "bind" and not os.path.exists(mount.source):
+        raise InvalidArgument(f"statfs {mount.source}: no such file or directory")
+
+
+def _validate_network(network: NetworkSpec) -> None:
+    mode = network.mode
+    if mode is not None and mode not in NETWORK_MODES and not mode.startswith("ns:"):
+        raise InvalidArgument(f"invalid --network {mode!r}: expected none, host, private or slirp4netns")
+    if network.ports and mode not in (None, "slirp4netns"):
+        raise InvalidArgument(f"-p needs --network slirp4netns (the default when ports are published), not {mode}")
+    for port in network.ports:
+        for number in (port.host_port, port.container_port):
+            if not 0 < number < 65536:
+                raise InvalidArgument(f"invalid port {number}: not a port number")
+        if port.protocol not in ("tcp", "udp"):
+            raise InvalidArgument(f"invalid protocol {port.protocol!r}: tcp or udp")
+    if network.dns:
+        import ipaddress
+
+        for server in network.dns:
+            try:
+                ipaddress.ip_address(server)
+            except ValueError:
+                raise InvalidArgument(f"{server} is not an ip address") from None

@@ -1,0 +1,69 @@
+"""pyctr.Engine: the public, typed Python API. Every policy lives behind it; front ends only parse and format.
+
+    from pyctr import Engine, ContainerSpec
+
+    engine = Engine()  # root: /var/lib/pyctr; rootless: ~/.local/share/pyctr (joins the user namespace)
+    engine.images.pull("localhost:5000/test/busybox")
+    ctr = engine.containers.run(ContainerSpec.for_image("localhost:5000/test/busybox", ["echo", "hello"])).container
+    engine.containers.wait([ctr.id])
+    for line in engine.containers.logs(ctr.id):
+        print(line.text.decode())
+    engine.containers.remove([ctr.id])
+
+Results are dataclasses (pyctr.engine.reports); errors are pyctr.errors classes, each
+in a category (NotFound, Conflict, InvalidArgument, ...) with podman's exit code.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+
+from pyctr.config import Config
+from pyctr.engine.services import Services
+
+
+class Engine:
+    """One engine per process (or per command). Services are built on first use."""
+
+    def __init__(self, root: str | os.PathLike | None = None, runroot: str | os.PathLike | None = None, *,
+                 config: Config | None = None, runc=None):
+        """`root`/`runroot`: the store and runtime state (else $PYCTR_ROOT/$PYCTR_RUNROOT, else podman's
+        defaults: /var/lib/pyctr and /run/pyctr as root, under $XDG_DATA_HOME and $XDG_RUNTIME_DIR rootless).
+        `runc`: a replacement for pyctr.runtime.runc.Runc (tests use a recording fake)."""
+        if config is None and os.geteuid() != 0:
+            # Rootless: every process works inside the user's shared user and mount namespace.
+            from pyctr import config as configmod
+            from pyctr.linux import userns
+
+            userns.enter(configmod.runtime_dir() / "pyctr")
+        self.config = config or Config.create(root or os.environ.get("PYCTR_ROOT"), runroot or os.environ.get("PYCTR_RUNROOT"))
+        self.services = Services(self.config, runc)
+
+    @cached_property
+    def images(self):
+        """pyctr.engine.images.Images"""
+        from pyctr.engine.images import Images
+
+        return Images(self.services)
+
+    @cached_property
+    def containers(self):
+        """pyctr.engine.containers.Containers"""
+        from pyctr.engine.containers import Containers
+
+        return Containers(self.services)
+
+    @cached_property
+    def volumes(self):
+        """pyctr.engine.volumes.Volumes"""
+        from pyctr.engine.volumes import Volumes
+
+        return Volumes(self.services)
+
+    @cached_property
+    def system(self):
+        """pyctr.engine.system.System: info, unshare"""
+        from pyctr.engine.system import System
+
+        return System(self.services)

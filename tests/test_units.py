@@ -1,0 +1,70 @@
+"""The one time parser (pyctr.units): RFC 3339 as recorded, and times as users write them."""
+
+import pytest
+
+from pyctr import units
+from pyctr.errors import InvalidArgument
+from pyctr.runtime import logs
+
+T = 1_700_000_000  # 2023-11-14T22:13:20Z
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2023-11-14T22:13:20Z", T),
+    ("2023-11-14T22:13:20.123456789Z", T + 0.123456789),
+    ("2023-11-14T22:13:20.5z", T + 0.5),
+    ("2023-11-14t22:13:20.000001Z", T + 0.000001),
+    ("2023-11-14T23:13:20+01:00", T),
+    ("2023-11-14T20:43:20.25-01:30", T + 0.25),
+    ("2023-11-14T22:13:20", T),  # no zone: UTC, as Go's time.Parse
+    ("2023-11-14T22:13:20.75", T + 0.75),
+    ("2023-11-14", T - (22 * 3600 + 13 * 60 + 20)),
+    ("2023-11-14Z", T - (22 * 3600 + 13 * 60 + 20)),
+])
+def test_rfc3339(text, expected):
+    assert units.parse_rfc3339(text) == pytest.approx(expected, abs=1e-9)
+    assert units.parse_time(text) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2023-11-14T22:13", "2023-13-01T00:00:00Z", "2023-11-14T24:00:00Z",
+                                  "2023-11-14T22:13:20Zjunk", "2023-11-14T22:13:20Z\n", "２023-11-14T22:13:20Z",
+                                  "2023-11-14T22:13:20.Z", ""])
+def test_rfc3339_rejects(text):
+    with pytest.raises(ValueError):
+        units.parse_rfc3339(text)
+
+
+def test_log_records_use_the_same_parser():
+    assert logs.parse_timestamp is units.parse_rfc3339
+
+
+@pytest.mark.parametrize("text, ago", [
+    ("10m", 600), ("1h30m", 5400), ("1.5s", 1.5), ("300ms", 0.3), ("2h45m10.5s", 9910.5), ("1us", 1e-6),
+    ("1µs", 1e-6), ("5ns", 5e-9), ("0", 0), (".5h", 1800), ("-1m", -60), ("+1m", 60),
+])
+def test_durations_count_back_from_now(text, ago):
+    assert units.parse_duration(text) == pytest.approx(ago)
+    if text != "0":  # a bare number is UNIX seconds, as podman reads it
+        assert units.parse_time(text, now=10_000.0) == pytest.approx(10_000.0 - ago)
+
+
+def test_duration_from_the_clock(monkeypatch):
+    monkeypatch.setattr(units.time, "time", lambda: 5000.0)
+    assert units.parse_time("10s") == 4990.0
+
+
+@pytest.mark.parametrize("text, expected", [("1700000000", T), ("1700000000.25", T + 0.25), (" 17 ", 17.0), ("0", 0.0)])
+def test_unix_seconds(text, expected):
+    assert units.parse_time(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "garbage", "1h30", "m", "10 m", "1d", "-", "1e3", "0x10"])
+def test_parse_time_rejects_with_a_hint_of_the_forms(text):
+    with pytest.raises(InvalidArgument, match="RFC 3339, UNIX time or a duration"):
+        units.parse_time(text)
+
+
+def test_parse_created_is_lenient():
+    assert units.parse_created("2023-11-14T22:13:20Z") == T
+    assert units.parse_created("") is None and units.parse_created(None) is None
+    assert units.parse_created("garbage") is None
