@@ -12,7 +12,8 @@ import time
 import pytest
 
 from pyctr import ContainerSpec, Engine
-from pyctr.engine.reports import ContainerSummary, Report
+from pyctr.engine.containers import ContainerSummary
+from pyctr.engine.reports import Report
 from pyctr.errors import Conflict, ContainerNotFound, ContainerStateError, ImageNotFound, NameInUse, NotFound
 
 

@@ -80,6 +80,7 @@ def inspect(
 ) -> None:
     """Show the configuration and state of containers (or images)."""
     from pyctr.container import views
+    from pyctr.image import views as image_views
 
     eng = engine(ctx)
     results, errors = [], []
@@ -92,7 +93,7 @@ def inspect(
                 except ContainerNotFound:
                     if kind == "container":
                         raise
-            results.append(eng.images.inspect(name))
+            results.append(image_views.inspect(eng.images.inspect(name)))
         except ContainerNotFound as exc:
             errors.append(exc)
         except PyctrError as exc:
@@ -170,17 +171,22 @@ def export(
         sys.stdout.buffer.flush()
 
 
-def register(app: typer.Typer) -> typer.Typer:
+def register(app: typer.Typer, *, group: bool = True) -> typer.Typer | None:
+    """The container commands at the top (`pyctr ps`) and, with `group`, under `pyctr container`
+    (typer builds every registered command at start-up, so `pyctr ps` builds only its own words)."""
     common = [("ps", ps), ("logs", logs), ("stop", control.stop), ("kill", control.kill), ("rm", control.rm),
               ("wait", control.wait), ("rename", rename), ("pause", control.pause), ("unpause", control.unpause),
               ("restart", control.restart), ("top", top), ("exec", control.exec_), ("attach", control.attach),
               ("cp", cp), ("export", export)]
+    targets = (app, container_app) if group else (app,)
     for name, func in common:
         # exec: options end at the container name; what follows is the command's.
         settings = {"allow_interspersed_args": False} if name == "exec" else {}
-        app.command(name, context_settings=settings)(func)
-        container_app.command(name, context_settings=settings)(func)
+        for target in targets:
+            target.command(name, context_settings=settings)(func)
     app.command("inspect")(inspect)
+    if not group:
+        return None
     container_app.command("inspect")(_container_inspect)
     container_app.command("list")(ps)
     container_app.command("ls")(ps)

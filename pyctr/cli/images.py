@@ -131,11 +131,13 @@ def inspect(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json (default), or a Go template such as '{{.Id}}'."),
 ) -> None:
     """Show the configuration of one or more images."""
+    from pyctr.image import views
+
     images_api = engine(ctx).images
     results, errors = [], []
     for name in names:
         try:
-            results.append(images_api.inspect(name))
+            results.append(views.inspect(images_api.inspect(name)))
         except ImageNotFound as exc:
             errors.append(exc)
     output.print_inspect(fmt, results, errors)
@@ -217,12 +219,15 @@ def unmount(
         typer.echo(image_id)
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, *, group: bool = True) -> None:
+    """The image commands at the top (`pyctr images`) and, with `group`, under `pyctr image`."""
     app.command("pull")(pull)
     app.command("images")(images)
     app.command("tag")(tag)
     app.command("untag")(untag)
     app.command("rmi")(rmi)
+    if not group:
+        return
     image_app.command("pull")(pull)
     image_app.command("list")(images)
     image_app.command("ls")(images)

@@ -119,11 +119,15 @@ def _register_commands(argv: list[str] | None = None) -> None:
     modules = COMMAND_MODULES.get(word or "", ALL_MODULES)
     if any(a in ("--help", "-h") for a in (argv or [])[:1]):
         modules = ALL_MODULES
+    # The `container` and `image` groups only when their word is used (or for help and completion).
+    groups = modules is ALL_MODULES or word in ("container", "image")
     loaded = {name: import_module(f"pyctr.cli.{name}") for name in modules}
-    container_app = loaded["containers"].register(app) if "containers" in loaded else None
+    container_app = loaded["containers"].register(app, group=groups) if "containers" in loaded else None
     for name, module in loaded.items():
         if name == "run":
             module.register(app, container_app)
+        elif name == "images":
+            module.register(app, group=groups)
         elif name != "containers":
             module.register(app)
 
@@ -155,6 +159,10 @@ def _fail(message: str, hint: str | None = None, code: int = EXIT_ENGINE) -> int
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     current = Session()  # filled in by global_options, once they are parsed
+    if split_global_options(argv)[0][-1:] in (["--version"], ["-v"]) and not command_word(argv):  # nothing to build
+        sys.stdout.write(f"pyctr version {__version__}\n")
+        sys.stdout.flush()
+        os._exit(0)
     try:
         if runs_a_container(argv):
             _prestart_shim()

@@ -7,6 +7,7 @@ written, so a bad spec leaves no half-created container behind.
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 from pyctr.container.spec import ContainerSpec
 from pyctr.errors import InvalidArgument
@@ -65,18 +66,15 @@ def _ensure_image(images, spec: ContainerSpec, progress):
     return local
 
 
-def create_container(store, images, volumes, spec: ContainerSpec, progress=None):
-    """Validate, find or pull the image, and write the container record."""
+def create_container(store, images, volume_path: Callable[[str], str], spec: ContainerSpec, progress=None):
+    """Validate, find or pull the image, and write the container record.
+    `volume_path(name)`: the directory of a volume, made on first use ("" makes an anonymous one)."""
     from pyctr.container import mountopts
 
     spec.validate()
     image = _ensure_image(images, spec, progress)
     image_config = images.config_of(image).get("config") or {}
     process = spec.process
-
-    def volume_path(name: str) -> str:
-        return volumes.create(name or None, exist_ok=True, anonymous=not name).mountpoint
-
     mounts = [mountopts.to_oci(m, volume_path) for m in spec.storage.mounts]
     fields = dict(
         spec=spec,

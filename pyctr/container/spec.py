@@ -13,11 +13,12 @@ its flag in the command line, and its line in the OCI mapping.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from functools import cache
+from dataclasses import asdict, field, fields, is_dataclass
+from functools import cache, partial
 from typing import Any, get_type_hints
 
 from pyctr.errors import InvalidArgument
+from pyctr.values import value
 
 PULL_POLICIES = ("always", "missing", "never", "newer")
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
@@ -26,8 +27,10 @@ MOUNT_TYPES = ("bind", "volume", "tmpfs")
 MIN_MEMORY = 6 << 20  # podman's floor: less cannot even start a shell
 
 
-@dataclass
+@value
 class ImageSpec:
+    """What to run, and how to get it."""
+
     name: str  # a reference or an image ID, as the user wrote it
     pull: str = "missing"  # always, missing, never or newer
     platform: str | None = None  # OS/ARCH[/VARIANT] to pull
@@ -35,8 +38,10 @@ class ImageSpec:
     authfile: str | None = None
 
 
-@dataclass
+@value
 class ProcessSpec:
+    """The container's process."""
+
     command: list[str] = field(default_factory=list)  # replaces the image's CMD when given
     entrypoint: list[str] | None = None  # None: the image's; [] clears it (and its CMD)
     env: dict[str, str] = field(default_factory=dict)  # over the image's environment
@@ -49,7 +54,7 @@ class ProcessSpec:
     stop_timeout: int | None = None  # seconds before SIGKILL; None: 10
 
 
-@dataclass
+@value
 class Mount:
     """A bind mount, a named or anonymous volume, or a tmpfs."""
 
@@ -59,15 +64,19 @@ class Mount:
     options: list[str] = field(default_factory=list)  # ro, nosuid, rprivate, size=64m, ...
 
 
-@dataclass
+@value
 class StorageSpec:
+    """The root filesystem and what is mounted into it."""
+
     mounts: list[Mount] = field(default_factory=list)
     read_only: bool = False  # read-only root filesystem (with tmpfs on /tmp, /var/tmp, /run)
     shm_size: int | None = None  # bytes of /dev/shm; None: 64 MiB
 
 
-@dataclass
+@value
 class SecuritySpec:
+    """Privileges: capabilities, seccomp, groups."""
+
     privileged: bool = False
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
@@ -76,23 +85,29 @@ class SecuritySpec:
     groups: list[int] = field(default_factory=list)  # supplementary group IDs (--group-add)
 
 
-@dataclass
+@value
 class ResourceSpec:
+    """Limits."""
+
     memory: int | None = None  # bytes
     cpus: float | None = None
     ulimits: list[str] = field(default_factory=list)  # NAME=SOFT[:HARD], as --ulimit
 
 
-@dataclass
+@value
 class PortMapping:
+    """A container port published on the host."""
+
     host_port: int
     container_port: int
     protocol: str = "tcp"
     host_ip: str = ""  # "" for every address
 
 
-@dataclass
+@value
 class NetworkSpec:
+    """The network namespace and what the container sees of names."""
+
     mode: str | None = None  # private, none, host, slirp4netns or ns:PATH; None: the default for the user
     hostname: str | None = None  # None: the container's short ID
     ports: list[PortMapping] = field(default_factory=list)
@@ -102,14 +117,18 @@ class NetworkSpec:
     dns_options: list[str] = field(default_factory=list)
 
 
-@dataclass
+@value
 class RestartPolicy:
+    """What happens when the container exits."""
+
     name: str = "no"  # no, on-failure, always or unless-stopped
     max_retries: int = 0  # on-failure only; 0 is no limit
 
 
-@dataclass
+@value
 class LifecycleSpec:
+    """Name, removal, restarts, labels."""
+
     name: str | None = None  # None: a generated adjective_noun
     remove: bool = False  # --rm: removed once it exits
     restart: RestartPolicy = field(default_factory=RestartPolicy)
@@ -118,8 +137,10 @@ class LifecycleSpec:
     create_command: list[str] = field(default_factory=list)  # how it was made, for inspect and units
 
 
-@dataclass
+@value
 class ContainerSpec:
+    """Everything a container is asked to be (see the module's docstring)."""
+
     image: ImageSpec
     process: ProcessSpec = field(default_factory=ProcessSpec)
     storage: StorageSpec = field(default_factory=StorageSpec)
@@ -148,25 +169,34 @@ class ContainerSpec:
         _validate(self)
 
 
-def _from_json(kind: type, data: Any) -> Any:
+def _from_json(kind: type, data: dict) -> Any:
     """Rebuild nested dataclasses from their asdict() form (unknown keys are ignored)."""
-    hints = _hints(kind)
     values = {}
-    for f in fields(kind):
-        if f.name not in data:
-            continue
-        value, hint = data[f.name], hints[f.name]
-        if is_dataclass(hint):
-            value = _from_json(hint, value)
-        elif getattr(hint, "__origin__", None) is list and is_dataclass(hint.__args__[0]):
-            value = [_from_json(hint.__args__[0], item) for item in value]
-        values[f.name] = value
+    for name, convert in _decoding_plan(kind):
+        if name in data:
+            values[name] = data[name] if convert is None else convert(data[name])
     return kind(**values)
 
 
 @cache
-def _hints(kind: type) -> dict:
-    return get_type_hints(kind)  # the annotations are strings (postponed evaluation)
+def _decoding_plan(kind: type) -> list[tuple[str, Any]]:
+    """(field, converter or None) for each field of `kind`, worked out once per class: `ps` decodes
+    a spec per container, and reading the type hints every time would cost more than the JSON."""
+    hints = get_type_hints(kind)  # the annotations are strings (postponed evaluation)
+    plan = []
+    for f in fields(kind):
+        hint = hints[f.name]
+        if is_dataclass(hint):
+            plan.append((f.name, partial(_from_json, hint)))
+        elif getattr(hint, "__origin__", None) is list and is_dataclass(hint.__args__[0]):
+            plan.append((f.name, partial(_list_from_json, hint.__args__[0])))
+        else:
+            plan.append((f.name, None))
+    return plan
+
+
+def _list_from_json(kind: type, items: list) -> list:
+    return [_from_json(kind, item) for item in items]
 
 
 def _validate(spec: ContainerSpec) -> None:

@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import Iterator
 
@@ -28,11 +28,12 @@ from pyctr.config import Config
 from pyctr.container.spec import ContainerSpec
 from pyctr.errors import Ambiguous, ContainerNotFound, InvalidArgument, NameInUse
 from pyctr.linux.fsutil import atomic_write, atomic_write_json, locked, makedirs, read_json
+from pyctr.values import value
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
-@dataclass
+@value
 class ContainerRecord:
     """A container as created: the spec it was asked for, and what creation resolved from it."""
 
@@ -106,7 +107,7 @@ def _legacy_spec(obj: dict) -> ContainerSpec:
     return spec
 
 
-@dataclass
+@value
 class Status:
     """What `ps` and `inspect` show; derived from files, never from runc (fast for 200 containers)."""
 

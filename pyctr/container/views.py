@@ -1,7 +1,7 @@
 """Container data as podman shows it: `inspect` documents and `ps` rows (no printing here).
 
 Front ends that speak podman's formats (the command line) turn the engine's
-results (pyctr.engine.reports) into these documents here.
+results (pyctr.engine) into these documents here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from pyctr.container.store import Status
 
 if TYPE_CHECKING:
-    from pyctr.engine.reports import ContainerInfo, ContainerSummary
+    from pyctr.engine.containers import ContainerInfo, ContainerSummary
 
 
 def _rfc3339(ts: float) -> str:

@@ -7,16 +7,17 @@ import re
 import secrets
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 
 from pyctr.errors import Conflict, InvalidArgument, NameInUse, VolumeNotFound
 from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json
+from pyctr.values import value
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
-@dataclass
+@value
 class Volume:
     name: str
     mountpoint: str

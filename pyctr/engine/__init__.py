@@ -10,7 +10,7 @@
         print(line.text.decode())
     engine.containers.remove([ctr.id])
 
-Results are dataclasses (pyctr.engine.reports); errors are pyctr.errors classes, each
+Results are dataclasses (pyctr.engine.reports and each namespace's module); errors are pyctr.errors classes, each
 in a category (NotFound, Conflict, InvalidArgument, ...) with podman's exit code.
 """
 

@@ -8,15 +8,16 @@ likes; nothing here prints.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import field
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from pyctr.engine.reports import Container, ContainerInfo, ContainerSummary, Report, Top
+from pyctr.engine.reports import Report
 from pyctr.errors import ContainerNotFound, ContainerStateError, InvalidArgument, PyctrError
+from pyctr.values import value
 
 if TYPE_CHECKING:
-    from pyctr.container.spec import ContainerSpec
-    from pyctr.container.store import ContainerRecord
+    from pyctr.container.spec import ContainerSpec, PortMapping
+    from pyctr.container.store import ContainerRecord, Status
     from pyctr.engine.services import Services
     from pyctr.runtime.logs import LogLine
 
@@ -24,7 +25,56 @@ ACTIVE = ("running", "paused", "stopping")
 FILTER_KEYS = ("status", "name", "id", "ancestor", "label", "exited")
 
 
-@dataclass
+@value
+class Container:
+    """A container just created (or the one an operation acted on)."""
+
+    id: str
+    name: str
+    image: str  # the image's name (or ID when it has none)
+    image_id: str
+
+
+@value
+class ContainerSummary:
+    """One line of `ps`: the container and its current state."""
+
+    id: str
+    name: str
+    image: str
+    image_id: str
+    command: list[str]
+    created: float
+    state: str  # created, running, paused, stopping, exited
+    exit_code: int
+    pid: int
+    started_at: float
+    finished_at: float
+    labels: dict[str, str]
+    ports: list["PortMapping"]
+    mounts: list[str]  # destinations
+    auto_remove: bool
+
+
+@value
+class ContainerInfo:
+    """Everything `inspect` shows: the record (spec and what creation resolved), the state and the paths."""
+
+    record: "ContainerRecord"
+    status: "Status"
+    log_path: str
+    userdata_dir: str  # hosts, hostname, resolv.conf
+
+
+@value
+class Top:
+    """`ps` output of the host, cut to the container's processes."""
+
+    header: str
+    lines: list[str] = field(default_factory=list)
+
+
+@value
 class AttachSession:
     """A front end's connection to a container's stdio (pyctr.runtime.attach frames)."""
 
@@ -35,7 +85,7 @@ class AttachSession:
     stdin: bool  # the container keeps stdin open
 
 
-@dataclass
+@value
 class RunResult:
     container: Container
     exit_code: int | None  # None: detached (or the front end detached from it)
@@ -117,7 +167,11 @@ class Containers:
             else:
                 self._s.tasks.remove(old, force=True)
         s = self._s
-        return create_container(s.containers, s.images, s.volumes, spec, progress)
+
+        def volume_path(name: str) -> str:  # the volume service only for containers that mount volumes
+            return s.volumes.create(name or None, exist_ok=True, anonymous=not name).mountpoint
+
+        return create_container(s.containers, s.images, volume_path, spec, progress)
 
     def run(self, spec: "ContainerSpec", *, replace: bool = False, remove_image: bool = False, progress=None,
             attach: "Callable[[AttachSession], int | None] | None" = None, console_size=None, shim=None,

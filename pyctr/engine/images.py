@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyctr.engine.reports import ImageRemoval
 from pyctr.errors import ImageInUse, ImageNotFound, InvalidArgument, PyctrError
+from pyctr.values import value
 
 if TYPE_CHECKING:
     from pyctr.engine.services import Services
     from pyctr.image.index import ImageRecord
     from pyctr.image.pull import Progress
+
+
+@value
+class ImageInfo:
+    """Everything `image inspect` shows: the image's record, its OCI config, its layer directories."""
+
+    record: "ImageRecord"
+    config: dict  # the OCI image config document (architecture, os, config, history, rootfs)
+    lower_dirs: list[str]  # topmost first
+
+
+@value
+class ImageRemoval:
+    """The result of removing several images: what was untagged and deleted, what failed, and podman's exit code."""
+
+    untagged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    errors: list["PyctrError"] = field(default_factory=list)
+    exit_code: int = 0  # 0, 1 when an image was not found, 2 when one is in use, 125 otherwise
 
 
 class Images:
@@ -44,9 +64,11 @@ class Images:
             return False
         return True
 
-    def inspect(self, name: str) -> dict:
-        """The image as podman's `image inspect` shows it (the document is the result)."""
-        return self._s.images.inspect(name)
+    def inspect(self, name: str) -> ImageInfo:
+        """The image's record, its OCI config and its layer directories."""
+        service = self._s.images
+        record = service.get(name)
+        return ImageInfo(record, service.config_of(record), service.lowerdirs(record))
 
     def tag(self, name: str, new_names: list[str]) -> None:
         self._s.images.tag(name, new_names)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
+
+from pyctr.values import value
 
 if TYPE_CHECKING:
     from pyctr.engine.services import Services
 
 
-@dataclass
+@value
 class IDMap:
     """One line of /proc/self/{uid,gid}_map."""
 
@@ -19,14 +21,14 @@ class IDMap:
     size: int
 
 
-@dataclass
+@value
 class OciRuntimeInfo:
     name: str
     path: str
     version: str  # the first line of `runc --version`; empty when it cannot be read
 
 
-@dataclass
+@value
 class Info:
     """What `pyctr info` shows: the host, the runtime, the store."""
 

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import Iterator
 
 from pyctr.image import reference
 from pyctr.errors import ImageNotFound, InvalidReference
 from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json
+from pyctr.values import value
 
 _HEX_PREFIX = re.compile(r"^(?:sha256:)?([a-f0-9]{3,64})$")
 
 
-@dataclass
+@value
 class ImageRecord:
     id: str  # hex of the config digest
     manifest_digest: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -17,12 +17,13 @@ from pyctr.errors import ImageInUse, ImageNotFound, InvalidArgument
 from pyctr.linux.fsutil import locked, makedirs, try_locked
 from pyctr.image.index import ImageIndex, ImageRecord
 from pyctr.snapshot.layers import LayerStore
+from pyctr.values import value
 
 if TYPE_CHECKING:
     from pyctr.image.pull import Progress
 
 
-@dataclass
+@value
 class RemoveReport:
     untagged: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
@@ -71,41 +72,9 @@ class ImageService:
     def config_of(self, record: ImageRecord) -> dict:
         return json.loads(self.content.read(record.config_digest))
 
-    def inspect(self, name: str) -> dict:
-        """The image as podman's `image inspect` shows it."""
-        record = self.get(name)
-        cfg = self.config_of(record)
-        container_config = cfg.get("config") or {}
-        return {
-            "Id": record.id,
-            "Digest": record.manifest_digest,
-            "RepoTags": list(record.names),
-            "RepoDigests": list(record.repo_digests),
-            "Parent": "",
-            "Comment": cfg.get("comment", ""),
-            "Created": record.created,
-            "Config": container_config,
-            "Version": cfg.get("docker_version", ""),
-            "Author": cfg.get("author", ""),
-            "Architecture": cfg.get("architecture", ""),
-            "Os": cfg.get("os", ""),
-            "Variant": cfg.get("variant", ""),
-            "Size": record.size,
-            "VirtualSize": record.size,
-            "Labels": container_config.get("Labels") or {},
-            "Annotations": {},
-            "ManifestType": record.manifest_media_type,
-            "User": container_config.get("User", ""),
-            "History": cfg.get("history") or [],
-            "NamesHistory": list(record.names),
-            "GraphDriver": {
-                "Name": "overlay",
-                "Data": {
-                    "LowerDir": ":".join(self.layers.lowerdirs(record.chain_ids)),
-                },
-            },
-            "RootFS": {"Type": "layers", "Layers": list(record.diff_ids)},
-        }
+    def lowerdirs(self, record: ImageRecord) -> list[str]:
+        """The image's layer directories, topmost first (overlay's lowerdir order)."""
+        return self.layers.lowerdirs(record.chain_ids)
 
     # -- names -------------------------------------------------------------------------------
 

@@ -11,10 +11,10 @@ import errno
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from functools import cache
 
 from pyctr.errors import StoreError
+from pyctr.values import value
 
 MS_RDONLY = 1
 MS_BIND = 4096
@@ -68,7 +68,7 @@ OVERLAY_ENV = "PYCTR_OVERLAY"
 USERXATTR = "userxattr"  # an overlay made in a user namespace (Linux 5.11+): fuse-overlayfs may stand in
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class Mount:
     """A mount, described without its target (after containerd's mount.Mount).
 

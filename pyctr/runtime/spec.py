@@ -10,11 +10,12 @@ from __future__ import annotations
 import copy
 import posixpath
 import resource
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import partial
 
 from pyctr.runtime import seccomp
 from pyctr.errors import InvalidArgument
+from pyctr.values import value
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -53,7 +54,7 @@ STOP_SIGNAL_ANNOTATION = "org.opencontainers.image.stopSignal"
 READ_ONLY_TMPFS = ("/tmp", "/var/tmp", "/run")
 
 
-@dataclass
+@value
 class SpecOptions:
     rootfs: str
     args: list[str]
