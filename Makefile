@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Debian's interpreter: the rootless tests run pyctr as another user, who cannot run a python
+# installed under /root (mode 0700), as pyenv's is.
+PYTHON := /usr/bin/python3
 DEB_PACKAGES := runc docker-registry busybox-static uidmap slirp4netns fuse-overlayfs apache2-utils umoci tmux tini
 PYTEST_ARGS ?=
 DEMO_PORT ?= 5050
@@ -15,7 +18,7 @@ deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
-	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3 python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \
@@ -23,7 +26,7 @@ deps:
 	fi
 
 $(VENV)/.installed: pyproject.toml | deps
-	python3 -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# A plain .pth path entry (package-dir in pyproject.toml), not the editable finder hook.
 	$(PY) -m pip install -q -e '.[test]'
@@ -41,7 +44,7 @@ demo: venv
 
 # The standard library only: works without the virtualenv.
 demo-stop:
-	python3 -m tests.harness.demo stop
+	$(PYTHON) -m tests.harness.demo stop
 
 bench: venv
 	@command -v podman >/dev/null || (DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends podman)
