@@ -104,3 +104,22 @@ def test_stop_all_selects_only_running_containers(engine, runc):
     runc.results["kill"] = exits_on(engine, cid, 15)
     reports = engine.containers.stop(all_containers=True)
     assert [r.id for r in reports] == [cid]
+
+
+def test_a_record_written_by_pyctr_0_1_is_read_with_its_spec():
+    """Containers made before specs existed keep working after an upgrade (golden: made by 0.1's `create`)."""
+    import json
+    from pathlib import Path
+
+    from pyctr.container.spec import PortMapping, RestartPolicy
+    from pyctr.container.store import ContainerRecord
+
+    data = json.loads((Path(__file__).parent / "golden" / "container-record-0.1.json").read_text())
+    record = ContainerRecord.from_json(data)
+    spec = record.spec
+    assert record.name == "legacy" and record.args == ["sleep", "1"]
+    assert spec.network.ports == [PortMapping(8080, 80, "tcp", "")] and record.ports == spec.network.ports
+    assert spec.lifecycle.restart == RestartPolicy("on-failure", 3)
+    assert spec.security.cap_add == ["NET_ADMIN"] and spec.resources.memory == 64 << 20
+    assert spec.process.init and spec.storage.read_only and not record.remove
+    assert ContainerRecord.from_json(json.loads(json.dumps(record.to_json()))) == record  # saved in the new form

@@ -391,7 +391,7 @@ class ContainerAdapter(Adapter):
     @staticmethod
     def fields(key: str, version: int) -> dict:
         return {"image_id": _hex("image"), "image_name": "localhost/image:latest", "args": ["sh", key],
-                "spec": ContainerSpec.for_image("localhost/image:latest", ["sh", key]),
+                "spec_data": ContainerSpec.for_image("localhost/image:latest", ["sh", key]).to_json(),
                 "labels": {"version": str(version), "pad": _pad(key, version)}}
 
     def owner(self, name: str) -> str:

@@ -77,7 +77,7 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
     process = spec.process
     mounts = [mountopts.to_oci(m, volume_path) for m in spec.storage.mounts]
     fields = dict(
-        spec=spec,
+        spec_data=spec.to_json(),
         image_id=image.id,
         image_name=image.names[0] if image.names else image.id,
         args=container_args(image_config, process.entrypoint, process.command),

@@ -20,15 +20,18 @@ import re
 import shutil
 import time
 from dataclasses import asdict, field
+from functools import cached_property
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from pyctr.container import names as namegen
 from pyctr.config import Config
-from pyctr.container.spec import ContainerSpec
 from pyctr.errors import Ambiguous, ContainerNotFound, InvalidArgument, NameInUse
 from pyctr.linux.fsutil import atomic_write, atomic_write_json, locked, makedirs, read_json
 from pyctr.values import value
+
+if TYPE_CHECKING:
+    from pyctr.container.spec import ContainerSpec, PortMapping
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
@@ -40,7 +43,9 @@ class ContainerRecord:
     id: str
     name: str
     created: float
-    spec: ContainerSpec  # as asked and validated; never changed after create
+    # The ContainerSpec as asked and validated (never changed after create), as stored: `spec`
+    # decodes it on first use, so that listing many containers (ps) decodes none.
+    spec_data: dict
     image_id: str
     image_name: str
     args: list[str]  # the command the container runs (entrypoint + cmd)
@@ -55,6 +60,12 @@ class ContainerRecord:
     mounts: list[dict] = field(default_factory=list)  # OCI mounts, volumes resolved to host paths
     image_config: dict = field(default_factory=dict)  # the image's config, for inspect
 
+    @cached_property
+    def spec(self) -> "ContainerSpec":
+        from pyctr.container.spec import ContainerSpec
+
+        return ContainerSpec.from_json(self.spec_data)
+
     @property
     def tty(self) -> bool:
         return self.spec.process.tty
@@ -65,21 +76,33 @@ class ContainerRecord:
 
     @property
     def remove(self) -> bool:
-        return self.spec.lifecycle.remove
+        return bool(self.spec_data["lifecycle"]["remove"])  # (ps asks each container: no decoding)
+
+    @property
+    def ports(self) -> list["PortMapping"]:
+        """The published ports (ps asks each container: only they are decoded)."""
+        ports = self.spec_data["network"]["ports"]
+        if not ports:
+            return []
+        from pyctr.container.spec import PortMapping
+
+        return [PortMapping(**port) for port in ports]
 
     @classmethod
     def from_json(cls, obj: dict) -> "ContainerRecord":
         obj = dict(obj)
-        obj["spec"] = ContainerSpec.from_json(obj["spec"]) if "spec" in obj else _legacy_spec(obj)
+        obj["spec_data"] = obj.pop("spec") if "spec" in obj else _legacy_spec(obj).to_json()
         return cls(**{k: obj[k] for k in cls.__dataclass_fields__ if k in obj})
 
     def to_json(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["spec"] = data.pop("spec_data")
+        return data
 
 
-def _legacy_spec(obj: dict) -> ContainerSpec:
+def _legacy_spec(obj: dict) -> "ContainerSpec":
     """The spec of a record written before specs existed (pyctr 0.1: flat fields and an `options` dict)."""
-    from pyctr.container.spec import PortMapping, RestartPolicy
+    from pyctr.container.spec import ContainerSpec, PortMapping, RestartPolicy
 
     options = obj.get("options") or {}
     spec = ContainerSpec.for_image(obj.get("image_name", ""))

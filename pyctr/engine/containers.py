@@ -429,7 +429,7 @@ def _summary(record: "ContainerRecord", status) -> ContainerSummary:
         id=record.id, name=record.name, image=record.image_name, image_id=record.image_id, command=list(record.args),
         created=record.created, state=status.state, exit_code=status.exit_code, pid=status.pid,
         started_at=status.started_at, finished_at=status.finished_at, labels=dict(record.labels),
-        ports=list(record.spec.network.ports), mounts=[m.get("destination", "") for m in record.mounts],
+        ports=record.ports, mounts=[m.get("destination", "") for m in record.mounts],
         auto_remove=record.remove,
     )
 
