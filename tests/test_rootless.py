@@ -25,12 +25,20 @@ NO_RANGE_USER = "pyctr-norange"
 SUBIDS = "300000-365535"
 
 
-def _ensure_user(name: str) -> pwd.struct_passwd:
+def _ensure_user(name: str) -> bool:
+    """Create the user unless it exists; returns whether it was created (and so is ours to remove)."""
     try:
-        return pwd.getpwnam(name)
+        pwd.getpwnam(name)
+        return False
     except KeyError:
         subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", name], check=True, capture_output=True)
-        return pwd.getpwnam(name)
+        return True
+
+
+def _remove_user(name: str) -> None:
+    """userdel, with its home; its processes (the pause process, shims) were stopped first."""
+    subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+    subprocess.run(["userdel", "--remove", "--force", name], check=True, capture_output=True)
 
 
 def _has_range(path: str, name: str) -> bool:
@@ -94,8 +102,9 @@ class RootlessUser:
 
 @pytest.fixture(scope="module")
 def rootless():
-    _ensure_user(USER)
-    if not _has_range("/etc/subuid", USER):
+    created = _ensure_user(USER)
+    added_range = not _has_range("/etc/subuid", USER)
+    if added_range:
         subprocess.run(["usermod", "--add-subuids", SUBIDS, "--add-subgids", SUBIDS, USER], check=True)
     changed = _grant_traverse([REPO_ROOT, Path(os.path.realpath(sys.executable)).parent])
     base = Path(tempfile.mkdtemp(prefix="pyctr-rootless-"))
@@ -108,6 +117,11 @@ def rootless():
         shutil.rmtree(base, ignore_errors=True)
         for path, mode in reversed(changed):
             os.chmod(path, mode)
+        # What this run added goes away with it: the user (and so its ranges), or just the range.
+        if created:
+            _remove_user(USER)
+        elif added_range:
+            subprocess.run(["usermod", "--del-subuids", SUBIDS, "--del-subgids", SUBIDS, USER], check=True)
 
 
 def test_run_as_uid_0_in_the_user_namespace(rootless, registry):
@@ -154,7 +168,7 @@ def test_stores_are_separate(rootless, store):
 
 
 def test_no_subordinate_range_is_one_clear_error(tmp_path):
-    _ensure_user(NO_RANGE_USER)
+    created = _ensure_user(NO_RANGE_USER)
     for path, flag in (("/etc/subuid", "--del-subuids"), ("/etc/subgid", "--del-subgids")):
         for line in open(path).read().splitlines():
             name, start, count = line.split(":")
@@ -171,6 +185,8 @@ def test_no_subordinate_range_is_one_clear_error(tmp_path):
                 os.chmod(path, mode)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+        if created:
+            _remove_user(NO_RANGE_USER)
     assert result.returncode == 125
     assert result.stderr.startswith(f"Error: no subordinate ids for {NO_RANGE_USER} in /etc/subuid")
     assert "Traceback" not in result.stderr
