@@ -7,9 +7,9 @@ from typing import List, Optional
 
 import typer
 
-from pyctr.cli import runflags as flag
-from pyctr.cli.common import engine
+from pyctr.cli.common import authfile_option, engine, tls_verify_option
 from pyctr.cli.output import print_reports
+from pyctr.cli.parsing import PyctrCommand
 
 
 def _spec(params: dict):
@@ -129,110 +129,76 @@ def start(
     print_reports(eng.containers.start(containers))
 
 
+# Flags that only `run` has (create drops them from the command it builds: see CreateCommand).
+RUN_ONLY = ("detach", "sig_proxy", "detach_keys", "rmi")
+CREATE_HELP = "Create a container without starting it; prints its ID."
+
+
 def run(
     ctx: typer.Context,
-    image: str = flag.image,
-    command: Optional[List[str]] = flag.command,
-    detach: bool = flag.detach,
-    interactive: bool = flag.interactive,
-    tty: bool = flag.tty,
-    rm: bool = flag.rm,
-    name: Optional[str] = flag.name,
-    env: List[str] = flag.env,
-    env_file: List[str] = flag.env_file,
-    workdir: Optional[str] = flag.workdir,
-    user: Optional[str] = flag.user,
-    entrypoint: Optional[str] = flag.entrypoint,
-    hostname: Optional[str] = flag.hostname,
-    volume: List[str] = flag.volume,
-    mount: List[str] = flag.mount,
-    tmpfs: List[str] = flag.tmpfs,
-    read_only: bool = flag.read_only,
-    cap_add: List[str] = flag.cap_add,
-    cap_drop: List[str] = flag.cap_drop,
-    privileged: bool = flag.privileged,
-    security_opt: List[str] = flag.security_opt,
-    ulimit: List[str] = flag.ulimit,
-    init: bool = flag.init,
-    stop_signal: Optional[str] = flag.stop_signal,
-    stop_timeout: Optional[int] = flag.stop_timeout,
-    cidfile: Optional[str] = flag.cidfile,
-    replace: bool = flag.replace,
-    label: List[str] = flag.label,
-    annotation: List[str] = flag.annotation,
-    pull: str = flag.pull,
-    network: Optional[str] = flag.network,
-    publish: List[str] = flag.publish,
-    add_host: List[str] = flag.add_host,
-    shm_size: Optional[str] = flag.shm_size,
-    memory: Optional[str] = flag.memory,
-    cpus: Optional[float] = flag.cpus,
-    dns: List[str] = flag.dns,
-    dns_search: List[str] = flag.dns_search,
-    dns_option: List[str] = flag.dns_option,
-    group_add: List[str] = flag.group_add,
-    restart: str = flag.restart,
-    platform: Optional[str] = flag.platform,
-    tls_verify: Optional[bool] = flag.tls_verify,
-    authfile: Optional[str] = flag.authfile,
-    quiet: bool = flag.quiet,
-    sig_proxy: bool = flag.sig_proxy,
-    detach_keys: str = flag.detach_keys,
-    rmi: bool = flag.rmi,
+    image: str = typer.Argument(..., metavar="IMAGE", help="Image to run."),
+    command: Optional[List[str]] = typer.Argument(None, metavar="COMMAND", help="Command and arguments (default: the image's)."),
+    detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background and print the container ID."),
+    interactive: bool = typer.Option(False, "--interactive", "-i", help="Keep stdin open."),
+    tty: bool = typer.Option(False, "--tty", "-t", help="Allocate a pseudo-terminal."),
+    rm: bool = typer.Option(False, "--rm", help="Remove the container when it exits."),
+    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Name of the container."),
+    env: List[str] = typer.Option([], "--env", "-e", metavar="KEY=VALUE", help="Set an environment variable (KEY alone copies pyctr's)."),
+    env_file: List[str] = typer.Option([], "--env-file", metavar="PATH", help="Read environment variables from a file."),
+    workdir: Optional[str] = typer.Option(None, "--workdir", "-w", metavar="DIR", help="Working directory inside the container."),
+    user: Optional[str] = typer.Option(None, "--user", "-u", metavar="USER[:GROUP]", help="User (name or UID) and group to run as."),
+    entrypoint: Optional[str] = typer.Option(None, "--entrypoint", metavar="CMD", help="Override the image's entrypoint (a JSON list for several words)."),
+    hostname: Optional[str] = typer.Option(None, "--hostname", "-h", metavar="NAME", help="Container host name (default: the short ID)."),
+    volume: List[str] = typer.Option([], "--volume", "-v", metavar="SRC:DEST[:OPTS]", help="Bind mount a host path or a named volume."),
+    mount: List[str] = typer.Option([], "--mount", metavar="type=TYPE,...", help="Attach a bind, volume or tmpfs mount."),
+    tmpfs: List[str] = typer.Option([], "--tmpfs", metavar="DEST[:OPTS]", help="Mount a tmpfs."),
+    read_only: bool = typer.Option(False, "--read-only", help="Mount the root filesystem read-only."),
+    cap_add: List[str] = typer.Option([], "--cap-add", metavar="CAP", help="Add a capability."),
+    cap_drop: List[str] = typer.Option([], "--cap-drop", metavar="CAP", help="Drop a capability."),
+    privileged: bool = typer.Option(False, "--privileged", help="All capabilities, no seccomp, no masked paths."),
+    security_opt: List[str] = typer.Option([], "--security-opt", metavar="OPT", help="no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json."),
+    ulimit: List[str] = typer.Option([], "--ulimit", metavar="NAME=SOFT[:HARD]", help="Resource limit, e.g. nofile=1024:2048."),
+    init: bool = typer.Option(False, "--init", help="Run an init (tini) as PID 1 that reaps zombies and forwards signals."),
+    stop_signal: Optional[str] = typer.Option(None, "--stop-signal", metavar="SIGNAL", help="Signal that stops the container (default SIGTERM)."),
+    stop_timeout: Optional[int] = typer.Option(None, "--stop-timeout", metavar="SECONDS", help="Seconds to wait before killing on stop (default 10)."),
+    cidfile: Optional[str] = typer.Option(None, "--cidfile", metavar="PATH", help="Write the container ID to this file."),
+    replace: bool = typer.Option(False, "--replace", help="Replace a container with the same name."),
+    label: List[str] = typer.Option([], "--label", "-l", metavar="KEY=VALUE", help="Add a label."),
+    annotation: List[str] = typer.Option([], "--annotation", metavar="KEY=VALUE", help="Add an OCI annotation."),
+    pull: str = typer.Option("missing", "--pull", metavar="POLICY", help="Pull policy: always, missing, never or newer."),
+    network: Optional[str] = typer.Option(None, "--network", "--net", metavar="MODE", help="none, host, private (loopback only) or slirp4netns (default rootless, and with -p)."),
+    publish: List[str] = typer.Option([], "--publish", "-p", metavar="[IP:]HOSTPORT:PORT[/PROTO]", help="Publish a container port on the host."),
+    add_host: List[str] = typer.Option([], "--add-host", metavar="HOST:IP", help="Add a line to /etc/hosts."),
+    shm_size: Optional[str] = typer.Option(None, "--shm-size", metavar="SIZE", help="Size of /dev/shm (default 64m)."),
+    memory: Optional[str] = typer.Option(None, "--memory", "-m", metavar="SIZE", help="Memory limit, e.g. 256m (not applied rootless)."),
+    cpus: Optional[float] = typer.Option(None, "--cpus", metavar="N", help="CPU limit, e.g. 1.5 (not applied rootless)."),
+    dns: List[str] = typer.Option([], "--dns", metavar="IP", help="DNS server for the container."),
+    dns_search: List[str] = typer.Option([], "--dns-search", metavar="DOMAIN", help="DNS search domain."),
+    dns_option: List[str] = typer.Option([], "--dns-option", metavar="OPT", help="DNS resolver option."),
+    group_add: List[str] = typer.Option([], "--group-add", metavar="GID", help="Add a supplementary group."),
+    restart: str = typer.Option("no", "--restart", metavar="POLICY", help="no, on-failure[:MAX], always or unless-stopped."),
+    platform: Optional[str] = typer.Option(None, "--platform", metavar="OS/ARCH", help="Platform to pull."),
+    tls_verify: Optional[bool] = tls_verify_option(),
+    authfile: Optional[str] = authfile_option(),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not show pull progress."),
+    sig_proxy: bool = typer.Option(True, "--sig-proxy", help="Forward signals received by pyctr to the container (default true)."),
+    detach_keys: str = typer.Option("ctrl-p,ctrl-q", "--detach-keys", metavar="KEYS", help="Keys that detach from the container."),
+    rmi: bool = typer.Option(False, "--rmi", help="Remove the image after the container exits (with --rm)."),
 ) -> None:
     """Run a command in a new container."""
-    _run(locals())  # every parameter by name, ctx too
+    if ctx.command.name == "create":
+        _create(locals())  # every parameter by name, ctx too
+    else:
+        _run(locals())
 
 
-def create(
-    ctx: typer.Context,
-    image: str = flag.image,
-    command: Optional[List[str]] = flag.command,
-    interactive: bool = flag.interactive,
-    tty: bool = flag.tty,
-    rm: bool = flag.rm,
-    name: Optional[str] = flag.name,
-    env: List[str] = flag.env,
-    env_file: List[str] = flag.env_file,
-    workdir: Optional[str] = flag.workdir,
-    user: Optional[str] = flag.user,
-    entrypoint: Optional[str] = flag.entrypoint,
-    hostname: Optional[str] = flag.hostname,
-    volume: List[str] = flag.volume,
-    mount: List[str] = flag.mount,
-    tmpfs: List[str] = flag.tmpfs,
-    read_only: bool = flag.read_only,
-    cap_add: List[str] = flag.cap_add,
-    cap_drop: List[str] = flag.cap_drop,
-    privileged: bool = flag.privileged,
-    security_opt: List[str] = flag.security_opt,
-    ulimit: List[str] = flag.ulimit,
-    init: bool = flag.init,
-    stop_signal: Optional[str] = flag.stop_signal,
-    stop_timeout: Optional[int] = flag.stop_timeout,
-    cidfile: Optional[str] = flag.cidfile,
-    replace: bool = flag.replace,
-    label: List[str] = flag.label,
-    annotation: List[str] = flag.annotation,
-    pull: str = flag.pull,
-    network: Optional[str] = flag.network,
-    publish: List[str] = flag.publish,
-    add_host: List[str] = flag.add_host,
-    shm_size: Optional[str] = flag.shm_size,
-    memory: Optional[str] = flag.memory,
-    cpus: Optional[float] = flag.cpus,
-    dns: List[str] = flag.dns,
-    dns_search: List[str] = flag.dns_search,
-    dns_option: List[str] = flag.dns_option,
-    group_add: List[str] = flag.group_add,
-    restart: str = flag.restart,
-    platform: Optional[str] = flag.platform,
-    tls_verify: Optional[bool] = flag.tls_verify,
-    authfile: Optional[str] = flag.authfile,
-    quiet: bool = flag.quiet,
-) -> None:
-    """Create a container without starting it; prints its ID."""
-    _create(locals())  # every parameter by name, ctx too
+class CreateCommand(PyctrCommand):
+    """`create`: run's declaration, less the flags that only make sense for a container that runs now.
+    (One declaration for both, so a flag is written once; its value reaches run() as None.)"""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.params = [param for param in self.params if param.name not in RUN_ONLY]
 
 
 def register(app: typer.Typer, container_app: typer.Typer | None = None) -> None:
@@ -240,5 +206,5 @@ def register(app: typer.Typer, container_app: typer.Typer | None = None) -> None
     settings = {"help_option_names": ["--help"], "allow_interspersed_args": False}
     for target in filter(None, (app, container_app)):
         target.command("run", context_settings=settings)(run)
-        target.command("create", context_settings=settings)(create)
+        target.command("create", cls=CreateCommand, help=CREATE_HELP, context_settings=settings)(run)
         target.command("start")(start)

@@ -459,10 +459,11 @@ SCRIPTS = {f"completions/bash/{PROG}": bash_script, f"completions/zsh/_{PROG}": 
 
 
 def render(root: Command) -> dict[str, str]:
+    # Aliases run the same function with the same help (run and create share a function, not a help).
     by_target: dict[object, list[Command]] = {}
     for cmd in walk(root):
-        by_target.setdefault(cmd.target, []).append(cmd)
-    aliases = {id(c): [a for a in by_target[c.target] if a is not c] if c.target else [] for c in walk(root)}
+        by_target.setdefault((cmd.target, cmd.help), []).append(cmd)
+    aliases = {id(c): [a for a in by_target[c.target, c.help] if a is not c] if c.target else [] for c in walk(root)}
     files = {f"man/{c.page}.1": man_page(c, aliases[id(c)]) for c in walk(root, hidden=False)}
     return files | {name: script(root) for name, script in SCRIPTS.items()}
 
