@@ -390,3 +390,24 @@ def test_kill_and_stop_are_final_for_restart_policies(pyctr, image):
     count = pyctr("inspect", "-f", "{{.RestartCount}}", "looping").stdout
     time.sleep(2)
     assert pyctr("inspect", "-f", "{{.RestartCount}}", "looping").stdout == count
+
+
+def test_rm_exit_codes_are_podmans(pyctr, image):
+    """podman rm: 1 when a container does not exist, 2 when it runs (without -f); volume rm alike."""
+    missing = pyctr("rm", "nosuch", check=False)
+    assert missing.returncode == 1 and missing.stderr.startswith('Error: no container with name or ID "nosuch" found')
+    pyctr("run", "-d", "--name", "busy", image, "sleep", "30")
+    assert pyctr("rm", "busy", check=False).returncode == 2
+    assert pyctr("rm", "-f", "-t", "0", "busy").stdout == "busy\n"
+    assert pyctr("volume", "rm", "nosuch", check=False).returncode == 1
+    nothing = pyctr("volume", "rm", check=False)
+    assert nothing.returncode == 125 and nothing.stderr == "Error: choose either one or more volumes or all\n"
+
+
+def test_start_attach_gives_a_terminal_container_the_users_size_from_the_start(pyctr, image):
+    import shlex
+
+    pyctr("create", "-t", "--name", "tt", image, "busybox", "stty", "size")
+    start = " ".join(shlex.quote(a) for a in pyctr.argv("start", "-a", "tt"))
+    result = pyctr.run(["script", "-qec", f"stty rows 33 cols 111; {start}", "/dev/null"])
+    assert "33 111" in result.stdout

@@ -177,3 +177,46 @@ def test_the_readme_script_runs_as_shown(store, image):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("hello from ") and lines[-1] == "exit code 0"
     assert Engine(store.root, store.runroot).containers.list(all_containers=True) == []
+
+
+def test_rm_cleanup_failure_keeps_the_containers_exit_code(engine, image):
+    """run --rm --rmi whose image another container holds: the error is reported, the exit code stays 3."""
+    engine.containers.create(ContainerSpec.for_image(image, ["true"]))  # holds the image
+    spec = ContainerSpec.for_image(image, ["sh", "-c", "exit 3"])
+    spec.lifecycle.remove = True
+
+    def attach(session) -> int | None:
+        session.client.close()
+        return engine.containers.exit_code(session.container.id)
+
+    result = engine.containers.run(spec, attach=attach, remove_image=True)
+    assert result.exit_code == 3 and not engine.containers.exists(result.container.id)
+    assert [type(e).__name__ for e in result.errors] == ["ImageInUse"]
+
+
+def test_replace_keeps_the_old_container_when_the_new_one_cannot_be_made(engine, image):
+    spec = ContainerSpec.for_image(image, ["true"])
+    spec.lifecycle.name = "keep"
+    old = engine.containers.create(spec)
+    broken = ContainerSpec.for_image("localhost/no-such-image:1", ["true"])
+    broken.image.pull = "never"
+    broken.lifecycle.name = "keep"
+    with pytest.raises(ImageNotFound):
+        engine.containers.create(broken, replace=True)
+    assert engine.containers.get("keep").id == old.id
+
+
+def test_rm_run_takes_its_anonymous_volumes(engine, image):
+    from pyctr.container.spec import Mount
+
+    spec = ContainerSpec.for_image(image, ["sh", "-c", "echo x > /data/f"])
+    spec.storage.mounts = [Mount("volume", "/data")]  # anonymous
+    spec.lifecycle.remove = True
+    engine.volumes.create("named")
+
+    def attach(session) -> int | None:
+        session.client.close()
+        return engine.containers.exit_code(session.container.id)
+
+    assert engine.containers.run(spec, attach=attach).exit_code == 0
+    assert [v.name for v in engine.volumes.list()] == ["named"]

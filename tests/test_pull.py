@@ -250,7 +250,7 @@ def test_full_disk_is_a_clear_error_and_the_store_recovers(registry, pyctr, stor
 
 
 def test_registries_conf_insecure_entry_allows_plain_http(tmp_path):
-    from pyctr.config import RegistriesConf
+    from pyctr.image.registries import RegistriesConf
 
     conf_file = tmp_path / "registries.conf"
     conf_file.write_text('[[registry]]\nlocation = "myhost:5000"\ninsecure = true\n\n[[registry]]\nlocation = "secure:5000"\n')

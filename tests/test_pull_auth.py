@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pyctr.config import RegistriesConf
+from pyctr.image.registries import RegistriesConf
 from pyctr.errors import AuthenticationRequired
 from pyctr.image.auth import check_credentials
 

@@ -12,7 +12,7 @@ import pytest
 
 from pyctr.image import oci
 from pyctr.image.content import ContentStore
-from pyctr.config import RegistriesConf
+from pyctr.image.registries import RegistriesConf
 from pyctr.errors import AuthenticationRequired, BlobUnknown, ManifestUnknown, NotFound, RegistryError
 from pyctr.image.auth import check_credentials
 from pyctr.image.reference import parse
@@ -323,3 +323,18 @@ def test_check_credentials_on_something_that_is_not_a_registry():
     with pytest.raises(RegistryError) as err:
         check_credentials("localhost:5000", "alice", "x", conf=RegistriesConf(), transport=httpx.MockTransport(handler))
     assert not isinstance(err.value, NotFound)  # not "manifest unknown": there is no registry here
+
+
+def test_the_auth_file_is_never_readable_by_others(tmp_path):
+    """login writes it 0600, and a logout that keeps other registries' credentials too."""
+    import stat
+
+    from pyctr.image import auth
+
+    path = tmp_path / "auth.json"
+    auth.store("one.example", "alice", "secret", str(path))
+    auth.store("two.example", "bob", "secret", str(path))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert auth.remove("one.example", str(path))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert auth.lookup("two.example", None, str(path)) == ("bob", "secret")

@@ -9,7 +9,7 @@ import typer
 from pyctr.cli import control, output
 from pyctr.cli.common import engine
 from pyctr.cli.parsing import PyctrTyper
-from pyctr.errors import ContainerNotFound, InvalidArgument, PyctrError
+from pyctr.errors import InvalidArgument, PyctrError
 
 container_app = PyctrTyper(help="Manage containers.", no_args_is_help=True)
 
@@ -29,7 +29,7 @@ def ps(
     noheading: bool = typer.Option(False, "--noheading", help="Do not print column headings."),
 ) -> None:
     """List containers."""
-    from pyctr.container import views
+    from pyctr.cli import views
     from pyctr.units import since
 
     found = engine(ctx).containers.list(all_containers=all_containers, filters=filters, last=1 if latest else last)
@@ -79,25 +79,18 @@ def inspect(
     kind: str = typer.Option("all", "--type", metavar="TYPE", help="container, image or all."),
 ) -> None:
     """Show the configuration and state of containers (or images)."""
-    from pyctr.container import views
-    from pyctr.image import views as image_views
+    from pyctr.cli import views
+    from pyctr.engine.containers import ContainerInfo
 
     eng = engine(ctx)
     results, errors = [], []
     for name in names:
         try:
-            if kind in ("all", "container"):
-                try:
-                    results.append(views.inspect(eng.containers.inspect(name)))
-                    continue
-                except ContainerNotFound:
-                    if kind == "container":
-                        raise
-            results.append(image_views.inspect(eng.images.inspect(name)))
-        except ContainerNotFound as exc:
-            errors.append(exc)
+            info = eng.inspect(name, kind=kind)
         except PyctrError as exc:
-            errors.append(exc if kind != "all" else InvalidArgument(f'no such object: "{name}"'))
+            errors.append(exc)
+            continue
+        results.append(views.container_document(info) if isinstance(info, ContainerInfo) else views.image_document(info))
     output.print_inspect(fmt, results, errors)
 
 

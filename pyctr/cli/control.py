@@ -41,9 +41,11 @@ def rm(
     time_: Optional[int] = typer.Option(None, "--time", "-t", metavar="SECONDS", help="Seconds to wait before killing (with --force)."),
 ) -> None:
     """Remove containers."""
+    from pyctr.engine.reports import removal_exit_code
+
     reports = engine(ctx).containers.remove(containers, force=force, all_containers=all_containers, ignore=ignore,
                                             volumes=volumes, timeout=time_)
-    print_reports(reports, lambda r: r.id if r.name == r.id else r.name)
+    print_reports(reports, lambda r: r.id if r.name == r.id else r.name, exit_code=removal_exit_code(reports))
 
 
 def wait(

@@ -131,13 +131,13 @@ def inspect(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json (default), or a Go template such as '{{.Id}}'."),
 ) -> None:
     """Show the configuration of one or more images."""
-    from pyctr.image import views
+    from pyctr.cli import views
 
     images_api = engine(ctx).images
     results, errors = [], []
     for name in names:
         try:
-            results.append(views.inspect(images_api.inspect(name)))
+            results.append(views.image_document(images_api.inspect(name)))
         except ImageNotFound as exc:
             errors.append(exc)
     output.print_inspect(fmt, results, errors)
@@ -172,8 +172,6 @@ def rmi(
 
     Exit codes as podman: 1 when an image was not found, 2 when one is in use.
     """
-    if not names and not all_images:
-        raise typer.BadParameter("image name or ID must be specified")
     result = engine(ctx).images.remove(names, force=force, all_images=all_images, ignore=ignore)
     for name_removed in result.untagged:
         typer.echo(f"Untagged: {name_removed}")

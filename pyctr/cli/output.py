@@ -63,9 +63,9 @@ def print_inspect(fmt: str | None, results: list[dict], errors: list[Exception])
         raise errors[-1]
 
 
-def print_reports(reports, label=lambda report: report.name) -> None:
+def print_reports(reports, label=lambda report: report.name, exit_code: int | None = None) -> None:
     """A bulk operation's reports, as podman prints them: a line per success on stdout, one `Error:`
-    line per failure on stderr; then exit with the last failure's code."""
+    line per failure on stderr; then exit with `exit_code` (default: the last failure's code)."""
     import typer
 
     failed = None
@@ -76,4 +76,4 @@ def print_reports(reports, label=lambda report: report.name) -> None:
             sys.stderr.write(f"Error: {report.error}\n")
             failed = report.error
     if failed is not None:
-        raise typer.Exit(failed.exit_code)
+        raise typer.Exit(failed.exit_code if exit_code is None else exit_code)

@@ -100,6 +100,8 @@ def _run(params: dict) -> None:
         on_created=lambda container: _write_cidfile(params["cidfile"], container.id) if params["cidfile"] else None,
     )
     _warn(result.warnings)
+    for error in result.errors:
+        sys.stderr.write(f"Error: {error}\n")
     if detach:
         typer.echo(result.container.id)
         return
@@ -121,9 +123,10 @@ def start(
     if attach or interactive:
         if len(containers) != 1:
             raise InvalidArgument("you cannot start and attach multiple containers at once")
-        from pyctr.cli.attached import proxy_session
+        from pyctr.cli.attached import proxy_session, user_terminal_size
 
-        session = eng.containers.attach(containers[0], start=True)
+        # The terminal's size from the start (used only by a -t container): a resize comes too late for its first command.
+        session = eng.containers.attach(containers[0], start=True, console_size=user_terminal_size())
         code = proxy_session(eng, session, sig_proxy=sig_proxy, detach_keys=detach_keys, stdin=interactive or session.stdin)
         raise typer.Exit(code if code is not None else 0)
     print_reports(eng.containers.start(containers))

@@ -1,7 +1,6 @@
 """volume create, ls, inspect, rm, prune."""
 
 
-import sys
 from typing import List, Optional
 
 import typer
@@ -72,16 +71,10 @@ def rm(
     all_volumes: bool = typer.Option(False, "--all", "-a", help="Remove all volumes not in use."),
 ) -> None:
     """Remove volumes."""
-    volumes_api = engine(ctx).volumes
-    reports = volumes_api.remove(names, force=force, all_volumes=all_volumes)
-    for report in reports:
-        if report.error is None:
-            typer.echo(report.name)
-        else:
-            sys.stderr.write(f"Error: {report.error}\n")
-    exit_code = volumes_api.removal_exit_code(reports)
-    if exit_code:
-        raise typer.Exit(exit_code)
+    from pyctr.engine.reports import removal_exit_code
+
+    reports = engine(ctx).volumes.remove(names, force=force, all_volumes=all_volumes)
+    output.print_reports(reports, exit_code=removal_exit_code(reports))
 
 
 @volume_app.command("prune")

@@ -1,1 +1,1 @@
-"""Containers: the spec, the record store, creation, operations (tasks) and the views ps and inspect show."""
+"""Containers: the spec and its flags, the record store, creation, operations (tasks), the OCI mapping."""

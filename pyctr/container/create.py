@@ -1,7 +1,9 @@
 """From a container spec to a container record.
 
-Everything that can be wrong with the spec is found before anything is
-written, so a bad spec leaves no half-created container behind.
+Everything that can be wrong with the spec is found before the record is
+written (a named volume it mounts may have been made by then), so a bad spec
+leaves no half-created container behind, and --replace removes the old
+container only once the new one can be made.
 """
 
 from __future__ import annotations
@@ -66,9 +68,11 @@ def _ensure_image(images, spec: ContainerSpec, progress):
     return local
 
 
-def create_container(store, images, volume_path: Callable[[str], str], spec: ContainerSpec, progress=None):
+def create_container(store, images, volume_path: Callable[[str], str], spec: ContainerSpec, progress=None,
+                     make_room: Callable[[], None] | None = None):
     """Validate, find or pull the image, and write the container record.
-    `volume_path(name)`: the directory of a volume, made on first use ("" makes an anonymous one)."""
+    `volume_path(name)`: the directory of a volume, made on first use ("" makes an anonymous one).
+    `make_room()`: called once everything else has worked, just before the name is taken (--replace)."""
     from pyctr.container import mountopts
 
     spec.validate()
@@ -92,6 +96,8 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
         mounts=mounts,
         image_config=image_config,
     )
+    if make_room is not None:
+        make_room()
     # Under the image lock: an rmi racing with us either removes the image first (and we
     # fail, "image not known") or sees our container and refuses.
     with images.index.locked() as current:

@@ -12,12 +12,14 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from pyctr.values import value
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     import socket
+
+    from pyctr.container.volumes import VolumeService
 
 from pyctr.linux import mount as mountmod
 from pyctr.config import Config
@@ -31,7 +33,7 @@ from pyctr.signals import parse_signal
 POLL = 0.05
 
 
-@dataclass
+@value
 class Started:
     pid: int
     state_dir: Path
@@ -39,11 +41,14 @@ class Started:
 
 
 class TaskService:
-    def __init__(self, config: Config, store: ContainerStore, images, runc: OciRuntime | None = None):
+    def __init__(self, config: Config, store: ContainerStore, images, runc: OciRuntime | None = None,
+                 volumes: "Callable[[], VolumeService] | None" = None):
+        """`volumes`: gives the volume service, built only when a removed container had anonymous volumes."""
         self.config = config
         self.store = store
         self.images = images
         self.runc = runc or Runc(config.runroot / "runc")
+        self._volumes = volumes
 
     # -- rootfs ------------------------------------------------------------------------------
 
@@ -272,6 +277,7 @@ class TaskService:
             self._unmount_rootfs(record)
             if record.remove and self.store.path(record.id).exists():
                 self.store.remove(record)
+                self.remove_anonymous_volumes(record)  # --rm takes them too, as podman's does
                 return False
             return shim_pid is not None and self._should_restart(record, status)
 
@@ -310,6 +316,16 @@ class TaskService:
             self._teardown_network(record)
             self._unmount_rootfs(record)
             self.store.remove(record)
+
+    def remove_anonymous_volumes(self, record: ContainerRecord) -> None:
+        """The volumes made for this container alone (`-v /path`), once it is removed (--rm, rm -v)."""
+        sources = {m["source"] for m in record.mounts if m.get("volume") and not m.get("volume_name")}
+        if not sources or self._volumes is None:
+            return
+        volumes = self._volumes()
+        for volume in volumes.list():
+            if volume.anonymous and volume.mountpoint in sources:
+                volumes.remove(volume.name, users=[])
 
     @contextlib.contextmanager
     def rootfs(self, record: ContainerRecord):

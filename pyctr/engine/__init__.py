@@ -3,8 +3,8 @@
     from pyctr import Engine, ContainerSpec
 
     engine = Engine()  # root: /var/lib/pyctr; rootless: ~/.local/share/pyctr (joins the user namespace)
-    engine.images.pull("localhost:5000/test/busybox")
-    ctr = engine.containers.run(ContainerSpec.for_image("localhost:5000/test/busybox", ["echo", "hello"])).container
+    engine.images.pull("localhost:5050/test/busybox")
+    ctr = engine.containers.run(ContainerSpec.for_image("localhost:5050/test/busybox", ["echo", "hello"])).container
     engine.containers.wait([ctr.id])
     for line in engine.containers.logs(ctr.id):
         print(line.text.decode())
@@ -67,3 +67,24 @@ class Engine:
         from pyctr.engine.system import System
 
         return System(self.services)
+
+    def inspect(self, name: str, *, kind: str = "all"):
+        """What `name` is, as podman's `inspect --type` finds it: "container", "image", or "all"
+        (a container first, then an image; neither is NotFound: no such object).
+        -> pyctr.engine.containers.ContainerInfo or pyctr.engine.images.ImageInfo."""
+        from pyctr.errors import ContainerNotFound, InvalidArgument, NotFound, PyctrError
+
+        if kind not in ("all", "container", "image"):
+            raise InvalidArgument(f"invalid --type {kind!r}: container, image or all")
+        if kind != "image":
+            try:
+                return self.containers.inspect(name)
+            except ContainerNotFound:
+                if kind == "container":
+                    raise
+        try:
+            return self.images.inspect(name)
+        except PyctrError:
+            if kind == "image":
+                raise
+            raise NotFound(f'no such object: "{name}"') from None

@@ -89,7 +89,8 @@ class AttachSession:
 class RunResult:
     container: Container
     exit_code: int | None  # None: detached (or the front end detached from it)
-    warnings: list[str]
+    warnings: list[str]  # what this host will not do of the spec
+    errors: list["PyctrError"] = field(default_factory=list)  # what failed after the exit (--rm, --rmi)
 
 
 class Containers:
@@ -158,20 +159,20 @@ class Containers:
     def _create(self, spec: "ContainerSpec", *, replace: bool, progress) -> "ContainerRecord":
         from pyctr.container.create import create_container
 
-        spec.validate()
-        if replace and spec.lifecycle.name:
-            try:
-                old = self._record(spec.lifecycle.name)
-            except ContainerNotFound:
-                pass
-            else:
-                self._s.tasks.remove(old, force=True)
         s = self._s
 
         def volume_path(name: str) -> str:  # the volume service only for containers that mount volumes
             return s.volumes.create(name or None, exist_ok=True, anonymous=not name).mountpoint
 
-        return create_container(s.containers, s.images, volume_path, spec, progress)
+        def remove_namesake() -> None:  # --replace, once the new container is known to be possible
+            try:
+                old = self._record(spec.lifecycle.name)
+            except ContainerNotFound:
+                return
+            s.tasks.remove(old, force=True)
+
+        make_room = remove_namesake if replace and spec.lifecycle.name else None
+        return create_container(s.containers, s.images, volume_path, spec, progress, make_room)
 
     def run(self, spec: "ContainerSpec", *, replace: bool = False, remove_image: bool = False, progress=None,
             attach: "Callable[[AttachSession], int | None] | None" = None, console_size=None, shim=None,
@@ -192,6 +193,12 @@ class Containers:
         try:
             if on_created is not None:
                 on_created(container)
+        except BaseException:
+            if shim is not None:
+                shim.abandon()
+            self._remove_quietly(record)
+            raise
+        try:
             if attach is None:
                 self._s.tasks.start(record, shim=shim)
                 return RunResult(container, None, warnings)
@@ -200,11 +207,16 @@ class Containers:
             if record.remove:  # a container that could not start stays (as podman), unless --rm
                 self._remove_quietly(record)
             raise
+        result = RunResult(container, code, warnings)
         if code is not None and record.remove:
-            self._s.tasks.cleanup(record)
-            if remove_image:
-                self._s.images.remove(record.image_id)
-        return RunResult(container, code, warnings)
+            # As podman: what goes wrong in the clean-up is reported, and the exit code stays the container's.
+            try:
+                self._s.tasks.cleanup(record)
+                if remove_image:
+                    self._s.images.remove(record.image_id)
+            except PyctrError as exc:
+                result.errors.append(exc)
+        return result
 
     def _remove_quietly(self, record: "ContainerRecord") -> None:
         try:
@@ -296,15 +308,9 @@ class Containers:
         def remove_one(record) -> None:
             self._s.tasks.remove(record, force=force, timeout=timeout if timeout is not None else (0 if force else None))
             if volumes:
-                self._remove_anonymous_volumes(record)
+                self._s.tasks.remove_anonymous_volumes(record)
 
         return self._each(self._select(names, all_containers), remove_one, ignore_missing=ignore)
-
-    def _remove_anonymous_volumes(self, record: "ContainerRecord") -> None:
-        sources = {m["source"] for m in record.mounts if m.get("volume") and not m.get("volume_name")}
-        for volume in self._s.volumes.list():
-            if volume.anonymous and volume.mountpoint in sources:
-                self._s.volumes.remove(volume.name, users=[])
 
     def prune(self) -> list[str]:
         """Remove every container that is not running; their IDs."""

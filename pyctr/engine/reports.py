@@ -26,3 +26,15 @@ class Report:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+def removal_exit_code(reports: list[Report]) -> int:
+    """podman's exit code for a removal (rm, volume rm): 0 when all went, else that of the last
+    failure: 1 when it was not found, 2 when it is in use or running (Conflict), 125 otherwise."""
+    from pyctr.errors import Conflict, NotFound
+
+    failed = [r.error for r in reports if r.error is not None]
+    if not failed:
+        return 0
+    last = failed[-1]
+    return 1 if isinstance(last, NotFound) else 2 if isinstance(last, Conflict) else last.exit_code

@@ -28,7 +28,7 @@ class Services:
     def tasks(self):
         from pyctr.container.tasks import TaskService
 
-        return TaskService(self.config, self.containers, self.images, runc=self._runc)
+        return TaskService(self.config, self.containers, self.images, runc=self._runc, volumes=lambda: self.volumes)
 
     @cached_property
     def volumes(self):

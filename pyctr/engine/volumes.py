@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pyctr.engine.reports import Report
-from pyctr.errors import Conflict, PyctrError, VolumeNotFound
+from pyctr.errors import InvalidArgument, PyctrError, VolumeNotFound
 
 if TYPE_CHECKING:
     from pyctr.container.volumes import Volume
@@ -39,8 +39,11 @@ class Volumes:
 
     def remove(self, names: list[str] | None = None, *, force: bool = False, all_volumes: bool = False) -> list[Report]:
         """Remove volumes; `force` removes the containers using them first; with all_volumes,
-        those in use are skipped. A volume in use fails with Conflict (podman exits 2 for it)."""
-        targets = [v.name for v in self.list()] if all_volumes else list(names or [])
+        those in use are skipped. A volume in use fails with Conflict. podman's exit code for the
+        reports: pyctr.engine.reports.removal_exit_code."""
+        if not names and not all_volumes:
+            raise InvalidArgument("choose either one or more volumes or all")
+        targets = [v.name for v in self.list()] if all_volumes else list(names)
         reports = []
         for name in targets:
             report = Report(name, name)
@@ -58,15 +61,6 @@ class Volumes:
                 report.error = exc
             reports.append(report)
         return reports
-
-    @staticmethod
-    def removal_exit_code(reports: list[Report]) -> int:
-        """podman's exit code for remove()'s reports: that of the last failure, 2 when it was
-        a volume in use (Conflict), 1 otherwise; 0 when every removal succeeded."""
-        failed = [r.error for r in reports if r.error is not None]
-        if not failed:
-            return 0
-        return 2 if isinstance(failed[-1], Conflict) else 1
 
     def prune(self) -> list[str]:
         """Remove every volume no container uses; their names."""

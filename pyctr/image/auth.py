@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 from pyctr import config
-from pyctr.errors import InvalidArgument
+from pyctr.errors import ConfigError
+from pyctr.image.registries import RegistriesConf
 from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
@@ -32,7 +33,7 @@ def check_credentials(
     password: str,
     *,
     tls_verify: bool | None = None,
-    conf: config.RegistriesConf | None = None,
+    conf: RegistriesConf | None = None,
     transport=None,
 ) -> None:
     """Have `registry` (host[:port]) accept username and password, as `login` does before storing them.
@@ -47,7 +48,7 @@ def check_credentials(
 
     # The repository is a placeholder: the check is GET /v2/, which names none.
     ref = Reference(registry_host(registry), "library/login-check", tag="latest")
-    conf = conf if conf is not None else config.RegistriesConf.load()
+    conf = conf if conf is not None else RegistriesConf.load()
     with RegistryClient(ref, credentials=(username, password), tls_verify=tls_verify, conf=conf, transport=transport) as client:
         client.ping_with_auth()
 
@@ -98,7 +99,7 @@ def _decode(entry: dict, path: Path) -> tuple[str, str] | None:
     try:
         user, _, password = base64.b64decode(encoded).decode().partition(":")
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument(f"reading {path}: malformed auth entry") from exc
+        raise ConfigError(f"reading {path}: malformed auth entry") from exc
     return user, password
 
 
@@ -129,8 +130,7 @@ def store(registry: str, username: str, password: str, authfile: str | None = No
         data = read_json(path, {}) or {}
         token = base64.b64encode(f"{username}:{password}".encode()).decode()
         data.setdefault("auths", {})[registry] = {"auth": token}
-        atomic_write_json(path, data)
-    os.chmod(path, 0o600)
+        atomic_write_json(path, data, mode=0o600)  # credentials: never readable by others, not even for a moment
     return path
 
 
@@ -151,5 +151,5 @@ def remove(registry: str | None, authfile: str | None = None) -> bool:
             for k in keys:
                 del auths[k]
         data["auths"] = auths
-        atomic_write_json(path, data)
+        atomic_write_json(path, data, mode=0o600)
     return removed

@@ -14,7 +14,7 @@ from typing import Callable
 
 from pyctr.image import auth, oci
 from pyctr import digest as digestmod
-from pyctr.config import RegistriesConf
+from pyctr.image.registries import RegistriesConf
 from pyctr.image.content import ContentStore
 from pyctr.errors import DigestMismatch, UnsupportedMediaType
 from pyctr.image.index import ImageIndex, ImageRecord

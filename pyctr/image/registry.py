@@ -16,7 +16,7 @@ from typing import Callable
 import httpx
 
 from pyctr.image import oci
-from pyctr.config import RegistriesConf
+from pyctr.image.registries import RegistriesConf
 from pyctr.image.content import BlobWriter
 from pyctr.errors import (
     AuthenticationRequired,

@@ -46,8 +46,8 @@ def atomic_write(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> Non
         raise store_error(f"writing {path}", exc) from exc
 
 
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write(path, json.dumps(obj, indent=1, sort_keys=True).encode() + b"\n")
+def atomic_write_json(path: str | os.PathLike, obj: Any, mode: int = 0o644) -> None:
+    atomic_write(path, json.dumps(obj, indent=1, sort_keys=True).encode() + b"\n", mode)
 
 
 def read_json(path: str | os.PathLike, default: Any = None) -> Any:

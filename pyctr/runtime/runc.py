@@ -100,11 +100,6 @@ def error_message(*sources: bytes | str) -> str:
     return ""
 
 
-def last_meaningful_line(text: bytes | str) -> str:
-    """runc's message in `text` (its stderr, or a message the shim passed on)."""
-    return error_message(text)
-
-
 def error_from_runc(text: bytes | str) -> PyctrError:
     """Map runc's failure text to podman's exit codes: 127 not found, 126 not invokable,
     else a RuntimeFailure (125)."""

@@ -1,7 +1,6 @@
-"""Container data as podman shows it: `inspect` documents and `ps` rows (no printing here).
+"""The engine's results as podman shows them: `inspect` documents of containers and images, `ps` rows.
 
-Front ends that speak podman's formats (the command line) turn the engine's
-results (pyctr.engine) into these documents here.
+The command line's formats (JSON, templates, tables) are made from these; no printing here.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from pyctr.container.store import Status
 
 if TYPE_CHECKING:
     from pyctr.engine.containers import ContainerInfo, ContainerSummary
+    from pyctr.engine.images import ImageInfo
 
 
 def _rfc3339(ts: float) -> str:
@@ -22,7 +22,7 @@ def _rfc3339(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int((ts % 1) * 1e9):09d}Z"
 
 
-def inspect(info: "ContainerInfo") -> dict:
+def container_document(info: "ContainerInfo") -> dict:
     record, status, userdata = info.record, info.status, info.userdata_dir
     spec = record.spec
     return {
@@ -140,4 +140,34 @@ def ps_row(row: "ContainerSummary", *, no_trunc: bool) -> dict:
         "Mounts": list(row.mounts),
         "StartedAt": int(row.started_at),
         "AutoRemove": row.auto_remove,
+    }
+
+
+def image_document(info: "ImageInfo") -> dict:
+    record, cfg = info.record, info.config
+    container_config = cfg.get("config") or {}
+    return {
+        "Id": record.id,
+        "Digest": record.manifest_digest,
+        "RepoTags": list(record.names),
+        "RepoDigests": list(record.repo_digests),
+        "Parent": "",
+        "Comment": cfg.get("comment", ""),
+        "Created": record.created,
+        "Config": container_config,
+        "Version": cfg.get("docker_version", ""),
+        "Author": cfg.get("author", ""),
+        "Architecture": cfg.get("architecture", ""),
+        "Os": cfg.get("os", ""),
+        "Variant": cfg.get("variant", ""),
+        "Size": record.size,
+        "VirtualSize": record.size,
+        "Labels": container_config.get("Labels") or {},
+        "Annotations": {},
+        "ManifestType": record.manifest_media_type,
+        "User": container_config.get("User", ""),
+        "History": cfg.get("history") or [],
+        "NamesHistory": list(record.names),
+        "GraphDriver": {"Name": "overlay", "Data": {"LowerDir": ":".join(info.lower_dirs)}},
+        "RootFS": {"Type": "layers", "Layers": list(record.diff_ids)},
     }
