@@ -74,3 +74,17 @@ def test_interactive_terminal_resize_detach_attach(registry, pyctr, store, tmux)
     keys(socket, again, "exit 4", "Enter")
     wait_screen(socket, again, "EXIT=4")
     assert pyctr("inspect", "--format", "{{.State.ExitCode}}", "tty").stdout.strip() == "4"
+
+
+def test_empty_detach_keys_turn_detaching_off(registry, pyctr, store, tmux):
+    run, socket = tmux
+    image = f"{registry.host}/test/busybox"
+    pyctr("pull", "-q", image)
+    session = run(pyctr.argv("run", "-it", "--rm", "--detach-keys", "", image, "sh"), store.env())
+    wait_screen(socket, session, "/ #")
+    keys(socket, session, "C-p", "C-q")
+    time.sleep(0.3)
+    keys(socket, session, "echo still-$((2+3))", "Enter")  # the shell got the keys, we are still attached
+    wait_screen(socket, session, "still-5")
+    keys(socket, session, "exit 3", "Enter")
+    wait_screen(socket, session, "EXIT=3")

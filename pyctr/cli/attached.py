@@ -14,16 +14,17 @@ def proxy_session(eng, session, *, sig_proxy: bool, detach_keys: str, stdin: boo
     keys = terminal.parse_detach_keys(detach_keys)
     stdin = session.stdin if stdin is None else stdin
     client, tty = session.client, session.tty
+    client.start_buffering()  # nothing we send may block, nor fail because the container has already ended
     send_size(client, tty)
 
     def forward(signum: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(session.pid, signum)
 
-    interactive_tty = tty and stdin and os.isatty(sys.stdin.fileno())
+    in_fd = terminal.stdin_fd()
     with contextlib.ExitStack() as stack:
-        if interactive_tty:
-            stack.enter_context(terminal.raw_terminal(sys.stdin.fileno()))
+        if stdin and terminal.detach_keys_apply(tty, in_fd):  # typing into a terminal container
+            stack.enter_context(terminal.raw_terminal(in_fd))
         if sig_proxy and not tty:
             stack.enter_context(terminal.forwarding_signals(forward))
         try:
@@ -39,7 +40,8 @@ def proxy_session(eng, session, *, sig_proxy: bool, detach_keys: str, stdin: boo
 
 
 def user_terminal_size() -> tuple[int, int] | None:
-    return terminal.terminal_size(sys.stdout.fileno()) or terminal.terminal_size(sys.stdin.fileno())
+    in_fd = terminal.stdin_fd()
+    return terminal.terminal_size(sys.stdout.fileno()) or (terminal.terminal_size(in_fd) if in_fd is not None else None)
 
 
 def send_size(client, tty: bool) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import selectors
 import signal
 import sys
 import termios
+import time
 import tty as ttymod
 from typing import Callable
 
@@ -42,7 +44,7 @@ class DetachMatcher:
 
     def feed(self, data: bytes) -> tuple[bytes, bool]:
         """Returns (bytes to forward, detach requested)."""
-        if not self.keys:
+        if not self.keys or (not self.matched and self.keys[0] not in data):
             return data, False
         out = bytearray()
         for byte in data:
@@ -59,6 +61,11 @@ class DetachMatcher:
             else:
                 out.append(byte)
         return bytes(out), False
+
+    def flush(self) -> bytes:
+        """At the end of input: the partial match held back, which was no detach after all."""
+        held, self.matched = self.keys[: self.matched], 0
+        return held
 
 
 @contextlib.contextmanager
@@ -100,59 +107,144 @@ class Detached(Exception):
     pass
 
 
+STDIN_CHUNK = 1 << 18
+SEND_LIMIT = 1 << 20  # stdin queued for the shim before we stop reading ours
+LEAVING_GRACE = 2.0  # seconds to tell the shim to close the container's stdin when we leave early
+
+
+def stdin_fd() -> int | None:
+    """Our stdin's fd; None when we were started with it closed (fd 0 may then be some file of ours)."""
+    return None if sys.stdin is None else sys.stdin.fileno()
+
+
+def detach_keys_apply(tty: bool, in_fd: int | None) -> bool:
+    """Detach keys are typed: only a terminal container with a terminal on our stdin has them
+    (as podman); from a pipe or a file, every byte is the container's."""
+    return tty and in_fd is not None and os.isatty(in_fd)
+
+
 def proxy(client, *, stdin: bool, tty: bool, detach_keys: bytes, on_resize: Callable[[], None] | None = None) -> dict | None:
-    """Copy stdin to the container and its output to ours until it exits (returns the exit frame) or we detach."""
+    """Copy stdin to the container and its output to ours until it exits (returns the exit frame) or we detach.
+
+    Our stdin may be anything: a terminal, pipe or socket is watched; a regular file or
+    /dev/null, which epoll refuses, never makes a read wait, so it counts as always ready.
+    Nothing here waits on the shim: stdin goes out as the socket takes it, and is read
+    only while little of it is queued."""
     from pyctr.runtime.attach import FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT
 
     sel = selectors.DefaultSelector()
-    sock = client.sock
+    sock = client.fileno()
+    client.start_buffering()
     sel.register(sock, selectors.EVENT_READ, "container")
-    in_fd = sys.stdin.fileno() if stdin else None
+    sock_events = selectors.EVENT_READ
+    in_fd = stdin_fd() if stdin else None
+    watched = False  # in_fd is in the selector (else, when open, it is always ready)
     if in_fd is not None:
-        os.set_blocking(in_fd, True)
-        sel.register(in_fd, selectors.EVENT_READ, "stdin")
-    matcher = DetachMatcher(detach_keys if tty or stdin else b"")
+        with contextlib.suppress(OSError):
+            os.set_blocking(in_fd, True)
+        try:
+            sel.register(in_fd, selectors.EVENT_READ, "stdin")
+            watched = True
+        except PermissionError:
+            pass
+    elif stdin:
+        client.close_stdin()
+    matcher = DetachMatcher(detach_keys if detach_keys_apply(tty, in_fd) else b"")
     out, err = sys.stdout.buffer, sys.stderr.buffer
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     sel.register(wake_r, selectors.EVENT_READ, "resize")
     previous_winch = None
     if tty and on_resize:
         previous_winch = signal.signal(signal.SIGWINCH, lambda s, f: os.write(wake_w, b"."))
+
+    def read_stdin() -> None:
+        nonlocal in_fd, watched
+        try:
+            data = os.read(in_fd, STDIN_CHUNK)
+        except BlockingIOError:  # a non-blocking fd we could not switch
+            return
+        except OSError:  # EIO: our terminal hung up; anything else ends our input too
+            data = b""
+        if not data:
+            if watched:
+                sel.unregister(in_fd)
+            in_fd, watched = None, False
+            client.send_stdin(matcher.flush())
+            client.close_stdin()
+            return
+        data, detach = matcher.feed(data)
+        if data:
+            client.send_stdin(data)
+        if detach:
+            client.detach()
+            raise Detached()
+
     try:
         while True:
-            for key, _ in sel.select():
+            want_stdin = in_fd is not None and client.pending < SEND_LIMIT
+            if watched and want_stdin != (in_fd in sel.get_map()):
+                if want_stdin:
+                    sel.register(in_fd, selectors.EVENT_READ, "stdin")
+                else:
+                    sel.unregister(in_fd)
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.pending else 0)
+            if events != sock_events:
+                sel.modify(sock, events, "container")
+                sock_events = events
+            always_ready = want_stdin and not watched
+            for key, mask in sel.select(0 if always_ready else None):
                 if key.data == "container":
-                    frame = client.read_frame()
-                    if frame is None:
-                        return None
-                    kind, payload = frame
-                    if kind == FRAME_STDOUT:
-                        out.write(payload)
-                        out.flush()
-                    elif kind == FRAME_STDERR:
-                        (out if tty else err).write(payload)
-                        (out if tty else err).flush()
-                    elif kind == FRAME_EXIT:
-                        return client.decode_exit(payload)
-                elif key.data == "stdin":
-                    data = os.read(in_fd, 65536)
-                    if not data:
-                        sel.unregister(in_fd)
-                        client.close_stdin()
+                    if mask & selectors.EVENT_WRITE:
+                        client.flush()
+                    if not mask & selectors.EVENT_READ:
                         continue
-                    data, detach = matcher.feed(data)
-                    if data:
-                        client.send_stdin(data)
-                    if detach:
-                        client.detach()
-                        raise Detached()
+                    frames = client.read_ready()
+                    if frames is None:
+                        return None
+                    for kind, payload in frames:
+                        if kind == FRAME_STDOUT:
+                            out.write(payload)
+                        elif kind == FRAME_STDERR:
+                            (out if tty else err).write(payload)
+                        elif kind == FRAME_EXIT:
+                            out.flush()
+                            err.flush()
+                            return client.decode_exit(payload)
+                    out.flush()
+                    err.flush()
+                elif key.data == "stdin":
+                    read_stdin()
                 else:
                     with contextlib.suppress(BlockingIOError):
                         os.read(wake_r, 4096)
                     on_resize()
+            if always_ready:
+                read_stdin()
+    except Detached:
+        raise
+    except BaseException:
+        if stdin and not tty:
+            _leaving(client, close_stdin=in_fd is not None)
+        raise
     finally:
         if previous_winch is not None:
             signal.signal(signal.SIGWINCH, previous_winch)
         sel.close()
         os.close(wake_r)
         os.close(wake_w)
+
+
+def _leaving(client, *, close_stdin: bool) -> None:
+    """We leave before the container (our stdout is gone, an interrupt): close its stdin as
+    podman does, so that a `cat` ends instead of waiting for us forever. Its output is read
+    and dropped meanwhile, as the shim holds it for us and the container may wait for that."""
+    deadline = time.monotonic() + LEAVING_GRACE
+    with contextlib.suppress(Exception):
+        if close_stdin:
+            client.close_stdin()
+        while client.pending and (remaining := deadline - time.monotonic()) > 0:
+            readable, writable, _ = select.select([client.sock], [client.sock], [], remaining)
+            if writable:
+                client.flush()
+            if readable and client.read_ready() is None:
+                return

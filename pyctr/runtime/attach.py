@@ -5,6 +5,9 @@
     for kind, payload in client.frames():      # STDOUT / STDERR ..., then EXIT
         ...
 read_frame() reads exactly one frame, so it also fits a caller's select() loop.
+For a caller's own event loop that must never block (pyctr.cli.terminal.proxy):
+start_buffering(), then flush() when the socket is writable while `pending`, and
+read_ready() when it is readable (not to be mixed with read_frame()).
 The shim sends EXIT ({"exit_code": N, "signal": S|null}) once the container
 has exited and its output is flushed, then closes the connection.
 """
@@ -63,6 +66,10 @@ class AttachClient:
 
     def __init__(self, sock: socket.socket):
         self.sock = sock
+        self._out = bytearray()    # frames not sent yet
+        self._buffering = False    # sends queue up instead of blocking
+        self._shim_gone = False    # buffered sends failed: the shim closed the connection
+        self._decoder = protocol.Decoder()  # for read_ready()
 
     @classmethod
     def open(cls, state_dir: str) -> "AttachClient":
@@ -83,10 +90,47 @@ class AttachClient:
     # -- client -> shim ----------------------------------------------------------------------
 
     def _send(self, frame: bytes) -> None:
+        if self._shim_gone:
+            return
+        self._out += frame
+        if self._buffering:
+            self.flush()
+            return
         try:
-            self.sock.sendall(frame)
+            self.sock.sendall(self._out)
         except OSError as exc:
             raise AttachError(f"writing to the container's shim: {exc.strerror or exc}") from exc
+        finally:
+            self._out.clear()
+
+    def start_buffering(self) -> None:
+        """From now on no send blocks: frames wait in a buffer, and flush() sends what the
+        socket takes; once the shim has closed the connection, sends are dropped. (A blocking
+        send could deadlock: the shim stops reading us while the container's stdin is full,
+        and the container stops reading it while we do not read its output.)"""
+        self._buffering = True
+
+    @property
+    def pending(self) -> int:
+        """Bytes of frames queued and not sent yet."""
+        return len(self._out)
+
+    def flush(self) -> None:
+        """Send queued frames as far as the socket takes them without waiting."""
+        while self._out:
+            try:
+                sent = self.sock.send(self._out, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                return
+            except (BrokenPipeError, ConnectionResetError):
+                # The shim closes once the container has exited: its exit frame, if any,
+                # still waits to be read, and what we had to send no longer matters.
+                self._shim_gone = True
+                self._out.clear()
+                return
+            except OSError as exc:
+                raise AttachError(f"writing to the container's shim: {exc.strerror or exc}") from exc
+            del self._out[:sent]
 
     def send_stdin(self, data: bytes) -> None:
         for start in range(0, len(data), protocol.MAX_PAYLOAD):
@@ -100,7 +144,9 @@ class AttachClient:
         self._send(protocol.encode_json(RESIZE, {"rows": rows, "cols": cols}))
 
     def detach(self) -> None:
-        """Leave the container running; the shim closes this connection."""
+        """Leave the container running; the shim closes this connection.
+        What is queued goes first (waiting for it, if need be)."""
+        self._buffering = False
         try:
             self._send(protocol.encode(DETACH))
         finally:
@@ -148,6 +194,26 @@ class AttachClient:
                 return None
             data += chunk
         return bytes(data)
+
+    def read_ready(self) -> list[tuple[int, bytes]] | None:
+        """The frames that have arrived whole, from what can be read without waiting
+        ([] if none yet); None once the shim has closed the connection."""
+        try:
+            data = self.sock.recv(1 << 18, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return []
+        except ConnectionResetError:  # it closed with some of our stdin unread: a close all the same
+            data = b""
+        except OSError as exc:
+            raise AttachError(f"reading from the container's shim: {exc.strerror or exc}") from exc
+        if not data:
+            if self._decoder.pending:
+                raise AttachError("the container's shim closed the connection mid-frame")
+            return None
+        try:
+            return self._decoder.feed(data)
+        except protocol.ProtocolError as exc:
+            raise AttachError(f"the container's shim sent garbage: {exc}") from exc
 
     def frames(self, timeout: float | None = None) -> Iterator[tuple[int, bytes]]:
         """Frames until the shim closes; `timeout` applies to each frame."""

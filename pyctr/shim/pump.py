@@ -281,7 +281,7 @@ class Pump:
             except BlockingIOError:
                 sent = 0
             except OSError:
-                self._drop(client)
+                self._drop_gone(client)
                 return
             frame = frame[sent:]
         client.out += frame
@@ -302,7 +302,7 @@ class Pump:
             except BlockingIOError:
                 sent = 0
             except OSError:
-                self._drop(client)
+                self._drop_gone(client)
                 return
             del client.out[:sent]
             if client.owner and self._held and len(client.out) < CLIENT_BUFFER_LIMIT // 2:
@@ -357,6 +357,25 @@ class Pump:
                 linux.set_window_size(self.master_fd, rows, cols)
         except (ValueError, TypeError, KeyError, OSError):
             pass  # a bad size or a closed pty: nothing to resize
+
+    def _drop_gone(self, client: Client) -> None:
+        """Drop a client whose connection broke. What it sent before it went still counts:
+        `pyctr run -i` leaving early sends STDIN_EOF last, so that the container does not wait
+        on its stdin forever; the kernel keeps those bytes for us after the peer's close."""
+        for _ in range(16):  # bounded by the socket's buffer anyway
+            if not client.reading:
+                break
+            try:
+                data = client.sock.recv(65536)
+                frames = client.decoder.feed(data)
+            except (OSError, protocol.ProtocolError):
+                break
+            if not data:
+                break
+            for kind, payload in frames:
+                if kind in (protocol.STDIN, protocol.STDIN_EOF):
+                    self._on_frame(client, kind, payload)
+        self._drop(client)
 
     def _drop(self, client: Client) -> None:
         if client.owner:
