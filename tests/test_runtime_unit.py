@@ -14,7 +14,7 @@ from pyctr.errors import CommandNotFound, CommandNotInvokable, RuntimeFailure
 from pyctr.linux import mount as mountmod
 from pyctr.runtime import runc as runcmod
 from pyctr.runtime.runc import OciRuntime, Runc, error_from_runc, error_message, parse_log_line
-from pyctr.snapshot.layers import LayerStore
+from pyctr.snapshot.layers import LayerStore, link_name
 from tests.fakes import RecordingRunc
 
 # -- the seam ---------------------------------------------------------------------------------
@@ -208,10 +208,13 @@ def _chain(n: int) -> str:
 def test_rootfs_mount_descriptions(tmp_path):
     layers = LayerStore(tmp_path)
     base, top = _chain(1), _chain(2)
+    for c in (base, top):
+        layers.path(c).mkdir(parents=True)  # as if unpacked
     lower = lambda c: str(layers.path(c))  # noqa: E731
+    link = lambda c: str(layers.links / link_name(c))  # noqa: E731  (an overlay's layers, by short link)
 
     view = layers.rootfs_mount([base, top])
-    assert view == mountmod.Mount("overlay", "overlay", lowerdirs=(lower(top), lower(base)))
+    assert view == mountmod.Mount("overlay", "overlay", lowerdirs=(link(top), link(base)))
     assert view.readonly
     assert layers.lowerdirs([base, top]) == [lower(top), lower(base)]
 
@@ -219,7 +222,7 @@ def test_rootfs_mount_descriptions(tmp_path):
     assert single == mountmod.Mount("bind", lower(base), options=("ro",)) and single.readonly
 
     active = layers.rootfs_mount([base], upper=tmp_path / "u", work=tmp_path / "w", rootless=True)
-    assert active == mountmod.Mount("overlay", "overlay", options=("userxattr",), lowerdirs=(lower(base),),
+    assert active == mountmod.Mount("overlay", "overlay", options=("userxattr",), lowerdirs=(link(base),),
                                     upperdir=str(tmp_path / "u"), workdir=str(tmp_path / "w"))
     assert not active.readonly
 

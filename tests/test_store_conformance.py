@@ -37,7 +37,8 @@ from pyctr.container.store import ContainerStore
 from pyctr.errors import ContainerNotFound, NameInUse, StoreError
 from pyctr.image.content import ContentStore
 from pyctr.image.index import ImageIndex, ImageRecord
-from pyctr.snapshot.layers import LayerStore
+from pyctr.linux.fsutil import locked
+from pyctr.snapshot.layers import LayerStore, link_name
 
 CTX = multiprocessing.get_context("fork")
 CHILD_TIMEOUT = 30.0
@@ -208,7 +209,11 @@ class ContentAdapter(Adapter):
 
 
 class LayerAdapter(Adapter):
-    """pyctr/snapshot/layers.py: a one-layer image per key, unpacked from a real tarball."""
+    """pyctr/snapshot/layers.py: a one-layer image per key, unpacked from a real tarball.
+
+    Each layer also has a short link (l/<name> -> ../<hex>/diff) for overlay mounts: a
+    finished unpack leaves it in place; a link never names a missing layer (under the
+    layer's lock, which writers hold, a listed link's layer is there and whole)."""
 
     kind = "layers"
     versioned = False
@@ -257,7 +262,11 @@ class LayerAdapter(Adapter):
 
     def _unpack(self, key: str) -> bool:
         path, diff_id = self._blob(key)
-        return self.store.unpack(diff_id, diff_id, path, "none")  # one layer: chain ID = diff ID
+        created = self.store.unpack(diff_id, diff_id, path, "none")  # one layer: chain ID = diff ID
+        link = self.store.links / link_name(diff_id)
+        if not link.is_symlink() or link.resolve() != (self.store.path(diff_id)).resolve():
+            raise Torn(f"layer {key}: unpacked, but its link {link} is missing or wrong")
+        return created
 
     def put(self, key, version):
         self._unpack(key)
@@ -305,7 +314,27 @@ class LayerAdapter(Adapter):
     def delete(self, key):
         self.store.remove(self._blob(key)[1])
 
+    def _check_links(self) -> None:
+        try:
+            names = os.listdir(self.store.links)
+        except FileNotFoundError:
+            return
+        for name in names:
+            try:
+                target = os.readlink(self.store.links / name)
+            except FileNotFoundError:
+                continue  # removed since the listing
+            except OSError as exc:
+                raise Torn(f"l/{name} is not a symlink: {exc}") from None
+            hex_id = target.removeprefix("../").removesuffix("/diff")
+            if target != f"../{hex_id}/diff" or len(hex_id) != 64 or link_name(f"sha256:{hex_id}") != name:
+                raise Torn(f"l/{name} -> {target!r} is not a layer's link")
+            with locked(self.store.dir / f"{hex_id}.lock"):  # what writers hold between their steps
+                if (self.store.links / name).is_symlink() and not self.store.exists(f"sha256:{hex_id}"):
+                    raise Torn(f"l/{name} names layer {hex_id}, which is missing")
+
     def keys(self):
+        self._check_links()
         return {k for k in (self._check_layer(c, None) for c in self.store.all()) if k}
 
 

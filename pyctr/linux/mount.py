@@ -72,8 +72,9 @@ USERXATTR = "userxattr"  # an overlay made in a user namespace (Linux 5.11+): fu
 class Mount:
     """A mount, described without its target (after containerd's mount.Mount).
 
-    type "overlay": `lowerdirs` stacked, topmost first; with `upperdir` and `workdir`
-    it is writable, without them read-only. type "bind": `source` itself; "ro" in
+    type "overlay": `lowerdirs` stacked, topmost first (kept short: the snapshotter gives
+    links that share one directory, which mount_at passes relative to it); with `upperdir`
+    and `workdir` it is writable, without them read-only. type "bind": `source` itself; "ro" in
     `options` makes it read-only. Other `options` are the filesystem's own (userxattr).
     """
 
@@ -139,21 +140,39 @@ def _fuse_overlay(lowers: list[str], target: str, upper: str | None, work: str |
         raise StoreError(f"mounting fuse-overlayfs on {target}: {why}", hint=hint)
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE")  # what mount(2) copies of its data, with the final NUL
+
+
+def _overlay_data(lowers: list[str], upper: str | None, work: str | None, options: tuple[str, ...]) -> tuple[str, str]:
+    """(directory to work in, mount data). The lower paths are given relative to their common
+    parent (the snapshotter's short links share one), and so are the upper and work paths
+    when, given in full, they would not fit: mount(2) copies at most a page of options."""
+    parent = os.path.commonpath([os.path.dirname(p) for p in lowers])
+
+    def data(upper: str | None, work: str | None) -> str:
+        opts = ["lowerdir=" + ":".join(os.path.relpath(p, parent) for p in lowers)]
+        if upper:
+            opts += [f"upperdir={upper}", f"workdir={work}"]
+        return ",".join(opts + list(options))
+
+    full = data(upper, work)
+    if len(full) < _PAGE or not upper:
+        return parent, full
+    # Resolved first, so that each `..` climbs out of a real directory, not a symlink.
+    real = os.path.realpath(parent)
+    return parent, data(os.path.relpath(os.path.realpath(upper), real), os.path.relpath(os.path.realpath(work), real))
+
+
 def _kernel_overlay(lowers: list[str], target: str, upper: str | None, work: str | None, options: tuple[str, ...]) -> None:
-    """The lower paths are given relative to their common parent, with that parent as our
-    working directory, so that deep stacks fit in the one page mount options may take."""
+    """Mount with our working directory in the lower paths' common parent (see _overlay_data)."""
     if len(lowers) == 1 and upper is None:
         # overlayfs wants two layers when there is no upper; a read-only bind mount is equivalent.
         return _bind(lowers[0], target, readonly=True)
-    parent = os.path.commonpath([os.path.dirname(p) for p in lowers])
-    opts = ["lowerdir=" + ":".join(os.path.relpath(p, parent) for p in lowers)]
-    if upper:
-        opts += [f"upperdir={upper}", f"workdir={work}"]
-    opts += list(options)
-    data = ",".join(opts)
-    if len(data) >= 4096:
-        raise StoreError(f"mounting overlay on {target}: too many layers ({len(lowers)})")
-    cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    parent, data = _overlay_data(lowers, upper, work, options)
+    if len(data) >= _PAGE:
+        raise StoreError(f"mounting overlay on {target}: too many layers ({len(lowers)}): "
+                         f"their paths exceed the {_PAGE} bytes of mount options")
+    cwd = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)  # O_PATH: a cwd we may not read
     try:
         os.chdir(parent)
         mount("overlay", target, "overlay", MS_RDONLY if upper is None else 0, data)

@@ -4,14 +4,25 @@ Layout under the store root:
     layers/<chain hex>/diff         the layer's files (an overlay lower directory)
     layers/<chain hex>/layer.json   diff_id, chain_id and unpacked size
     layers/.tmp-<chain hex>-<pid>   an unpack in progress (renamed into place when complete)
-    layers/<chain hex>.lock         held while one process unpacks that layer
+    layers/<chain hex>.lock         held while one process unpacks, links or removes that layer
+    layers/l/<short name>           a symlink to ../<chain hex>/diff (see link_name)
 
 A layer directory exists only once complete, so a crash mid-unpack leaves
 just a .tmp directory, which the next unpack of that layer removes.
+
+Short links keep overlay mounts within the one page (4096 bytes) that mount(2)
+takes for its options: an overlay names its lower directories by link, relative
+to l/ (pyctr.linux.mount changes into it), 27 bytes a layer instead of 70, so
+that 125 layers (Docker's limit) fit with room for the upper and work paths.
+A link is made after its layer is renamed into place and removed before its
+layer goes, under the layer's lock, so a link never names a missing layer; a
+layer without one (unpacked by an older pyctr, or a crash between the two
+steps) gets it on first use.
 """
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import os
 import shutil
@@ -19,7 +30,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from pyctr import digest as digestmod
-from pyctr.errors import InvalidArgument
+from pyctr.errors import InvalidArgument, StoreError
 from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json, store_error
 from pyctr.linux.mount import USERXATTR, Mount
 
@@ -46,9 +57,20 @@ def _tree_size(path: Path) -> int:
     return total
 
 
+LINKS = "l"
+
+
+def link_name(chain_id: str) -> str:
+    """A layer's short name: 128 bits of its chain ID in base32 (26 characters, no ':' or ',',
+    which overlay's options would split on). Derived, not drawn at random, so that nothing
+    needs to record it; a collision (never seen for sha256 prefixes) is refused, not followed."""
+    return base64.b32encode(bytes.fromhex(digestmod.hex_of(chain_id))[:16]).decode().rstrip("=")
+
+
 class LayerStore:
     def __init__(self, root: Path):
         self.dir = Path(root) / "layers"
+        self.links = self.dir / LINKS
 
     def path(self, chain_id: str) -> Path:
         """The overlay lower directory of a layer."""
@@ -63,18 +85,77 @@ class LayerStore:
         """The mount of a root filesystem made of these layers (after containerd's snapshotter
         `Mounts`): read-only for an image, writable in `upper` (with overlay's `work`
         directory, on the same filesystem) for a container. Mount it with
-        pyctr.linux.mount.mount_at(); `rootless` lets fuse-overlayfs stand in for the kernel."""
-        lowers = self.lowerdirs(chain_ids)
+        pyctr.linux.mount.mount_at(); `rootless` lets fuse-overlayfs stand in for the kernel.
+        An overlay's lower directories are the layers' short links, all in one directory."""
         if (upper is None) != (work is None):
             raise InvalidArgument("a writable root filesystem needs both an upper and a work directory")
-        if not lowers:
+        if not chain_ids:
             if upper is None:
                 raise InvalidArgument("no layers to mount")
             return Mount("bind", str(upper))  # nothing below: the upper directory is the whole tree
-        if len(lowers) == 1 and upper is None:
-            return Mount("bind", lowers[0], options=("ro",))  # overlay wants two layers without an upper
-        return Mount("overlay", "overlay", options=(USERXATTR,) if rootless else (), lowerdirs=tuple(lowers),
+        if len(chain_ids) == 1 and upper is None:
+            self._check_present(chain_ids[0])
+            # overlay wants two layers without an upper
+            return Mount("bind", str(self.path(chain_ids[0])), options=("ro",))
+        lowers = tuple(str(self.link(c)) for c in reversed(chain_ids))
+        return Mount("overlay", "overlay", options=(USERXATTR,) if rootless else (), lowerdirs=lowers,
                      upperdir=None if upper is None else str(upper), workdir=None if work is None else str(work))
+
+    # -- short links -------------------------------------------------------------------------
+
+    def link(self, chain_id: str) -> Path:
+        """The layer's short link, made now if it has none yet."""
+        hex_id = digestmod.hex_of(chain_id)
+        path = self.links / link_name(chain_id)
+        if self._read_link(path) == f"../{hex_id}/diff":
+            return path  # the usual case: one readlink, no lock
+        with locked(self.dir / f"{hex_id}.lock"):
+            self._check_present(chain_id)
+            self._make_link(hex_id, chain_id)
+        return path
+
+    def _check_present(self, chain_id: str) -> None:
+        if not self.exists(chain_id):
+            raise StoreError(f"layer {chain_id} is missing from the store",
+                             hint="remove the image and pull it again")
+
+    def _read_link(self, path: Path) -> str | None:
+        try:
+            return os.readlink(path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise store_error(f"reading the layer link {path}", exc) from exc
+
+    def _make_link(self, hex_id: str, chain_id: str) -> None:
+        """Create l/<name> -> ../<hex>/diff (we hold the layer's lock, and the layer is complete).
+        symlink(2) creates a link with its target at once: no temporary name is needed."""
+        path = self.links / link_name(chain_id)
+        target = f"../{hex_id}/diff"
+        makedirs(self.links)
+        try:
+            os.symlink(target, path)
+            return
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise store_error(f"creating the layer link {path}", exc) from exc
+        current = self._read_link(path)
+        if current != target:
+            raise StoreError(f"the layer link {path} points to {current!r}, not to layer {chain_id}",
+                             hint=f"remove {path} if nothing else uses it")
+
+    def _remove_link(self, hex_id: str) -> None:
+        """Remove the layer's link (we hold its lock), unless it is another layer's."""
+        path = self.links / link_name(f"sha256:{hex_id}")
+        if self._read_link(path) != f"../{hex_id}/diff":
+            return
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise store_error(f"removing the layer link {path}", exc) from exc
 
     def exists(self, chain_id: str) -> bool:
         return (self.dir / digestmod.hex_of(chain_id)).is_dir()
@@ -99,6 +180,7 @@ class LayerStore:
         makedirs(self.dir)
         with locked(self.dir / f"{hex_id}.lock"):
             if self.exists(chain_id):
+                self._make_link(hex_id, chain_id)  # a crash may have come between the rename and the link
                 return False
             self._remove_leftovers(hex_id)
             tmp = self.dir / f".tmp-{hex_id}-{os.getpid()}"
@@ -114,6 +196,7 @@ class LayerStore:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
+            self._make_link(hex_id, chain_id)  # after the rename: a link never names a missing layer
         return True
 
     def _remove_leftovers(self, hex_id: str) -> None:
@@ -123,9 +206,10 @@ class LayerStore:
                 shutil.rmtree(self.dir / name, ignore_errors=True)
 
     def remove(self, chain_id: str) -> None:
-        """Delete a layer: renamed away first so that it vanishes atomically."""
+        """Delete a layer: its link first, then the layer, renamed away so that it vanishes atomically."""
         hex_id = digestmod.hex_of(chain_id)
         with locked(self.dir / f"{hex_id}.lock"):
+            self._remove_link(hex_id)
             gone = self.dir / f".del-{hex_id}-{os.getpid()}"
             try:
                 os.rename(self.dir / hex_id, gone)

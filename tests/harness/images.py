@@ -444,6 +444,33 @@ def multi_index() -> Index:
     return Index([multi_amd64_image(), multi_arm64_image()], oci=True)
 
 
+MANY_LAYERS = 125  # Docker's limit, and what pyctr must run
+
+
+@functools.cache
+def many_layers_image(count: int = MANY_LAYERS) -> Image:
+    """`count` layers: busybox, then one small layer each that adds /stack/NNN and rewrites
+    /stack/top, so that a root filesystem shows every layer and which one is on top."""
+    layers = [busybox_layer()]
+    for i in range(1, count):
+        layers.append(Layer([directory("stack"), file(f"stack/{i:03d}", f"{i}\n"), file("stack/top", f"{i}\n")],
+                            "gzip", comment=f"layer {i}"))
+    return Image(layers, oci=True)
+
+
+def push_many_layers(registry, count: int = MANY_LAYERS) -> str:
+    """Push many_layers_image(count) as test/layers<count> (once per registry); its reference."""
+    repo = f"test/layers{count}"
+    if f"{repo}:latest" not in registry.pushed:
+        registry.pushed[f"{repo}:latest"] = many_layers_image(count)
+        try:
+            push(registry, repo, "latest", registry.pushed[f"{repo}:latest"])
+        except BaseException:
+            del registry.pushed[f"{repo}:latest"]
+            raise
+    return f"{registry.host}/{repo}:latest"
+
+
 def standard_images() -> dict[str, Image | Index]:
     """"repo:tag" -> what populate() pushes there."""
     return {
