@@ -7,7 +7,9 @@ Layout under the store root:
     containers/<id>/overlay/         upper and work directories; merged/ is the rootfs mount point
     containers/<id>/ctr.log          the container's output (k8s-file format, written by the shim)
     containers/<id>/exit.json        how the last run ended (written by the shim)
-    containers/<id>/state.json       what the engine did: started_at, paused, restart count
+    containers/<id>/state.json       what the engine did: started_at, paused, restart count, and
+                                     the pids and start times of the run's shim and init
+    containers/<id>/lock             the container's lock: it goes with the container (see lock())
     containers/names/<name>          holds the ID; created with O_EXCL, so a name is taken exactly once
 Runtime state (lost at reboot, as it should be): <runroot>/containers/<id>/ (shim pid, attach socket).
 """
@@ -15,6 +17,7 @@ Runtime state (lost at reboot, as it should be): <runroot>/containers/<id>/ (shi
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING, Iterator
 from pyctr.container import names as namegen
 from pyctr.config import Config
 from pyctr.errors import Ambiguous, ContainerNotFound, InvalidArgument, NameInUse
-from pyctr.linux.fsutil import atomic_write, atomic_write_json, locked, makedirs, read_json
+from pyctr.linux.fsutil import atomic_write, atomic_write_json, locked, makedirs, read_json, store_error
 from pyctr.values import value
 
 if TYPE_CHECKING:
@@ -56,6 +59,7 @@ class ContainerRecord:
     labels: dict[str, str] = field(default_factory=dict)  # the image's labels, then the spec's
     stop_signal: str = "SIGTERM"
     stop_timeout: int = 10
+    pids_limit: int = 0  # the spec's, or the configured default at creation; 0: none (also a record made before it)
     network: str = "private"  # the mode chosen: private, none, host, slirp4netns or ns:PATH
     mounts: list[dict] = field(default_factory=list)  # OCI mounts, volumes resolved to host paths
     image_config: dict = field(default_factory=dict)  # the image's config, for inspect
@@ -132,7 +136,8 @@ def _legacy_spec(obj: dict) -> "ContainerSpec":
 
 @value
 class Status:
-    """What `ps` and `inspect` show; derived from files, never from runc (fast for 200 containers)."""
+    """What `ps` and `inspect` show; derived from files, never by running runc (fast for 200
+    containers); /proc only tells whether the shim, or without it the container, still runs."""
 
     state: str  # created, running, paused, exited, stopping
     pid: int = 0
@@ -144,21 +149,26 @@ class Status:
     restart_count: int = 0
 
 
-def _pid_alive(pid: int) -> bool:
+def process_start(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot, /proc/PID/stat field 22); None if
+    there is no such process or it is a zombie. With the pid, it names one process: pids are
+    reused, start times of a pid are not."""
     if pid <= 0:
-        return False
+        return None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0); the shim is never our child, so this is rare, but check.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()  # (the name may hold any byte)
+        if fields[0] in (b"Z", b"X"):  # a zombie or dead: it has ended, only not been reaped yet
+            return None
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _is_process(pid: int, recorded_start: int | None) -> bool:
+    """Whether `pid` lives and, if its start time was recorded, is still the process it names."""
+    start = process_start(pid)
+    return start is not None and (recorded_start is None or start == recorded_start)
 
 
 class ContainerStore:
@@ -167,6 +177,7 @@ class ContainerStore:
         self.dir = config.root / "containers"
         self.names_dir = self.dir / "names"
         self.run_dir = config.runroot / "containers"
+        self.runc_root = config.runroot / "runc"  # runc's own state (--root), which tasks' runc keeps
 
     # -- paths -------------------------------------------------------------------------------
 
@@ -204,6 +215,7 @@ class ContainerStore:
             name = self._reserve_name(name, container_id)
             try:
                 makedirs(self.path(container_id))
+                self._make_lock_file(container_id)
                 record = ContainerRecord(id=container_id, name=name, created=time.time(), **record_fields)
                 self.save(record)
             except BaseException:
@@ -211,6 +223,14 @@ class ContainerStore:
                 shutil.rmtree(self.path(container_id), ignore_errors=True)
                 raise
         return record
+
+    def _make_lock_file(self, container_id: str) -> None:
+        """Made with the record, so that taking the lock never needs space (rm on a full disk)."""
+        path = self.path(container_id) / "lock"
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        except OSError as exc:
+            raise store_error(f"creating {path}", exc) from exc
 
     def save(self, record: ContainerRecord) -> None:
         atomic_write_json(self.path(record.id) / "container.json", record.to_json())
@@ -303,7 +323,7 @@ class ContainerStore:
                     return record
             if len(matches) > 1:
                 raise Ambiguous(f"more than one result for container {name_or_id!r}: use a longer ID")
-        raise ContainerNotFound(f"no container with name or ID \"{name_or_id}\" found: no such container")
+        raise self._not_found(name_or_id)
 
     def remove(self, record: ContainerRecord) -> None:
         """Delete the record and release its name; the caller has stopped and unmounted it."""
@@ -316,12 +336,39 @@ class ContainerStore:
             self._release_name(record.name, record.id)
         shutil.rmtree(gone, ignore_errors=True)
         shutil.rmtree(self.state_dir(record.id), ignore_errors=True)
+        with contextlib.suppress(OSError):  # where earlier versions kept the lock
+            os.unlink(self.run_dir / f"{record.id}.lock")
 
     @contextlib.contextmanager
     def lock(self, container_id: str) -> Iterator[None]:
-        makedirs(self.run_dir)
-        with locked(self.run_dir / f"{container_id}.lock"):
+        """Hold the container's lock; ContainerNotFound if the container is gone.
+
+        The lock file lives in the container's directory, so that it goes with it. rm holds
+        this lock while it renames the directory away (then deletes it): a process that
+        waited for the lock meanwhile gets it on a file that is no longer the container's,
+        sees that, and finds the container gone, as one that came later would."""
+        path = self.path(container_id) / "lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            raise self._not_found(container_id) from None
+        except OSError as exc:
+            raise store_error(f"opening lock {path}", exc) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                ours = os.path.samestat(os.fstat(fd), os.stat(path))
+            except FileNotFoundError:
+                ours = False
+            if not ours:
+                raise self._not_found(container_id)
             yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    @staticmethod
+    def _not_found(name_or_id: str) -> ContainerNotFound:
+        return ContainerNotFound(f"no container with name or ID \"{name_or_id}\" found: no such container")
 
     def using_image(self, image_id: str) -> list[ContainerRecord]:
         return [r for r in self.all() if r.image_id == image_id]
@@ -352,10 +399,48 @@ class ContainerStore:
         except (OSError, ValueError):
             return 0
 
+    def processes(self, container_id: str, pid: int) -> dict:
+        """What start records in state.json to know this run's processes again later (pids
+        are reused): the shim's and the container's init's pids and start times."""
+        shim = self.shim_pid(container_id)
+        return {"shim_pid": shim, "shim_start": process_start(shim), "pid": pid, "pid_start": process_start(pid)}
+
+    def _init_alive(self, container_id: str, pid: int, state: dict) -> bool:
+        """Whether the container's init `pid` (from runc's pid file) still runs: it lives and
+        started when it started at the container's start, as start recorded it, or else as
+        runc recorded it (state.json in runc's root: read, not run)."""
+        if pid <= 0:
+            return False
+        recorded = state.get("pid_start") if state.get("pid") == pid else None
+        if recorded is None:
+            from pyctr.runtime.runc import recorded_init
+
+            init = recorded_init(self.runc_root, container_id)
+            if init is None or init[0] != pid:
+                return False  # runc forgot it (deleted): it does not run
+            recorded = init[1]
+        return process_start(pid) == recorded
+
     def status(self, container_id: str) -> Status:
+        """From files while the shim lives (ps on 200 containers runs nothing); when it is
+        gone (killed, OOM), from the container's init itself, which may still run."""
         state = self.read_state(container_id)
         exit_record = read_json(self.exit_file(container_id))
         restarts = int(state.get("restart_count", 0))
+        if not exit_record:
+            shim = self.shim_pid(container_id)
+            active = "paused" if state.get("paused") else ("stopping" if state.get("stopping") else "running")
+            # A live shim means the container runs, even if the command that started it died
+            # before it could record the start.
+            if _is_process(shim, state.get("shim_start") if state.get("shim_pid") == shim else None):
+                return Status(active, pid=self.container_pid(container_id),
+                              started_at=float(state.get("started_at") or 0), restart_count=restarts)
+            # No shim: it was killed, or it wrote the exit record and ended since we read it.
+            pid = self.container_pid(container_id)
+            if self._init_alive(container_id, pid, state):
+                return Status(active, pid=pid, started_at=float(state.get("started_at") or 0), restart_count=restarts)
+            if shim:
+                exit_record = read_json(self.exit_file(container_id))
         if exit_record:
             return Status(
                 "exited",
@@ -366,17 +451,8 @@ class ContainerStore:
                 finished_at=float(exit_record.get("finished_at") or 0),
                 restart_count=restarts,
             )
-        # A live shim means the container runs, even if the command that started it died
-        # before it could record the start.
-        if _pid_alive(self.shim_pid(container_id)):
-            pid = self.container_pid(container_id)
-            return Status(
-                "paused" if state.get("paused") else ("stopping" if state.get("stopping") else "running"),
-                pid=pid,
-                started_at=float(state.get("started_at") or 0),
-                restart_count=restarts,
-            )
         if not state.get("started_at"):
             return Status("created", restart_count=restarts)
-        # Started, but neither a shim nor an exit record: the host rebooted or the shim was killed.
+        # Started, and neither a shim nor the process nor an exit record: it ended with nobody
+        # to see how (the shim was killed, or the host rebooted). podman's only -1.
         return Status("exited", exit_code=-1, started_at=float(state["started_at"]), restart_count=restarts)

@@ -3,6 +3,12 @@
 start() holds the container's lock from mounting to `runc start`, and the
 shim's cleanup takes the same lock, so a container that exits at once is
 never cleaned up before it was fully started.
+
+A container whose shim is gone (killed, OOM) while its process runs is an
+orphan: it still counts as running (store.status checks its process), and
+stop, kill and rm act on it through runc, which needs no shim. Once its
+process has ended, nobody saw how: the next command here that meets it
+settles it (_settle: runc delete, unmount, --rm, an exit record of -1).
 """
 
 from __future__ import annotations
@@ -24,13 +30,14 @@ if TYPE_CHECKING:
 from pyctr.linux import mount as mountmod
 from pyctr.config import Config
 from pyctr.container.store import ContainerRecord, ContainerStore, Status
-from pyctr.errors import ContainerStateError, PyctrError, RuntimeFailure
+from pyctr.errors import ContainerNotFound, ContainerStateError, PyctrError, RuntimeFailure
 from pyctr.linux.fsutil import atomic_write_json, makedirs
 from pyctr.runtime.runc import OciRuntime, Runc, error_from_runc
 from pyctr.runtime.shimlauncher import ShimLauncher
 from pyctr.signals import parse_signal
 
 POLL = 0.05
+ACTIVE = ("running", "paused", "stopping")
 
 
 @value
@@ -47,7 +54,7 @@ class TaskService:
         self.config = config
         self.store = store
         self.images = images
-        self.runc = runc or Runc(config.runroot / "runc")
+        self.runc = runc or Runc(store.runc_root)
         self._volumes = volumes
 
     # -- rootfs ------------------------------------------------------------------------------
@@ -115,11 +122,22 @@ class TaskService:
         """Start a created or exited container. With `attach`, Started.client is a socket
         that receives the container's output from its first byte (pyctr.runtime.attach frames).
         `by_policy`: a restart policy's start, which a stop or rm since the exit cancels."""
+        try:
+            return self._start(record, attach=attach, shim=shim, console_size=console_size, by_policy=by_policy)
+        except ContainerNotFound:  # removed meanwhile (its lock went with it)
+            if shim:
+                shim.abandon()
+            if by_policy:
+                return None
+            raise
+
+    def _start(self, record: ContainerRecord, *, attach: bool, shim: ShimLauncher | None,
+               console_size: tuple[int, int] | None, by_policy: bool) -> Started | None:
         with self.store.lock(record.id):
-            if by_policy and (not self.store.path(record.id).exists() or self.store.read_state(record.id).get("stopping")):
+            if by_policy and self.store.read_state(record.id).get("stopping"):
                 return None
             status = self.store.status(record.id)
-            if status.state in ("running", "paused", "stopping"):
+            if status.state in ACTIVE:
                 if shim:
                     shim.abandon()
                 return Started(status.pid, self.store.state_dir(record.id))
@@ -141,7 +159,10 @@ class TaskService:
                 self._teardown_network(record)
                 self._unmount_rootfs(record)
                 raise
-            self.store.write_state(record.id, started_at=time.time(), paused=False, stopping=False)
+            # With the pids and start times of this run's processes: should its shim die, they
+            # tell whether the container still runs (store.status).
+            self.store.write_state(record.id, started_at=time.time(), paused=False, stopping=False,
+                                   **self.store.processes(record.id, started.pid))
         return started
 
     def _reset_for_start(self, record: ContainerRecord) -> None:
@@ -185,7 +206,8 @@ class TaskService:
 
     def _require_running(self, record: ContainerRecord, verb: str) -> Status:
         status = self.store.status(record.id)
-        if status.state not in ("running", "paused", "stopping"):
+        if status.state not in ACTIVE:
+            self._settle(record, status)
             raise ContainerStateError(
                 f"can only {verb} running containers. {record.id[:12]} is in state {status.state}: container state improper"
             )
@@ -205,15 +227,18 @@ class TaskService:
 
     def _mark_stopped_by_user(self, record: ContainerRecord) -> None:
         """The restart policy must not bring it back (also between two restarts)."""
-        with self.store.lock(record.id):
-            if self.store.path(record.id).exists():
-                self.store.write_state(record.id, stopping=True)
+        with contextlib.suppress(ContainerNotFound), self.store.lock(record.id):
+            self.store.write_state(record.id, stopping=True)
 
     def stop(self, record: ContainerRecord, timeout: int | None = None) -> None:
         """The stop signal, then SIGKILL after the timeout (podman's default: 10 s)."""
+        self._stop(record, timeout)
+        self._settle(record)
+
+    def _stop(self, record: ContainerRecord, timeout: int | None) -> None:
         self._mark_stopped_by_user(record)
         status = self.store.status(record.id)
-        if status.state not in ("running", "paused", "stopping"):
+        if status.state not in ACTIVE:
             return
         timeout = record.stop_timeout if timeout is None else timeout
         if status.state == "paused":
@@ -221,16 +246,22 @@ class TaskService:
                 self.runc.resume(record.id)
         with contextlib.suppress(RuntimeFailure):
             self.runc.kill(record.id, parse_signal(record.stop_signal or "TERM"))
-        if self.wait(record, timeout=max(timeout, 0)) is None:
+        if self._wait(record, timeout=max(timeout, 0)) is None:
             # SIGKILL to the container's init ends its whole pid namespace. (`kill --all`
             # needs cgroups, which rootless containers on cgroup v1 do not have.)
             with contextlib.suppress(RuntimeFailure):
                 self.runc.kill(record.id, 9)
-            if self.wait(record, timeout=30) is None:
+            if self._wait(record, timeout=30) is None:
                 raise ContainerStateError(f"container {record.name} did not stop after SIGKILL")
 
     def wait(self, record: ContainerRecord, timeout: float | None = None) -> Status | None:
         """Block until the container has exited (None on timeout); a removed container counts as exited."""
+        status = self._wait(record, timeout)
+        if status is not None and status.state == "exited":
+            status = self._settle(record, status)
+        return status
+
+    def _wait(self, record: ContainerRecord, timeout: float | None = None) -> Status | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if not self.store.path(record.id).exists():
@@ -258,6 +289,39 @@ class TaskService:
 
     # -- removal and cleanup -----------------------------------------------------------------
 
+    def _settle(self, record: ContainerRecord, status: Status | None = None) -> Status:
+        """An orphan (its shim gone) whose process has ended: nobody saw how, and nobody
+        cleaned up. Clean up as the shim would have (runc delete, unmount, --rm), then record
+        the exit as unknown (-1): removal first, as it needs no space. -> the status after."""
+        status = status or self.store.status(record.id)
+        if not self._unsettled(record, status):
+            return status
+        try:
+            with self.store.lock(record.id):
+                status = self.store.status(record.id)  # again, under the lock: a start may have won
+                if not self._unsettled(record, status):
+                    return status
+                self.runc.delete(record.id, force=True)
+                self._teardown_network(record)
+                self._unmount_rootfs(record)
+                if record.remove:
+                    self.remove_anonymous_volumes(record)  # first, as in _cleanup
+                    self.store.remove(record)
+                    return status
+                with contextlib.suppress(PyctrError, OSError):  # unrecorded, it still reads as -1
+                    atomic_write_json(self.store.exit_file(record.id), {
+                        "exit_code": -1, "signal": None, "oom": False,
+                        "started_at": status.started_at or None, "finished_at": time.time(),
+                    })
+        except ContainerNotFound:
+            return Status("exited", exit_code=status.exit_code)
+        return self.store.status(record.id)
+
+    def _unsettled(self, record: ContainerRecord, status: Status) -> bool:
+        """Exited with no exit record: neither the shim nor _settle has seen it end. (With the
+        shim alive, status says running until the record is written.)"""
+        return status.state == "exited" and not self.store.exit_file(record.id).exists()
+
     def cleanup(self, record: ContainerRecord, *, shim_pid: int | None = None) -> bool:
         """After the container's process ended (the shim calls this): runc delete, unmount, --rm.
         Returns whether the restart policy asks for the container to run again.
@@ -265,19 +329,27 @@ class TaskService:
         `shim_pid` is the shim that asks: if the container was started again meanwhile (its
         state now names another shim), this run's cleanup must not touch the new one.
         """
+        try:
+            return self._cleanup(record, shim_pid)
+        except ContainerNotFound:  # removed meanwhile (rm -f, or --rm from the other side)
+            return False
+
+    def _cleanup(self, record: ContainerRecord, shim_pid: int | None) -> bool:
         with self.store.lock(record.id):
             current = self.store.shim_pid(record.id)
             if shim_pid is not None and current not in (0, shim_pid):
                 return False
             status = self.store.status(record.id)
-            if status.state in ("running", "paused", "stopping") and shim_pid is None:
+            if status.state in ACTIVE and shim_pid is None:
                 return False  # a newer run is going on: not ours to clean
             self.runc.delete(record.id, force=True)
             self._teardown_network(record)
             self._unmount_rootfs(record)
-            if record.remove and self.store.path(record.id).exists():
-                self.store.remove(record)
+            if record.remove:
+                # Volumes first: once the record is renamed away, a waiter for the lock (run
+                # --rm's own cleanup) sees the container gone and returns.
                 self.remove_anonymous_volumes(record)  # --rm takes them too, as podman's does
+                self.store.remove(record)
                 return False
             return shim_pid is not None and self._should_restart(record, status)
 
@@ -293,29 +365,35 @@ class TaskService:
         """The restart policy's restart, with a growing pause so that a crash loop stays cheap."""
         count = self.store.status(record.id).restart_count
         time.sleep(min(0.1 * 2 ** count, 5.0))
-        with self.store.lock(record.id):
-            if self.store.read_state(record.id).get("stopping") or not self.store.path(record.id).exists():
-                return
-            self.store.write_state(record.id, restart_count=count + 1)
+        try:
+            with self.store.lock(record.id):
+                if self.store.read_state(record.id).get("stopping"):
+                    return
+                self.store.write_state(record.id, restart_count=count + 1)
+        except ContainerNotFound:
+            return
         self.start(record, by_policy=True)
 
     def remove(self, record: ContainerRecord, *, force: bool = False, timeout: int | None = None) -> None:
         status = self.store.status(record.id)
-        if status.state in ("running", "paused", "stopping"):
+        if status.state in ACTIVE:
             if not force:
                 raise ContainerStateError(
                     f"cannot remove container {record.id} as it is {status.state} - running or paused containers "
                     "cannot be removed without force: container state improper"
                 )
-            self.stop(record, timeout=0 if timeout is None else timeout)
-        with self.store.lock(record.id):
-            # Checked again under the lock: a concurrent start may have won the race.
-            if self.store.status(record.id).state in ("running", "paused", "stopping"):
-                raise ContainerStateError(f"container {record.name} was started again while being removed")
-            self.runc.delete(record.id, force=True)
-            self._teardown_network(record)
-            self._unmount_rootfs(record)
-            self.store.remove(record)
+            self._stop(record, timeout=0 if timeout is None else timeout)
+        try:
+            with self.store.lock(record.id):
+                # Checked again under the lock: a concurrent start may have won the race.
+                if self.store.status(record.id).state in ACTIVE:
+                    raise ContainerStateError(f"container {record.name} was started again while being removed")
+                self.runc.delete(record.id, force=True)
+                self._teardown_network(record)
+                self._unmount_rootfs(record)
+                self.store.remove(record)  # last: the lock goes with it
+        except ContainerNotFound:
+            return  # removed meanwhile (its --rm cleanup, another rm): what we were asked for
 
     def remove_anonymous_volumes(self, record: ContainerRecord) -> None:
         """The volumes made for this container alone (`-v /path`), once it is removed (--rm, rm -v)."""

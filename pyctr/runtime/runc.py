@@ -122,6 +122,18 @@ def _short_exec_error(line: str) -> str:
     return f"{name}: {why}: OCI runtime attempted to invoke a command that was not found"
 
 
+def recorded_init(root: Path | str, container_id: str) -> tuple[int, int] | None:
+    """(pid, start time in clock ticks since boot) of the container's init as runc recorded
+    it at create, in its state.json under `root`: read, not run, so that a check stays
+    cheap. None if runc has no state for the container (never created, or deleted)."""
+    try:
+        with open(Path(root) / container_id / "state.json", "rb") as f:
+            state = json.load(f)
+        return int(state["init_process_pid"]), int(state["init_process_start"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 # -- the interface the engine uses ------------------------------------------------------------
 
 class OciRuntime(Protocol):
