@@ -292,10 +292,49 @@ def test_fuse_overlayfs_where_the_kernel_overlay_is_not_used(rootless, registry,
     assert out == ["fuse.fuse-overlayfs", "new", "content", "upper.txt", "1"]
 
 
+def test_125_layers_on_the_kernels_overlay(rootless, registry):
+    from tests.harness import images as timages
+
+    image = timages.push_many_layers(registry)
+    rootless.pyctr("pull", "-q", image)
+    assert {"bin", "etc", "stack"} <= set(rootless.pyctr("run", "--rm", image, "ls", "/").stdout.split())
+    out = rootless.pyctr("run", "--rm", image, "sh", "-c",
+                         "grep ' / ' /proc/mounts | cut -d' ' -f3; ls /stack | wc -l; cat /stack/top").stdout.split()
+    assert out == ["overlay", str(timages.MANY_LAYERS), str(timages.MANY_LAYERS - 1)]
+    mounted = rootless.pyctr("image", "mount", image).stdout.strip()
+    try:  # the mount lives in the user's mount namespace
+        assert rootless.pyctr("unshare", "cat", f"{mounted}/stack/top").stdout == f"{timages.MANY_LAYERS - 1}\n"
+    finally:
+        rootless.pyctr("image", "unmount", image)
+
+
+def test_125_layers_on_fuse_overlayfs(rootless, registry, fuse_for_users):
+    from tests.harness import images as timages
+
+    image = timages.push_many_layers(registry)
+    rootless.pyctr("pull", "-q", image)
+    out = rootless.pyctr("run", "--rm", image, "sh", "-c", "grep ' / ' /proc/mounts | cut -d' ' -f3; ls /stack | wc -l; cat /stack/top",
+                         env={"PYCTR_OVERLAY": "fuse"}).stdout.split()
+    assert out == ["fuse.fuse-overlayfs", str(timages.MANY_LAYERS), str(timages.MANY_LAYERS - 1)]
+
+
 def test_limits_are_skipped_with_a_warning(rootless, registry):
     result = rootless.pyctr("run", "--rm", "--memory", "64m", f"{registry.host}/test/busybox", "echo", "ran")
     assert result.stdout == "ran\n"
     assert "not applied to rootless containers" in result.stderr
+    # No cgroup rootless on cgroup v1 (as podman): no default pids limit, and no warning without --pids-limit.
+    quiet = rootless.pyctr("run", "--rm", f"{registry.host}/test/busybox", "echo", "ran")
+    assert quiet.stdout == "ran\n" and "not applied" not in quiet.stderr
+    asked = rootless.pyctr("run", "--rm", "--pids-limit", "100", f"{registry.host}/test/busybox", "echo", "ran")
+    assert asked.stdout == "ran\n" and "(--pids-limit) are not applied to rootless containers" in asked.stderr
+
+
+def test_a_device_is_bind_mounted_rootless(rootless, registry):
+    out = rootless.pyctr("run", "--rm", "--device", "/dev/null:/dev/mynull", f"{registry.host}/test/busybox", "sh", "-c",
+                         "grep -c ' /dev/mynull ' /proc/mounts; ls -l /dev/mynull | cut -c1; echo x > /dev/mynull && echo written")
+    assert out.stdout.split() == ["1", "c", "written"]
+    missing = rootless.pyctr("run", "--rm", "--device", "/dev/no-such-device", f"{registry.host}/test/busybox", "true", check=False)
+    assert missing.returncode == 125 and missing.stderr == "Error: stat /dev/no-such-device: no such file or directory\n"
 
 
 def test_relative_paths_mean_the_users_directory(rootless, registry):

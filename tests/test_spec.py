@@ -9,6 +9,7 @@ import ctypes
 import ctypes.util
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ MAPPING = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 
 GOLDEN_CASES = {
     "default": SpecOptions(rootfs="/var/lib/pyctr/overlay/c/merged", args=["/bin/sh", "-c", "echo hi"],
-                           env=["FOO=bar"], hostname="c0ffee", etc_files=ETC, home="/root"),
+                           env=["FOO=bar"], hostname="c0ffee", etc_files=ETC, home="/root", pids_limit=2048),
     "privileged": SpecOptions(rootfs="/var/lib/pyctr/overlay/c/merged", args=["/bin/sh"],
                               hostname="c0ffee", terminal=True, privileged=True, etc_files=ETC),
     "readonly-user": SpecOptions(
@@ -504,3 +505,213 @@ def test_write_etc_files(tmp_path):
     assert "nameserver 10.3.3.3" in Path(result["/etc/resolv.conf"]).read_text()
     assert sorted(os.listdir(tmp_path / "c")) == ["hostname", "hosts", "resolv.conf"]  # no temp files left
     assert (Path(result["/etc/hosts"]).stat().st_mode & 0o777) == 0o644
+
+
+# -- pids limit and devices: the spec, its flag, containers.conf and the OCI mapping ----------
+
+def test_pids_limit_is_a_cgroup_limit_unless_none():
+    assert gen(pids_limit=100)["linux"]["resources"]["pids"] == {"limit": 100}
+    for none in (0, -1):
+        assert "pids" not in gen(pids_limit=none)["linux"]["resources"]
+    assert "resources" not in gen(pids_limit=100, rootless=True)["linux"]  # no cgroup rootless
+
+
+NULL = {"source": "/dev/null", "destination": "/dev/mynull", "permissions": "rwm"}
+
+
+def test_a_device_is_a_node_and_a_cgroup_rule():
+    spec = gen(devices=[NULL, {"source": "/dev/zero", "destination": "/dev/z", "permissions": "r"}])
+    null, zero = os.stat("/dev/null"), os.stat("/dev/zero")
+    assert spec["linux"]["devices"] == [
+        {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666, "uid": null.st_uid, "gid": null.st_gid},
+        {"path": "/dev/z", "type": "c", "major": 1, "minor": 5, "fileMode": 0o666, "uid": zero.st_uid, "gid": zero.st_gid}]
+    rules = spec["linux"]["resources"]["devices"]
+    assert rules[0] == {"allow": False, "access": "rwm"}  # still deny first, then the defaults, then ours
+    assert rules[-2:] == [{"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+                          {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "r"}]
+    assert "/dev/mynull" not in _mounts(spec)
+    same_path = gen(devices=[{"source": "/dev/null", "destination": "", "permissions": "rw"}])
+    assert [d["path"] for d in same_path["linux"]["devices"]] == ["/dev/null"]
+    assert "devices" not in gen()["linux"]
+
+
+def test_a_device_of_a_privileged_container_keeps_allow_all():
+    spec = gen(privileged=True, devices=[NULL])
+    assert spec["linux"]["resources"]["devices"] == [{"allow": True, "access": "rwm"}]
+    assert [d["path"] for d in spec["linux"]["devices"]] == ["/dev/mynull"]
+
+
+def test_a_rootless_device_is_a_bind_mount_read_only_without_w():
+    spec = gen(rootless=True, uid_mappings=MAPPING, gid_mappings=MAPPING,
+               devices=[NULL, {"source": "/dev/zero", "destination": "/dev/z", "permissions": "rm"}])
+    mounts = _mounts(spec)
+    assert mounts["/dev/mynull"] == {"destination": "/dev/mynull", "type": "bind", "source": "/dev/null",
+                                     "options": ["rbind", "nosuid", "noexec", "rw"]}
+    assert mounts["/dev/z"]["options"][-1] == "ro"
+    assert "devices" not in spec["linux"] and "resources" not in spec["linux"]
+    order = [m["destination"] for m in spec["mounts"]]
+    assert order.index("/dev") < order.index("/dev/mynull")  # after the /dev it lands in
+
+
+def test_a_device_symlink_is_followed(tmp_path):
+    (tmp_path / "link").symlink_to("/dev/null")
+    spec = gen(devices=[{"source": str(tmp_path / "link"), "destination": "/dev/l", "permissions": "rw"}])
+    assert (spec["linux"]["devices"][0]["major"], spec["linux"]["devices"][0]["minor"]) == (1, 3)
+    rootless = gen(rootless=True, devices=[{"source": str(tmp_path / "link"), "destination": "/dev/l", "permissions": "rw"}])
+    assert _mounts(rootless)["/dev/l"]["source"] == "/dev/null"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
+def test_a_device_directory_gives_every_node_under_it(tmp_path):
+    top = tmp_path / "dri"
+    (top / "by-path").mkdir(parents=True)
+    os.mknod(top / "card0", 0o660 | 0o020000, os.makedev(226, 0))
+    os.mknod(top / "by-path" / "disk", 0o600 | 0o060000, os.makedev(7, 200))
+    os.chmod(top / "card0", 0o660)  # past the umask
+    (top / "by-path" / "card0-link").symlink_to("../card0")  # a symlink is no device
+    (top / "notes.txt").write_text("not a device")
+    spec = gen(devices=[{"source": str(top), "destination": "/dev/dri", "permissions": "rw"}])
+    assert [(d["path"], d["type"], d["major"], d["minor"], d["fileMode"]) for d in spec["linux"]["devices"]] == [
+        ("/dev/dri/card0", "c", 226, 0, 0o660), ("/dev/dri/by-path/disk", "b", 7, 200, 0o600)]
+
+
+def test_device_errors(tmp_path):
+    with pytest.raises(InvalidArgument, match="^stat /dev/no-such-device: no such file or directory$"):
+        gen(devices=[{"source": "/dev/no-such-device", "destination": "/dev/x", "permissions": "rwm"}])
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InvalidArgument, match="not a valid device: not a device node"):
+        gen(devices=[{"source": str(tmp_path / "file"), "destination": "/dev/x", "permissions": "rwm"}])
+    with pytest.raises(InvalidArgument, match="must be absolute"):
+        gen(devices=[{"source": "/dev/null", "destination": "dev/x", "permissions": "rwm"}])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("/dev/null", ("/dev/null", "", "rwm")),
+    ("/dev/null:/dev/mynull", ("/dev/null", "/dev/mynull", "rwm")),
+    ("/dev/null:r", ("/dev/null", "", "r")),
+    ("/dev/null:mw", ("/dev/null", "", "mw")),
+    ("/dev/null:/dev/mynull:rw", ("/dev/null", "/dev/mynull", "rw")),
+    ("/dev/./null", ("/dev/null", "", "rwm")),
+])
+def test_device_flag(text, expected):
+    from pyctr.container import flags
+
+    device = flags.device(text)
+    assert (device.source, device.destination, device.permissions) == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    ("/dev/null:rel", "invalid device mode: rel"),
+    ("/dev/null:/dev/x:rwx", "invalid device mode: rwx"),
+    ("/dev/null:/dev/x:rr", "invalid device mode: rr"),
+    ("/dev/null:/dev/x:", "invalid device mode: "),
+    ("/dev/null::r", "the container's path must be absolute"),
+    ("/dev/null:/a:r:w", "invalid device specification"),
+    (":/dev/x", "invalid device specification"),
+])
+def test_device_flag_errors(text, message):
+    from pyctr.container import flags
+
+    with pytest.raises(InvalidArgument, match=re.escape(message)):
+        flags.device(text)
+
+
+def test_spec_validation_of_pids_limit_and_devices(tmp_path):
+    from pyctr.container.spec import ContainerSpec, Device
+
+    def check(**resources_and_devices):
+        spec = ContainerSpec.for_image("busybox")
+        spec.storage.devices = resources_and_devices.pop("devices", [])
+        spec.resources.pids_limit = resources_and_devices.pop("pids_limit", None)
+        spec.validate()
+
+    for fine in (None, -1, 0, 1, 2048, 4194304):
+        check(pids_limit=fine)
+    for wrong in (-2, 4194305):
+        with pytest.raises(InvalidArgument, match=f"invalid --pids-limit {wrong}"):
+            check(pids_limit=wrong)
+    check(devices=[Device("/dev/null"), Device("/dev/null", "/dev/n", "r"), Device(str(tmp_path))])
+    (tmp_path / "file").write_text("")
+    for device, message in [(Device("/dev/no-such"), "^stat /dev/no-such: no such file or directory$"),
+                            (Device(str(tmp_path / "file")), "not a device node"),
+                            (Device("/dev/null", "/dev/n", "x"), "invalid device mode: x"),
+                            (Device("/dev/null", "n"), "must be absolute")]:
+        with pytest.raises(InvalidArgument, match=message):
+            check(devices=[device])
+
+
+def test_a_spec_keeps_its_devices_and_pids_limit_through_json():
+    from pyctr.container.spec import ContainerSpec, Device
+
+    spec = ContainerSpec.for_image("busybox")
+    spec.storage.devices = [Device("/dev/null", "/dev/n", "rw")]
+    spec.resources.pids_limit = 100
+    assert ContainerSpec.from_json(json.loads(json.dumps(spec.to_json()))) == spec
+    assert ContainerSpec.for_image("busybox").resources.pids_limit is None  # the configured default
+
+
+def _record(spec, **resolved):
+    from pyctr.container.store import ContainerRecord
+
+    return ContainerRecord(id="c" * 64, name="n", created=0.0, spec_data=spec.to_json(), image_id="i",
+                           image_name="busybox", args=["sh"], **resolved)
+
+
+def _spec_options(record, rootless=False):
+    from pyctr.container import ocimap
+
+    return ocimap.spec_options(record, rootfs="/r", uid=0, gid=0, groups=[], home="/root", etc_files={},
+                               netns=None, rootless=rootless)
+
+
+def test_ocimap_passes_the_pids_limit_and_devices():
+    from pyctr.container.spec import ContainerSpec, Device
+    from pyctr.container.store import ContainerRecord
+
+    spec = ContainerSpec.for_image("busybox")
+    spec.storage.devices = [Device("/dev/null", "/dev/mynull", "rw"), Device("/dev/zero")]
+    options = _spec_options(_record(spec, pids_limit=100))  # what creation resolved, not the spec's None
+    assert options.pids_limit == 100
+    assert options.devices == [{"source": "/dev/null", "destination": "/dev/mynull", "permissions": "rw"},
+                               {"source": "/dev/zero", "destination": "/dev/zero", "permissions": "rwm"}]
+    generated = generate(options, **HOST)
+    assert generated["linux"]["resources"]["pids"] == {"limit": 100}
+    assert [d["path"] for d in generated["linux"]["devices"]] == ["/dev/mynull", "/dev/zero"]
+    # A record written before the pids limit existed has no key: no limit, as when it was made.
+    data = _record(ContainerSpec.for_image("busybox")).to_json()
+    del data["pids_limit"], data["spec"]["resources"]["pids_limit"], data["spec"]["storage"]["devices"]
+    old = _spec_options(ContainerRecord.from_json(data))
+    assert (old.pids_limit, old.devices) == (0, [])
+    assert "pids" not in generate(old, **HOST)["linux"]["resources"]
+
+
+def test_containers_conf_pids_limit(tmp_path, monkeypatch):
+    from pyctr.containersconf import ContainersConf, containers_conf_paths, default_pids_limit
+    from pyctr.errors import ConfigError
+
+    base, override = tmp_path / "base.conf", tmp_path / "override.conf"
+    base.write_text("[containers]\npids_limit = 100\nlog_size_max = -1\n[engine]\nruntime = 'runc'\n")
+    override.write_text("[engine]\nruntime = 'crun'\n")  # says nothing of pids: the earlier value stays
+    assert ContainersConf.load([base, override]).pids_limit == 100
+    assert ContainersConf.load([tmp_path / "missing.conf"]).pids_limit == 2048
+    override.write_text("[containers]\npids_limit = -1\n")
+    assert ContainersConf.load([base, override]).pids_limit == -1
+    for bad in ("pids_limit = 'many'", "pids_limit = -5", "pids_limit = true", "pids_limit = ["):
+        override.write_text(f"[containers]\n{bad}\n")
+        with pytest.raises(ConfigError, match="override.conf"):
+            ContainersConf.load([override])
+    override.write_text("containers.pids_limit = 7\n")  # a dotted key is the same key
+    assert ContainersConf.load([base, override]).pids_limit == 7
+    override.write_text("[engine\n# pids_limit = 1\n")  # no line sets it: not even parsed (podman's own file)
+    assert ContainersConf.load([base, override]).pids_limit == 100
+    monkeypatch.setenv("CONTAINERS_CONF", str(base))
+    assert containers_conf_paths() == [base]
+    assert default_pids_limit(rootless=False) == 100
+    assert default_pids_limit(rootless=True) == 0  # no cgroup: no limit (no file read)
+    monkeypatch.setenv("CONTAINERS_CONF", str(tmp_path / "missing.conf"))
+    with pytest.raises(ConfigError, match="CONTAINERS_CONF file .*missing.conf: no such file"):
+        default_pids_limit(rootless=False)
+    monkeypatch.delenv("CONTAINERS_CONF")
+    paths = containers_conf_paths()
+    assert paths[:2] == [Path("/usr/share/containers/containers.conf"), Path("/etc/containers/containers.conf")]
+

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not RUNC or not BUSYBOX,
                                 reason="needs root, runc and busybox")
 
 APPLETS = ["sh", "cat", "grep", "id", "ls", "sleep", "mount", "umount", "touch", "unshare", "hostname",
-           "echo", "wc", "head", "tr", "true", "false", "sed"]
+           "echo", "wc", "head", "tr", "true", "false", "sed", "cut"]
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n"
 GROUP = "root:x:0:\nuser:x:1000:\nwheel:x:10:user\naudio:x:29:user\n"
 
@@ -216,6 +216,38 @@ def test_rootless_spec_in_a_user_namespace(rootfs, tmp_path):
     fields = status_fields(result.stdout)
     assert fields["uid_map"].split() == ["0", "200000", "65536"]
     assert fields["Seccomp"] == "2" and fields["sys"] == "ok"
+
+
+def test_pids_limit_and_devices(rootfs, tmp_path):
+    devices = [{"source": "/dev/null", "destination": "/dev/mynull", "permissions": "rwm"},
+               {"source": "/dev/loop-control", "destination": "/dev/lc", "permissions": "r"}]
+    if not os.path.exists("/dev/loop-control"):
+        devices.pop()
+    options = SpecOptions(rootfs=str(rootfs), args=[], pids_limit=10, devices=devices)
+    result = run(tmp_path, options, """
+        echo "pids.max: $(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"
+        echo "mynull: $(ls -l /dev/mynull | tr -s ' ' | cut -d' ' -f1,5,6)"
+        echo written > /dev/mynull && echo "write: ok"
+        if [ -e /dev/lc ]; then (: > /dev/lc) 2>/dev/null && echo "lc: writable" || echo "lc: denied"; fi
+    """)
+    assert result.returncode == 0, result.stderr
+    fields = status_fields(result.stdout)
+    assert fields["pids.max"] == "10"
+    assert fields["mynull"] == "crw-rw-rw- 1, 3" and fields["write"] == "ok"
+    if len(devices) == 2:
+        assert fields["lc"] == "denied"  # read only: the cgroup refuses to open it for writing
+
+
+def test_rootless_devices_are_bind_mounts(rootfs, tmp_path):
+    mapping = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    options = SpecOptions(rootfs=str(rootfs), args=[], rootless=True, uid_mappings=mapping, gid_mappings=mapping,
+                          devices=[{"source": "/dev/null", "destination": "/dev/mynull", "permissions": "rw"}])
+    result = run(tmp_path, options, """
+        echo "mount: $(grep -c ' /dev/mynull ' /proc/mounts)"
+        echo written > /dev/mynull && echo "write: ok"
+    """)
+    assert result.returncode == 0, result.stderr
+    assert status_fields(result.stdout) == {"mount": "1", "write": "ok"}
 
 
 # -- raw system calls through the probe ------------------------------------------------------

@@ -31,12 +31,14 @@ def _spec(params: dict):
     storage.mounts = ([mountopts.parse_volume(v) for v in params["volume"]] + [mountopts.parse_mount(m) for m in params["mount"]]
                       + [mountopts.parse_tmpfs(t) for t in params["tmpfs"]])
     storage.read_only, storage.shm_size = params["read_only"], flags.size(params["shm_size"])
+    storage.devices = [flags.device(d) for d in params["device"]]
     security = spec.security
     security.privileged, security.cap_add, security.cap_drop = params["privileged"], list(params["cap_add"]), list(params["cap_drop"])
     security.no_new_privileges, security.seccomp = flags.security_options(list(params["security_opt"]))
     security.groups = flags.group_ids(list(params["group_add"]))
     resources = spec.resources
     resources.memory, resources.cpus, resources.ulimits = flags.size(params["memory"]), params["cpus"], list(params["ulimit"])
+    resources.pids_limit = params["pids_limit"]
     network = spec.network
     network.mode, network.hostname = flags.network_mode(params["network"]), params["hostname"]
     network.ports = [flags.publish(p) for p in params["publish"]]
@@ -114,7 +116,7 @@ def start(
     attach: bool = typer.Option(False, "--attach", "-a", help="Attach to the container's output (one container)."),
     interactive: bool = typer.Option(False, "--interactive", "-i", help="Attach stdin too."),
     sig_proxy: bool = typer.Option(True, "--sig-proxy", help="Forward signals to the container when attached."),
-    detach_keys: str = typer.Option("ctrl-p,ctrl-q", "--detach-keys", metavar="KEYS", help="Keys that detach."),
+    detach_keys: str = typer.Option("ctrl-p,ctrl-q", "--detach-keys", metavar="KEYS", help="Keys that detach (only from a terminal, with -t; \"\" turns detaching off)."),
 ) -> None:
     """Start one or more created or stopped containers."""
     from pyctr.errors import InvalidArgument
@@ -175,6 +177,8 @@ def run(
     shm_size: Optional[str] = typer.Option(None, "--shm-size", metavar="SIZE", help="Size of /dev/shm (default 64m)."),
     memory: Optional[str] = typer.Option(None, "--memory", "-m", metavar="SIZE", help="Memory limit, e.g. 256m (not applied rootless)."),
     cpus: Optional[float] = typer.Option(None, "--cpus", metavar="N", help="CPU limit, e.g. 1.5 (not applied rootless)."),
+    pids_limit: Optional[int] = typer.Option(None, "--pids-limit", metavar="N", help="Tune the container's pids limit; -1 for unlimited (default 2048, or pids_limit in containers.conf; not applied rootless)."),
+    device: List[str] = typer.Option([], "--device", metavar="HOST[:CONTAINER][:PERMS]", help="Add a host device; permissions combine r, w and m (default rwm)."),
     dns: List[str] = typer.Option([], "--dns", metavar="IP", help="DNS server for the container."),
     dns_search: List[str] = typer.Option([], "--dns-search", metavar="DOMAIN", help="DNS search domain."),
     dns_option: List[str] = typer.Option([], "--dns-option", metavar="OPT", help="DNS resolver option."),
@@ -185,7 +189,7 @@ def run(
     authfile: Optional[str] = authfile_option(),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not show pull progress."),
     sig_proxy: bool = typer.Option(True, "--sig-proxy", help="Forward signals received by pyctr to the container (default true)."),
-    detach_keys: str = typer.Option("ctrl-p,ctrl-q", "--detach-keys", metavar="KEYS", help="Keys that detach from the container."),
+    detach_keys: str = typer.Option("ctrl-p,ctrl-q", "--detach-keys", metavar="KEYS", help="Keys that detach from the container (only from a terminal, with -t; \"\" turns detaching off)."),
     rmi: bool = typer.Option(False, "--rmi", help="Remove the image after the container exits (with --rm)."),
 ) -> None:
     """Run a command in a new container."""

@@ -91,6 +91,9 @@ def container_document(info: "ContainerInfo") -> dict:
             "CapDrop": list(spec.security.cap_drop),
             "Init": spec.process.init,
             "RestartPolicy": {"Name": spec.lifecycle.restart.name, "MaximumRetryCount": spec.lifecycle.restart.max_retries},
+            "PidsLimit": record.pids_limit,
+            "Devices": [{"PathOnHost": d.source, "PathInContainer": d.destination or d.source,
+                         "CgroupPermissions": d.permissions} for d in spec.storage.devices],
         },
     }
 

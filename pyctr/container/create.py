@@ -76,6 +76,11 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
     from pyctr.container import mountopts
 
     spec.validate()
+    pids_limit = spec.resources.pids_limit
+    if pids_limit is None:  # the configured default, fixed at creation (as podman), read before any pull
+        from pyctr.containersconf import default_pids_limit
+
+        pids_limit = default_pids_limit(store.config.rootless)
     image = _ensure_image(images, spec, progress)
     image_config = images.config_of(image).get("config") or {}
     process = spec.process
@@ -92,6 +97,7 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
         labels={**(image_config.get("Labels") or {}), **spec.lifecycle.labels},
         stop_signal=process.stop_signal or image_config.get("StopSignal") or "SIGTERM",
         stop_timeout=10 if process.stop_timeout is None else process.stop_timeout,
+        pids_limit=max(pids_limit, 0),  # -1 and 0 both mean none
         network=default_network(spec, store.config.rootless),
         mounts=mounts,
         image_config=image_config,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from pyctr.container.spec import PortMapping, RestartPolicy
+from pyctr.container.spec import Device, PortMapping, RestartPolicy, valid_device_permissions
 from pyctr.errors import InvalidArgument
 
 SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -150,3 +150,24 @@ def _port(value: str, text: str) -> int:
 def network_mode(text: str | None) -> str | None:
     """--network as podman users write it; `bridge` is loopback only until bridge networks exist, `pasta` is slirp4netns."""
     return {"bridge": "private", "pasta": "slirp4netns"}.get(text, text) if text is not None else None
+
+
+def device(text: str) -> Device:
+    """`--device HOST[:CONTAINER][:PERMISSIONS]`: a lone second part is the permissions when it reads as
+    such (`/dev/zero:r`), else the container's path; a relative host path is taken from here."""
+    parts = text.split(":")
+    if len(parts) > 3 or not parts[0]:
+        raise InvalidArgument(f"invalid device specification: {text} (expected HOST[:CONTAINER][:PERMISSIONS])")
+    source, destination, permissions = os.path.abspath(parts[0]), "", "rwm"
+    if len(parts) == 2 and valid_device_permissions(parts[1]):
+        permissions = parts[1]
+    elif len(parts) >= 2:
+        destination = parts[1]
+        if not destination.startswith("/"):
+            raise InvalidArgument(f"invalid device mode: {destination} (some of r, w and m)" if len(parts) == 2 else
+                                  f"invalid device specification: {text} (the container's path must be absolute)")
+        if len(parts) == 3:
+            permissions = parts[2]
+            if not valid_device_permissions(permissions):
+                raise InvalidArgument(f"invalid device mode: {permissions} (some of r, w and m)")
+    return Device(source, destination, permissions)

@@ -57,6 +57,9 @@ def spec_options(record: ContainerRecord, *, rootfs: str, uid: int, gid: int, gr
         rootless=rootless,  # runc runs inside pyctr's user namespace already
         memory=spec.resources.memory,
         cpus=spec.resources.cpus,
+        pids_limit=record.pids_limit,
+        devices=[{"source": d.source, "destination": d.destination or d.source, "permissions": d.permissions}
+                 for d in spec.storage.devices],
     )
 
 

@@ -25,6 +25,8 @@ RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
 NETWORK_MODES = ("private", "none", "host", "slirp4netns")
 MOUNT_TYPES = ("bind", "volume", "tmpfs")
 MIN_MEMORY = 6 << 20  # podman's floor: less cannot even start a shell
+PID_MAX_LIMIT = 4194304  # the kernel's ceiling for pids.max
+DEVICE_PERMISSIONS = "rwm"  # read, write, mknod
 
 
 @value
@@ -65,10 +67,20 @@ class Mount:
 
 
 @value
+class Device:
+    """A host device node made usable in the container (--device)."""
+
+    source: str  # the host's path (a symlink is followed; a directory gives every device under it)
+    destination: str = ""  # "": the host's path
+    permissions: str = DEVICE_PERMISSIONS  # the cgroup's access: some of r, w and m (rootless: ro without w)
+
+
+@value
 class StorageSpec:
     """The root filesystem and what is mounted into it."""
 
     mounts: list[Mount] = field(default_factory=list)
+    devices: list[Device] = field(default_factory=list)
     read_only: bool = False  # read-only root filesystem (with tmpfs on /tmp, /var/tmp, /run)
     shm_size: int | None = None  # bytes of /dev/shm; None: 64 MiB
 
@@ -92,6 +104,7 @@ class ResourceSpec:
     memory: int | None = None  # bytes
     cpus: float | None = None
     ulimits: list[str] = field(default_factory=list)  # NAME=SOFT[:HARD], as --ulimit
+    pids_limit: int | None = None  # most processes at once; 0 or -1: no limit; None: the configured default (2048)
 
 
 @value
@@ -213,6 +226,8 @@ def _validate(spec: ContainerSpec) -> None:
         parse_signal(process.stop_signal)
     for mount in spec.storage.mounts:
         _validate_mount(mount)
+    for device in spec.storage.devices:
+        _validate_device(device)
     security = spec.security
     if security.seccomp not in ("default", "unconfined") and not os.path.isfile(security.seccomp):
         raise InvalidArgument(f"opening seccomp profile {security.seccomp}: no such file")
@@ -222,6 +237,8 @@ def _validate(spec: ContainerSpec) -> None:
     cpus = os.cpu_count() or 1
     if resources.cpus is not None and not 0 < resources.cpus <= cpus:
         raise InvalidArgument(f"range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available")
+    if resources.pids_limit is not None and not -1 <= resources.pids_limit <= PID_MAX_LIMIT:
+        raise InvalidArgument(f"invalid --pids-limit {resources.pids_limit}: -1 (or 0) for no limit, else 1 to {PID_MAX_LIMIT}")
     _validate_network(spec.network)
     restart = spec.lifecycle.restart
     if restart.name not in RESTART_POLICIES or (restart.max_retries and restart.name != "on-failure"):
@@ -237,6 +254,21 @@ def _validate_mount(mount: Mount) -> None:
         raise InvalidArgument(f"invalid container path {mount.destination!r}: must be absolute")
     if mount.type == "bind" and not os.path.exists(mount.source):
         raise InvalidArgument(f"statfs {mount.source}: no such file or directory")
+
+
+def valid_device_permissions(text: str) -> bool:
+    """Some of r, w and m, each at most once (podman's rule)."""
+    return bool(text) and len(set(text)) == len(text) and set(text) <= set(DEVICE_PERMISSIONS)
+
+
+def _validate_device(device: Device) -> None:
+    from pyctr.runtime.spec import host_devices
+
+    if not valid_device_permissions(device.permissions):
+        raise InvalidArgument(f"invalid device mode: {device.permissions} (some of r, w and m)")
+    if device.destination and not device.destination.startswith("/"):
+        raise InvalidArgument(f"invalid device path {device.destination!r} in the container: must be absolute")
+    host_devices(device.source, device.destination or device.source)  # there, and a device (or a directory)
 
 
 def _validate_network(network: NetworkSpec) -> None:

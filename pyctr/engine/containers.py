@@ -151,9 +151,12 @@ class Containers:
 
     def warnings(self, spec: "ContainerSpec") -> list[str]:
         """What the spec asks for that this host will not do (the container still runs)."""
-        if self._s.config.rootless and (spec.resources.memory or spec.resources.cpus):
+        resources = spec.resources
+        asked = [flag for flag, given in (("--memory", resources.memory), ("--cpus", resources.cpus),
+                                          ("--pids-limit", (resources.pids_limit or 0) > 0)) if given]
+        if self._s.config.rootless and asked:
             # As podman on cgroup v1: rootless containers get no cgroup, so limits cannot hold.
-            return ["resource limits (--memory, --cpus) are not applied to rootless containers on this host (cgroup v1)"]
+            return [f"resource limits ({', '.join(asked)}) are not applied to rootless containers on this host (cgroup v1)"]
         return []
 
     def _create(self, spec: "ContainerSpec", *, replace: bool, progress) -> "ContainerRecord":

@@ -8,8 +8,10 @@ be tested alone. The defaults follow podman 4 for a rootful container.
 from __future__ import annotations
 
 import copy
+import os
 import posixpath
 import resource
+import stat
 from dataclasses import field
 from functools import partial
 
@@ -86,6 +88,8 @@ class SpecOptions:
     shm_size: int = 64 << 20
     memory: int | None = None  # bytes (--memory)
     cpus: float | None = None  # CPUs' worth of time (--cpus)
+    pids_limit: int = 0  # most processes at once (--pids-limit); 0 or -1: no limit
+    devices: list[dict] = field(default_factory=list)  # {"source", "destination", "permissions"} (--device)
 
 
 def default_spec() -> dict:
@@ -379,9 +383,58 @@ def with_mounts(spec: dict, opts: SpecOptions) -> None:
     spec["mounts"] = _parents_first(list(by_destination.values()))
 
 
+def host_devices(source: str, destination: str) -> list[tuple[str, str, os.stat_result]]:
+    """(host path, container path, its stat) of the device node at `source` (a symlink is followed),
+    or of every device node under it when it is a directory (--device /dev/dri)."""
+    real = os.path.realpath(source)
+    try:
+        info = os.stat(real)
+    except OSError as exc:
+        raise InvalidArgument(f"stat {source}: {exc.strerror.lower()}") from None
+    if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+        return [(real, destination, info)]
+    if not stat.S_ISDIR(info.st_mode):
+        raise InvalidArgument(f"{source} is not a valid device: not a device node")
+    found = []
+    for directory, _, names in sorted(os.walk(real)):
+        for name in sorted(names):
+            path = posixpath.join(directory, name)
+            info = os.lstat(path)  # a symlink in there is not a device
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+                found.append((path, posixpath.join(destination, posixpath.relpath(path, real)), info))
+    return found
+
+
 def with_devices(spec: dict, opts: SpecOptions) -> None:
+    """--device: as root, a node that runc makes and a cgroup rule that allows it; rootless (no
+    mknod, no cgroup), a bind mount of the host's node, read-only unless `w` is given (as podman)."""
+    linux = spec["linux"]
     if opts.privileged:
-        spec["linux"]["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
+        linux["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
+    nodes: dict[str, dict] = {}
+    rules, mounts = [], []
+    for device in opts.devices:
+        destination = device.get("destination") or device["source"]
+        if not posixpath.isabs(destination):
+            raise InvalidArgument(f"device path {destination!r} in the container must be absolute")
+        permissions = device.get("permissions") or "rwm"
+        for host, path, info in host_devices(device["source"], posixpath.normpath(destination)):
+            if opts.rootless:
+                mode = "rw" if "w" in permissions else "ro"
+                mounts.append(_mount(path, "bind", host, ["rbind", "nosuid", "noexec", mode]))
+                continue
+            kind = "c" if stat.S_ISCHR(info.st_mode) else "b"
+            major, minor = os.major(info.st_rdev), os.minor(info.st_rdev)
+            nodes.pop(path, None)  # the later one for a path wins
+            nodes[path] = {"path": path, "type": kind, "major": major, "minor": minor,
+                           "fileMode": stat.S_IMODE(info.st_mode), "uid": info.st_uid, "gid": info.st_gid}
+            rules.append({"allow": True, "type": kind, "major": major, "minor": minor, "access": permissions})
+    if nodes:
+        linux["devices"] = list(nodes.values())
+    if rules and not opts.privileged:
+        linux["resources"]["devices"] += rules
+    if mounts:
+        spec["mounts"] = _parents_first(spec["mounts"] + mounts)
 
 
 def with_masked_paths(spec: dict, opts: SpecOptions) -> None:
@@ -406,12 +459,14 @@ CPU_PERIOD = 100_000  # microseconds, the CFS default
 
 
 def with_limits(spec: dict, opts: SpecOptions) -> None:
-    """--memory and --cpus as cgroup limits (a rootless spec drops them: no cgroups there)."""
+    """--memory, --cpus and --pids-limit as cgroup limits (a rootless spec drops them: no cgroups there)."""
     resources = spec["linux"].setdefault("resources", {})
     if opts.memory is not None:
         resources["memory"] = {"limit": opts.memory}
     if opts.cpus is not None:
         resources["cpu"] = {"quota": int(opts.cpus * CPU_PERIOD), "period": CPU_PERIOD}
+    if opts.pids_limit > 0:  # none (0 or -1): runc leaves pids.max at "max"
+        resources["pids"] = {"limit": opts.pids_limit}
 
 
 def with_rootless(spec: dict, opts: SpecOptions) -> None:
