@@ -100,7 +100,7 @@ def attach(
     container: str = typer.Argument(..., metavar="CONTAINER", help="Running container."),
     no_stdin: bool = typer.Option(False, "--no-stdin", help="Do not attach stdin."),
     sig_proxy: bool = typer.Option(True, "--sig-proxy", help="Forward signals to the container."),
-    detach_keys: str = typer.Option("ctrl-p,ctrl-q", "--detach-keys", metavar="KEYS", help="Keys that detach."),
+    detach_keys: str = typer.Option("ctrl-p,ctrl-q", "--detach-keys", metavar="KEYS", help="Keys that detach (only from a terminal, with -t; \"\" turns detaching off)."),
 ) -> None:
     """Attach to a running container's stdio."""
     from pyctr.cli.attached import proxy_session

@@ -117,10 +117,20 @@ def _argument(p) -> Param:
 def _metavar(p, name: str) -> str:
     """The metavar without the brackets and dots some definitions add; else a name, never typer's `<str>`."""
     if p.metavar:
-        return p.metavar.strip("[]").removesuffix("...")
+        return _unwrapped(p.metavar.removesuffix("..."))
     if isinstance(p.type, click.Choice) and name.startswith("-"):
         return "|".join(_choices(p))
     return name.lstrip("-").replace("-", "_").upper()
+
+
+def _unwrapped(metavar: str) -> str:
+    """`[COMMAND]` -> `COMMAND`; `[IP:]HOSTPORT:PORT[/PROTO]` stays: its brackets are its own."""
+    depth = 0
+    for n, char in enumerate(metavar):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth == 0 and n < len(metavar) - 1:
+            return metavar  # the first bracket closes before the end: not one wrapping pair
+    return metavar[1:-1] if metavar.startswith("[") and metavar.endswith("]") else metavar
 
 
 def _choices(p) -> list[str]:
