@@ -33,6 +33,23 @@ def output_of(engine: Engine, name: str) -> str:
     return "".join(line.text.decode() + ("" if line.partial else "\n") for line in engine.containers.logs(name))
 
 
+def exit_frame_code(session, received: list | None = None) -> int:
+    """What a front end does with an attached session: read the output until the shim's EXIT frame
+    (a --rm container may be gone once it has exited, so its exit code comes from that frame)."""
+    import json
+
+    from pyctr.shim import protocol
+
+    while (frame := session.client.read_frame(timeout=30)) is not None:
+        kind, data = frame
+        if kind == protocol.EXIT:
+            session.client.close()
+            return json.loads(data)["exit_code"]
+        if received is not None:
+            received.append(data)
+    raise AssertionError("the session ended without an exit frame")
+
+
 def test_pull_run_logs_remove(engine, image):
     assert [r for r in engine.images.list() if image in r.names]
     result = engine.containers.run(ContainerSpec.for_image(image, ["sh", "-c", "echo hello; exit 3"]))
@@ -64,13 +81,7 @@ def test_attached_run_with_rm_removes_before_returning(engine, image):
     received = []
 
     def attach(session) -> int | None:
-        while (frame := session.client.read_frame(timeout=20)) is not None:
-            kind, data = frame
-            received.append(data)
-            if b"exit_code" in data:
-                break
-        session.client.close()
-        return engine.containers.exit_code(session.container.id)
+        return exit_frame_code(session, received)
 
     result = engine.containers.run(spec, attach=attach)
     assert result.exit_code == 5
@@ -186,8 +197,7 @@ def test_rm_cleanup_failure_keeps_the_containers_exit_code(engine, image):
     spec.lifecycle.remove = True
 
     def attach(session) -> int | None:
-        session.client.close()
-        return engine.containers.exit_code(session.container.id)
+        return exit_frame_code(session)
 
     result = engine.containers.run(spec, attach=attach, remove_image=True)
     assert result.exit_code == 3 and not engine.containers.exists(result.container.id)
@@ -215,8 +225,7 @@ def test_rm_run_takes_its_anonymous_volumes(engine, image):
     engine.volumes.create("named")
 
     def attach(session) -> int | None:
-        session.client.close()
-        return engine.containers.exit_code(session.container.id)
+        return exit_frame_code(session)
 
     assert engine.containers.run(spec, attach=attach).exit_code == 0
     assert [v.name for v in engine.volumes.list()] == ["named"]
