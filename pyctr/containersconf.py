@@ -1,6 +1,6 @@
 """containers.conf: the defaults pyctr takes from podman's configuration files, read in podman's order.
 
-Only what pyctr honours is read (today `[containers] pids_limit`); every other key is ignored.
+Only what pyctr honours is read (today `[containers] pids_limit` and `log_size_max`); every other key is ignored.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pyctr.values import value
 
 DEFAULT_PIDS_LIMIT = 2048  # podman's
 # A line that could set a key pyctr reads (bare, quoted or dotted); a file without one is not parsed.
-_MENTIONS_A_KEY = re.compile(rb"""(?m)^[ \t]*(containers[ \t]*\.[ \t]*)?["']?pids_limit["']?[ \t]*=""")
+_MENTIONS_A_KEY = re.compile(rb"""(?m)^[ \t]*(containers[ \t]*\.[ \t]*)?["']?(pids_limit|log_size_max)["']?[ \t]*=""")
 
 
 def containers_conf_paths() -> list[Path]:
@@ -39,6 +39,7 @@ def _drop_ins(path: Path) -> list[Path]:
 @value
 class ContainersConf:
     pids_limit: int = DEFAULT_PIDS_LIMIT  # [containers] pids_limit; 0 or -1: none
+    log_size_max: int = -1  # [containers] log_size_max: bytes a container's log may hold; -1: no limit
 
     @classmethod
     def load(cls, paths: list[Path] | None = None) -> "ContainersConf":
@@ -70,6 +71,11 @@ class ContainersConf:
                 if type(limit) is not int or limit < -1:
                     raise ConfigError(f"{path}: [containers] pids_limit must be a number of processes, or -1 or 0 for none")
                 conf.pids_limit = limit
+            if "log_size_max" in containers:
+                size = containers["log_size_max"]
+                if type(size) is not int or size < -1:
+                    raise ConfigError(f"{path}: [containers] log_size_max must be a size in bytes, or -1 for none")
+                conf.log_size_max = size
         return conf
 
 

@@ -48,6 +48,7 @@ def _spec(params: dict):
     lifecycle.name, lifecycle.remove, lifecycle.restart = params["name"], params["rm"], flags.restart_policy(params["restart"])
     lifecycle.labels = flags.key_values(list(params["label"]), "label")
     lifecycle.annotations = flags.key_values(list(params["annotation"]), "annotation")
+    lifecycle.log_max_size = flags.log_max_size(list(params["log_opt"]))
     lifecycle.create_command = ["pyctr", *sys.argv[1:]]
     return spec
 
@@ -170,6 +171,7 @@ def run(
     replace: bool = typer.Option(False, "--replace", help="Replace a container with the same name."),
     label: List[str] = typer.Option([], "--label", "-l", metavar="KEY=VALUE", help="Add a label."),
     annotation: List[str] = typer.Option([], "--annotation", metavar="KEY=VALUE", help="Add an OCI annotation."),
+    log_opt: List[str] = typer.Option([], "--log-opt", metavar="NAME=VALUE", help="Logging option: max-size=SIZE starts the log again empty once it would grow past SIZE."),
     pull: str = typer.Option("missing", "--pull", metavar="POLICY", help="Pull policy: always, missing, never or newer."),
     network: Optional[str] = typer.Option(None, "--network", "--net", metavar="MODE", help="none, host, private (loopback only) or slirp4netns (default rootless, and with -p)."),
     publish: List[str] = typer.Option([], "--publish", "-p", metavar="[IP:]HOSTPORT:PORT[/PROTO]", help="Publish a container port on the host."),

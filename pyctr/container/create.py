@@ -81,6 +81,11 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
         from pyctr.containersconf import default_pids_limit
 
         pids_limit = default_pids_limit(store.config.rootless)
+    log_size_max = spec.lifecycle.log_max_size
+    if log_size_max is None:  # the same
+        from pyctr.containersconf import ContainersConf
+
+        log_size_max = ContainersConf.load().log_size_max
     image = _ensure_image(images, spec, progress)
     image_config = images.config_of(image).get("config") or {}
     process = spec.process
@@ -98,6 +103,7 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
         stop_signal=process.stop_signal or image_config.get("StopSignal") or "SIGTERM",
         stop_timeout=10 if process.stop_timeout is None else process.stop_timeout,
         pids_limit=max(pids_limit, 0),  # -1 and 0 both mean none
+        log_size_max=log_size_max if log_size_max > 0 else -1,
         network=default_network(spec, store.config.rootless),
         mounts=mounts,
         image_config=image_config,

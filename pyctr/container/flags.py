@@ -7,6 +7,7 @@ structured input (JSON) builds the spec directly. Pure: no store, no image.
 from __future__ import annotations
 
 import os
+import re
 
 from pyctr.container.spec import Device, PortMapping, RestartPolicy, valid_device_permissions
 from pyctr.errors import InvalidArgument
@@ -109,6 +110,27 @@ def size(text: str | None) -> int | None:
         return int(text)
     except ValueError:
         raise InvalidArgument(f"invalid size {text!r}") from None
+
+
+def log_max_size(options: list[str]) -> int | None:
+    """The max-size of `--log-opt NAME=VALUE` options (podman's units: 10k is 10000, 1Ki 1024);
+    podman takes other names (tag, path) and so do we, without effect."""
+    result = None
+    for option in options:
+        name, sep, text = option.partition("=")
+        if not sep:
+            raise InvalidArgument(f"invalid log option {option!r}: expected NAME=VALUE")
+        if name.strip() != "max-size":
+            continue
+        if text.strip() == "-1":
+            result = -1
+            continue
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:([kmgtp])(i?))?b?\s*", text, re.IGNORECASE)
+        if not match:
+            raise InvalidArgument(f"invalid size: {text!r}")
+        power = "kmgtp".index(match.group(2).lower()) + 1 if match.group(2) else 0
+        result = int(float(match.group(1)) * (1024 if match.group(3) else 1000) ** power)
+    return result
 
 
 def group_ids(items: list[str]) -> list[int]:

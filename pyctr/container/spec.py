@@ -147,6 +147,9 @@ class LifecycleSpec:
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     labels: dict[str, str] = field(default_factory=dict)  # over the image's labels
     annotations: dict[str, str] = field(default_factory=dict)
+    # --log-opt max-size: once the log would grow past it, it starts again empty (podman's
+    # k8s-file); None or -1: no limit.
+    log_max_size: int | None = None
     create_command: list[str] = field(default_factory=list)  # how it was made, for inspect and units
 
 
@@ -240,6 +243,8 @@ def _validate(spec: ContainerSpec) -> None:
     if resources.pids_limit is not None and not -1 <= resources.pids_limit <= PID_MAX_LIMIT:
         raise InvalidArgument(f"invalid --pids-limit {resources.pids_limit}: -1 (or 0) for no limit, else 1 to {PID_MAX_LIMIT}")
     _validate_network(spec.network)
+    if spec.lifecycle.log_max_size is not None and spec.lifecycle.log_max_size < -1:
+        raise InvalidArgument(f"invalid log size {spec.lifecycle.log_max_size}: -1 for no limit, else a size in bytes")
     restart = spec.lifecycle.restart
     if restart.name not in RESTART_POLICIES or (restart.max_retries and restart.name != "on-failure"):
         raise InvalidArgument(f"invalid restart policy {restart.name!r}: expected no, on-failure[:MAX], always or unless-stopped")

@@ -60,6 +60,7 @@ class ContainerRecord:
     stop_signal: str = "SIGTERM"
     stop_timeout: int = 10
     pids_limit: int = 0  # the spec's, or the configured default at creation; 0: none (also a record made before it)
+    log_size_max: int = -1  # --log-opt max-size, or containers.conf's log_size_max at creation; -1: none
     network: str = "private"  # the mode chosen: private, none, host, slirp4netns or ns:PATH
     mounts: list[dict] = field(default_factory=list)  # OCI mounts, volumes resolved to host paths
     image_config: dict = field(default_factory=dict)  # the image's config, for inspect

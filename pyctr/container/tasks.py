@@ -14,6 +14,7 @@ settles it (_settle: runc delete, unmount, --rm, an exit record of -1).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 from pyctr.linux import mount as mountmod
 from pyctr.config import Config
 from pyctr.container.store import ContainerRecord, ContainerStore, Status
-from pyctr.errors import ContainerNotFound, ContainerStateError, PyctrError, RuntimeFailure
+from pyctr.errors import ContainerNotFound, ContainerStateError, PyctrError, RuntimeFailure, StoreError
 from pyctr.linux.fsutil import atomic_write_json, makedirs
 from pyctr.runtime.runc import OciRuntime, Runc, error_from_runc
 from pyctr.runtime.shimlauncher import ShimLauncher
@@ -153,6 +154,10 @@ class TaskService:
                 self._teardown_network(record)
                 self._unmount_rootfs(record)
                 raise
+            # The last run's exit record goes only now: a start that failed before (a full disk)
+            # leaves the container as it was.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.store.exit_file(record.id))
             try:
                 started = self._go(shim, record, attach)
             except BaseException:
@@ -161,14 +166,19 @@ class TaskService:
                 raise
             # With the pids and start times of this run's processes: should its shim die, they
             # tell whether the container still runs (store.status).
-            self.store.write_state(record.id, started_at=time.time(), paused=False, stopping=False,
-                                   **self.store.processes(record.id, started.pid))
+            try:
+                self.store.write_state(record.id, started_at=time.time(), paused=False, stopping=False,
+                                       **self.store.processes(record.id, started.pid))
+            except StoreError as exc:
+                # It runs whatever we failed to note: failing here would leave a running container
+                # behind an error. Without the record its live shim still says running, and its
+                # exit record when it started; only a full disk gets here (its log may fill it at once).
+                if not _no_space(exc):
+                    raise
         return started
 
     def _reset_for_start(self, record: ContainerRecord) -> None:
-        """Forget the previous run: its exit record, its runc state and shim directory."""
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.store.exit_file(record.id))
+        """Forget the previous run: its runc state and shim directory (its exit record: see _start)."""
         if self.runc.exists(record.id):  # only a container that ran before has runc state
             self.runc.delete(record.id, force=True)
         state_dir = self.store.state_dir(record.id)
@@ -187,6 +197,7 @@ class TaskService:
             "runc": self.runc.binary,
             "runc_root": str(self.runc.root),
             "log_path": str(self.store.log_path(record.id)),
+            "log_size_max": record.log_size_max,
             "exit_file": str(self.store.exit_file(record.id)),
             "terminal": record.tty,
             "stdin": record.stdin,
@@ -225,18 +236,24 @@ class TaskService:
             self._mark_stopped_by_user(record)
         self.runc.kill(record.id, number)
 
-    def _mark_stopped_by_user(self, record: ContainerRecord) -> None:
-        """The restart policy must not bring it back (also between two restarts)."""
-        with contextlib.suppress(ContainerNotFound), self.store.lock(record.id):
-            self.store.write_state(record.id, stopping=True)
+    def _mark_stopped_by_user(self, record: ContainerRecord, *, removing: bool = False) -> None:
+        """The restart policy must not bring it back (also between two restarts). On a full
+        disk the mark is skipped where nothing needs it (rm, or no restart policy), so that
+        stopping and removing never need space."""
+        try:
+            with contextlib.suppress(ContainerNotFound), self.store.lock(record.id):
+                self.store.write_state(record.id, stopping=True)
+        except StoreError as exc:
+            if not (_no_space(exc) and (removing or record.spec.lifecycle.restart.name == "no")):
+                raise
 
     def stop(self, record: ContainerRecord, timeout: int | None = None) -> None:
         """The stop signal, then SIGKILL after the timeout (podman's default: 10 s)."""
         self._stop(record, timeout)
         self._settle(record)
 
-    def _stop(self, record: ContainerRecord, timeout: int | None) -> None:
-        self._mark_stopped_by_user(record)
+    def _stop(self, record: ContainerRecord, timeout: int | None, *, removing: bool = False) -> None:
+        self._mark_stopped_by_user(record, removing=removing)
         status = self.store.status(record.id)
         if status.state not in ACTIVE:
             return
@@ -278,14 +295,23 @@ class TaskService:
         if status.state == "paused":
             raise ContainerStateError(f"{record.id[:12]} is already paused: container state improper")
         self.runc.pause(record.id)
-        self.store.write_state(record.id, paused=True)
+        self._note_paused(record, True)
 
     def unpause(self, record: ContainerRecord) -> None:
         status = self._require_running(record, "unpause")
         if status.state != "paused":
             raise ContainerStateError(f"{record.id[:12]} is not paused, can't unpause: container state improper")
         self.runc.resume(record.id)
-        self.store.write_state(record.id, paused=False)
+        self._note_paused(record, False)
+
+    def _note_paused(self, record: ContainerRecord, paused: bool) -> None:
+        """Record what runc just did; if that fails (a full disk), undo it: the state stays true."""
+        try:
+            self.store.write_state(record.id, paused=paused)
+        except StoreError:
+            with contextlib.suppress(PyctrError):
+                (self.runc.resume if paused else self.runc.pause)(record.id)
+            raise
 
     # -- removal and cleanup -----------------------------------------------------------------
 
@@ -382,7 +408,7 @@ class TaskService:
                     f"cannot remove container {record.id} as it is {status.state} - running or paused containers "
                     "cannot be removed without force: container state improper"
                 )
-            self._stop(record, timeout=0 if timeout is None else timeout)
+            self._stop(record, timeout=0 if timeout is None else timeout, removing=True)
         try:
             with self.store.lock(record.id):
                 # Checked again under the lock: a concurrent start may have won the race.
@@ -443,6 +469,11 @@ class TaskService:
         path = self.store.state_dir(record.id) / f"exec-{os.getpid()}-{time.monotonic_ns()}.json"
         atomic_write_json(path, process)
         return path
+
+
+def _no_space(exc: StoreError) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _check_command(rootfs: str, args: list[str], env: list[str]) -> None:

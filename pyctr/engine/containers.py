@@ -298,7 +298,8 @@ class Containers:
         return self._each(names, wait_one)
 
     def exit_code(self, container_id: str) -> int:
-        """Wait for the container to exit; its exit code."""
+        """Wait for the container to exit; its exit code. A --rm container may be removed as soon as
+        it exits, and its code with it (then 0): an attached front end reads the EXIT frame instead."""
         status = self._s.tasks.wait(self._record(container_id))
         return status.exit_code if status else 0
 

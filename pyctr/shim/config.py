@@ -22,6 +22,8 @@ _FIELDS = {
     "runc": (str, True),
     "runc_root": (str, True),
     "log_path": (str, True),
+    # Bytes the log may hold before it starts again empty; -1 (or 0): no limit.
+    "log_size_max": (int, False),
     "exit_file": (str, True),
     "terminal": (bool, False),
     "stdin": (bool, False),
@@ -38,7 +40,7 @@ _FIELDS = {
     "runc_create_args": (list, False),
 }
 _ABSOLUTE = ("bundle", "state_dir", "runc_root", "log_path", "exit_file")
-_DEFAULTS = {"terminal": False, "stdin": False, "cleanup_argv": [], "sync_fd": 3, "client_fd": -1, "start": False,
+_DEFAULTS = {"log_size_max": -1, "terminal": False, "stdin": False, "cleanup_argv": [], "sync_fd": 3, "client_fd": -1, "start": False,
              "runc_extra_args": [], "runc_create_args": []}
 
 
@@ -49,6 +51,7 @@ class ShimConfig:
     runc: str
     runc_root: str
     log_path: str
+    log_size_max: int
     exit_file: str
     terminal: bool
     stdin: bool

@@ -33,21 +33,46 @@ def records(stream: str, data: bytes, stamp: str) -> bytes:
 class LogWriter:
     """Appends records to the log file; a failing disk never stops the container."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, max_size: int = -1) -> None:
         # O_APPEND: readers (and a later shim after a restart) see whole records.
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.error: OSError | None = None  # the first write error, reported once
+        self.max_size = max_size if max_size > 0 else 0  # 0: no limit
+        self.size = os.fstat(self.fd).st_size if self.max_size else 0
 
     def write(self, stream: str, data: bytes) -> None:
         if not data:
             return
-        view = memoryview(records(stream, data, timestamp()))
+        chunk = records(stream, data, timestamp())
+        if self.max_size and self.size + len(chunk) > self.max_size:
+            chunk = self._start_again(chunk)
+        elif self.max_size:
+            self.size += len(chunk)
+        view = memoryview(chunk)
         try:
             while view:
                 view = view[os.write(self.fd, view):]
         except OSError as exc:  # ENOSPC, EIO: keep serving clients, drop the log record
             if self.error is None:
                 self.error = exc
+
+    def _start_again(self, chunk: bytes) -> bytes:
+        """As conmon does: a log that would grow past its size starts again empty (followers
+        see it shrink and read from the start), then holds the last whole records that fit
+        (the last one alone if it is bigger)."""
+        try:
+            os.ftruncate(self.fd, 0)
+            self.size = 0
+        except OSError as exc:
+            if self.error is None:
+                self.error = exc
+        if len(chunk) > self.max_size:
+            start = chunk.find(b"\n", len(chunk) - self.max_size - 1) + 1
+            if start >= len(chunk):
+                start = chunk.rfind(b"\n", 0, len(chunk) - 1) + 1
+            chunk = chunk[start:]
+        self.size += len(chunk)
+        return chunk
 
     def close(self) -> None:
         try:

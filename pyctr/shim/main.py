@@ -27,6 +27,7 @@ from pyctr.shim.pump import Pump
 
 CLEANUP_TIMEOUT = 60.0
 CLIENT_FLUSH_TIMEOUT = 2.0  # for the exit frame to reach slow clients before we exit
+EXIT_RESERVE = 16384  # bytes: room for the exit record's temporary file and its directory entry
 
 
 def main(argv: list[str]) -> int:
@@ -143,7 +144,8 @@ class Shim:
         cfg = self.config
         try:
             self._setup()
-            self.log = LogWriter(cfg.log_path)
+            self.log = LogWriter(cfg.log_path, cfg.log_size_max)
+            self._reserve_exit_space()
             created = runc.create(cfg, self.dir_fd, self.wakeup_r)
         except runc.CreateFailed as exc:
             return self._fail(str(exc))
@@ -188,12 +190,36 @@ class Shim:
         self.log.close()
         if self.log.error is not None:
             self._note(f"writing the log {cfg.log_path}: {self.log.error}")
+        self._release_exit_space()  # delete before writing: the log may have filled the disk
         try:
             os.makedirs(os.path.dirname(cfg.exit_file), exist_ok=True)
             fsutil.atomic_write_json(cfg.exit_file, record)
         except Exception as exc:  # noqa: BLE001
             self._note(f"writing the exit record {cfg.exit_file}: {exc}")
         return exit_code, sig
+
+    # -- space for the exit record ---------------------------------------------------------
+
+    def _exit_reserve(self) -> str:
+        return os.path.join(os.path.dirname(self.config.exit_file), f".{os.path.basename(self.config.exit_file)}.reserve")
+
+    def _reserve_exit_space(self) -> None:
+        """Hold a little space, given back just before the exit record is written: a container
+        that fills the disk with its log must not lose its exit status to it."""
+        try:
+            fd = os.open(self._exit_reserve(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                os.write(fd, bytes(EXIT_RESERVE))
+            finally:
+                os.close(fd)
+        except OSError:
+            self._release_exit_space()  # the disk is full already: the record may still fit
+
+    def _release_exit_space(self) -> None:
+        try:
+            os.unlink(self._exit_reserve())
+        except OSError:
+            pass
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -247,6 +273,7 @@ class Shim:
         except (OSError, TypeError, ValueError):
             pass
         self._remove_socket()
+        self._release_exit_space()
         self._sync({"error": message})
 
     def _cleanup(self, pump: Pump) -> None:
