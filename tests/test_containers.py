@@ -411,3 +411,32 @@ def test_start_attach_gives_a_terminal_container_the_users_size_from_the_start(p
     start = " ".join(shlex.quote(a) for a in pyctr.argv("start", "-a", "tt"))
     result = pyctr.run(["script", "-qec", f"stty rows 33 cols 111; {start}", "/dev/null"])
     assert "33 111" in result.stdout
+
+
+def test_exists_commands_answer_with_their_exit_code_only(pyctr, image):
+    """podman's container|image|volume exists: exit 0 or 1, nothing printed (scripts: `exists web || run ...`)."""
+    def exists(*args) -> tuple[int, str]:
+        result = pyctr(*args, check=False)
+        return result.returncode, result.stdout + result.stderr
+
+    assert exists("container", "exists", "web") == (1, "")
+    pyctr("create", "--name", "web", image, "true")
+    assert exists("container", "exists", "web") == (0, "")
+    assert exists("container", "exists", "--external", "web") == (0, "")
+    assert exists("image", "exists", image) == (0, "")
+    assert exists("image", "exists", "localhost/never-pulled") == (1, "")
+    assert exists("volume", "exists", "data") == (1, "")
+    pyctr("volume", "create", "data")
+    assert exists("volume", "exists", "data") == (0, "")
+
+
+def test_version(pyctr):
+    import json
+
+    from pyctr import __version__
+
+    assert pyctr("version", "--format", "{{.Client.Version}}").stdout == f"{__version__}\n"
+    client = json.loads(pyctr("version", "--format", "json").stdout)["Client"]
+    assert client["Version"] == __version__ and client["OsArch"].startswith("linux/")
+    lines = pyctr("version").stdout.splitlines()
+    assert lines[0].split() == ["Client:", "pyctr"] and lines[1].split() == ["Version:", __version__]

@@ -164,6 +164,15 @@ def export(
         sys.stdout.buffer.flush()
 
 
+def exists(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., metavar="CONTAINER", help="Container name or ID."),
+    external: bool = typer.Option(False, "--external", help="Also containers not created by pyctr (there are none)."),
+) -> None:
+    """Exit 0 if the container exists, 1 if not; print nothing."""
+    raise typer.Exit(0 if engine(ctx).containers.exists(container) else 1)
+
+
 def register(app: typer.Typer, *, group: bool = True) -> typer.Typer | None:
     """The container commands at the top (`pyctr ps`) and, with `group`, under `pyctr container`
     (typer builds every registered command at start-up, so `pyctr ps` builds only its own words)."""
@@ -184,6 +193,7 @@ def register(app: typer.Typer, *, group: bool = True) -> typer.Typer | None:
     container_app.command("list")(ps)
     container_app.command("ls")(ps)
     container_app.command("prune")(prune)
+    container_app.command("exists")(exists)
     app.add_typer(container_app, name="container")
     return container_app
 

@@ -217,6 +217,14 @@ def unmount(
         typer.echo(image_id)
 
 
+def exists(
+    ctx: typer.Context,
+    image: str = typer.Argument(..., metavar="IMAGE", help="Image name or ID."),
+) -> None:
+    """Exit 0 if the image exists in local storage, 1 if not; print nothing."""
+    raise typer.Exit(0 if engine(ctx).images.exists(image) else 1)
+
+
 def register(app: typer.Typer, *, group: bool = True) -> None:
     """The image commands at the top (`pyctr images`) and, with `group`, under `pyctr image`."""
     app.command("pull")(pull)
@@ -234,6 +242,7 @@ def register(app: typer.Typer, *, group: bool = True) -> None:
     image_app.command("untag")(untag)
     image_app.command("rm")(rmi)
     image_app.command("prune")(prune)
+    image_app.command("exists")(exists)
     image_app.command("mount")(mount)
     image_app.command("unmount")(unmount)
     image_app.command("umount", hidden=True)(unmount)

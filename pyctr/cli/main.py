@@ -64,7 +64,7 @@ COMMAND_MODULES = {
     "container": ("containers", "run"),
     "volume": ("volumes",),
     **dict.fromkeys(("login", "logout"), ("login",)),
-    **dict.fromkeys(("info", "unshare"), ("system",)),
+    **dict.fromkeys(("version", "info", "unshare"), ("system",)),
 }
 ALL_MODULES = ("images", "containers", "run", "volumes", "login", "system")
 GLOBAL_OPTIONS_WITH_VALUE = {"--root", "--runroot", "--log-level"}

@@ -1,4 +1,4 @@
-"""info and unshare."""
+"""version, info and unshare."""
 
 import sys
 from typing import List, Optional
@@ -7,6 +7,26 @@ import typer
 
 from pyctr.cli import output
 from pyctr.cli.common import engine
+
+
+def version(
+    ctx: typer.Context,
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json, or a Go template such as '{{.Client.Version}}'."),
+) -> None:
+    """Show pyctr's version."""
+    import json
+
+    info = engine(ctx).system.version()
+    client = {"APIVersion": info.api_version, "Version": info.version, "PythonVersion": info.python_version,
+              "OsArch": f"{info.os}/{info.arch}", "Os": info.os}
+    if fmt and fmt.strip() == "json":
+        typer.echo(json.dumps({"Client": client}, separators=(",", ":")))  # one line, as podman's
+    elif fmt:
+        output.print_each(fmt, [{"Client": client}])
+    else:
+        rows = [["Client:", "pyctr"], ["Version:", info.version], ["API Version:", info.api_version],
+                ["Python Version:", info.python_version], ["OS/Arch:", client["OsArch"]]]
+        output.print_table(["", ""], rows, heading=False)
 
 
 def info(
@@ -78,5 +98,6 @@ def unshare(
 
 
 def register(app: typer.Typer) -> None:
+    app.command("version")(version)
     app.command("info")(info)
     app.command("unshare", context_settings={"allow_interspersed_args": False})(unshare)

@@ -84,5 +84,14 @@ def prune(ctx: typer.Context, force: bool = typer.Option(False, "--force", "-f",
         typer.echo(name)
 
 
+@volume_app.command("exists")
+def exists(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Volume name."),
+) -> None:
+    """Exit 0 if the volume exists, 1 if not; print nothing."""
+    raise typer.Exit(0 if engine(ctx).volumes.exists(name) else 1)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(volume_app, name="volume")

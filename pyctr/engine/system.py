@@ -1,4 +1,4 @@
-"""engine.system: how pyctr runs on this host (info), and commands run in its user namespace (unshare)."""
+"""engine.system: pyctr's version, how it runs on this host (info), and commands run in its user namespace (unshare)."""
 
 from __future__ import annotations
 
@@ -48,9 +48,29 @@ class Info:
     gid_map: list[IDMap] = field(default_factory=list)
 
 
+@value
+class VersionInfo:
+    """What `pyctr version` shows."""
+
+    version: str  # pyctr's
+    api_version: str  # of the (future) service's API: pyctr's own, as podman's is podman's
+    python_version: str
+    os: str
+    arch: str  # as OCI names it (amd64, arm64, ...)
+
+
 class System:
     def __init__(self, services: "Services"):
         self._s = services
+
+    def version(self) -> VersionInfo:
+        import platform
+
+        from pyctr import __version__
+        from pyctr.image import oci
+
+        arch = oci.Platform.host().architecture
+        return VersionInfo(__version__, __version__, platform.python_version(), "linux", arch)
 
     def info(self) -> Info:
         from pyctr import __version__
