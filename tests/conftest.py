@@ -37,6 +37,18 @@ LEAKY_ENV = ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "CONTAINERS_CONF", "CONTAINE
              "XDG_RUNTIME_DIR", "HOME")
 
 
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
+    """Poll `predicate` until it is true (True) or `timeout` seconds pass (False)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
 # -- registries ----------------------------------------------------------------------------
 
 def _populated_registry(request, tmp_path_factory, auth: str | None) -> Registry:

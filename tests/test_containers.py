@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from tests.conftest import wait_for
+
 
 @pytest.fixture
 def image(registry, pyctr):
@@ -17,14 +19,6 @@ def image(registry, pyctr):
     pyctr("pull", "-q", ref)
     return ref
 
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_run_rm_echo(pyctr, image, store):

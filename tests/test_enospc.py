@@ -13,6 +13,7 @@ import time
 import pytest
 
 from pyctr.container.store import process_start
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tmpfs: needs root")
 
@@ -41,14 +42,6 @@ def free_bytes(path) -> int:
     info = os.statvfs(path)
     return info.f_bavail * info.f_frsize
 
-
-def wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_rm_force_of_a_container_that_filled_the_disk(pyctr, store, image, small_root):

@@ -21,6 +21,7 @@ from pyctr.config import Config
 from pyctr.container.spec import ContainerSpec
 from pyctr.container.store import ContainerStore, process_start
 from pyctr.errors import ContainerNotFound
+from tests.conftest import wait_for
 
 CTX = multiprocessing.get_context("fork")
 
@@ -31,14 +32,6 @@ def image(registry, pyctr):
     pyctr("pull", "-q", ref)
     return ref
 
-
-def wait_for(predicate, timeout=10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def alive(pid: int) -> bool:

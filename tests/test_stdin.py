@@ -7,12 +7,12 @@ import os
 import socket
 import subprocess
 import threading
-import time
 
 import pytest
 
 from pyctr.cli.terminal import DetachMatcher, parse_detach_keys
 from pyctr.runtime import logs
+from tests.conftest import wait_for
 from tests.test_shim import harness, rootfs  # noqa: F401  (fixtures: a shim under real runc)
 
 DETACH = b"\x10\x11"  # ctrl-p ctrl-q, the default detach keys
@@ -39,14 +39,6 @@ def run(pyctr, *args, stdin, timeout: float = 120) -> subprocess.CompletedProces
     except subprocess.TimeoutExpired as error:
         raise AssertionError(f"{args} timed out; stderr: {error.stderr!r}") from None
 
-
-def wait_for(predicate, timeout=10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def no_containers(pyctr) -> bool:
