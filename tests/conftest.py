@@ -12,6 +12,7 @@ Function-scoped:
                      force-deleting leftover runc containers, killing leftover processes
                      that mention the tmp dir, and unmounting everything under it
     pyctr            pyctr("pull", ref, check=False) -> CompletedProcess (text, captured)
+    image            test/busybox pulled into the test's store; its reference
 """
 
 from __future__ import annotations
@@ -216,3 +217,11 @@ def _describe(argv: list[str], what: str, stdout: str, stderr: str) -> str:
 @pytest.fixture
 def pyctr(store) -> Pyctr:
     return Pyctr(store)
+
+
+@pytest.fixture
+def image(registry, pyctr) -> str:
+    """test/busybox from the session registry, pulled into this test's store."""
+    ref = f"{registry.host}/test/busybox:latest"
+    pyctr("pull", "-q", ref)
+    return ref

@@ -302,12 +302,6 @@ def test_root_help_promises_only_what_exists(tmp_path):
 
 # -- through the real CLI, runc and a registry ----------------------------------------------------
 
-@pytest.fixture
-def image(registry, pyctr):
-    ref = f"{registry.host}/test/busybox:latest"
-    pyctr("pull", "-q", ref)
-    return ref
-
 
 def test_the_container_gets_its_arguments_untouched(pyctr, image):
     result = pyctr("run", "--rm", image, "sh", "-c", 'echo "$@"', "x", "--force=false", "--all=true", "--help")

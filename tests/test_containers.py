@@ -8,16 +8,8 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from tests.conftest import wait_for
 
-
-@pytest.fixture
-def image(registry, pyctr):
-    ref = f"{registry.host}/test/busybox:latest"
-    pyctr("pull", "-q", ref)
-    return ref
 
 
 

@@ -14,12 +14,6 @@ FORKS = ("( i=0; while [ $i -lt 100 ]; do sleep 30 & i=$((i+1)); done ) 2>/dev/n
          "read n < /sys/fs/cgroup/pids/pids.current 2>/dev/null || read n < /sys/fs/cgroup/pids.current; echo $n")
 
 
-@pytest.fixture
-def image(registry, pyctr):
-    ref = f"{registry.host}/test/busybox:latest"
-    pyctr("pull", "-q", ref)
-    return ref
-
 
 def test_every_container_gets_the_default_pids_limit(pyctr, image):
     assert pyctr("run", "--rm", image, "sh", "-c", PIDS_MAX).stdout == "2048\n"

@@ -8,8 +8,6 @@ import socket
 import subprocess
 import threading
 
-import pytest
-
 from pyctr.cli.terminal import DetachMatcher, parse_detach_keys
 from pyctr.runtime import logs
 from tests.conftest import wait_for
@@ -17,12 +15,6 @@ from tests.test_shim import harness, rootfs  # noqa: F401  (fixtures: a shim und
 
 DETACH = b"\x10\x11"  # ctrl-p ctrl-q, the default detach keys
 
-
-@pytest.fixture
-def image(registry, pyctr):
-    ref = f"{registry.host}/test/busybox:latest"
-    pyctr("pull", "-q", ref)
-    return ref
 
 
 def payload(size: int) -> bytes:
