@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from pyctr.container.store import process_start
+from pyctr.linux.proc import process_start
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tmpfs: needs root")

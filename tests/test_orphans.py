@@ -19,18 +19,13 @@ import pytest
 
 from pyctr.config import Config
 from pyctr.container.spec import ContainerSpec
-from pyctr.container.store import ContainerStore, process_start
+from pyctr.container.store import ContainerStore
+from pyctr.linux.proc import process_start
 from pyctr.errors import ContainerNotFound
 from tests.conftest import wait_for
 
 CTX = multiprocessing.get_context("fork")
 
-
-@pytest.fixture
-def image(registry, pyctr):
-    ref = f"{registry.host}/test/busybox:latest"
-    pyctr("pull", "-q", ref)
-    return ref
 
 
 

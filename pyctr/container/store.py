@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Iterator
 from pyctr.container import names as namegen
 from pyctr.config import Config
 from pyctr.errors import Ambiguous, ContainerNotFound, InvalidArgument, NameInUse
+from pyctr.linux.proc import process_start
 from pyctr.linux.fsutil import atomic_write, atomic_write_json, locked, makedirs, read_json, store_error
 from pyctr.values import value
 
@@ -148,22 +149,6 @@ class Status:
     started_at: float = 0.0
     finished_at: float = 0.0
     restart_count: int = 0
-
-
-def process_start(pid: int) -> int | None:
-    """When process `pid` started (clock ticks since boot, /proc/PID/stat field 22); None if
-    there is no such process or it is a zombie. With the pid, it names one process: pids are
-    reused, start times of a pid are not."""
-    if pid <= 0:
-        return None
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()  # (the name may hold any byte)
-        if fields[0] in (b"Z", b"X"):  # a zombie or dead: it has ended, only not been reaped yet
-            return None
-        return int(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def _is_process(pid: int, recorded_start: int | None) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pyctr.config import USERNS_ENV, in_user_namespace
 from pyctr.errors import PyctrError
+from pyctr.linux.proc import process_start
 from pyctr.linux.fsutil import makedirs
 
 CLONE_NEWNS = 0x00020000
@@ -63,13 +64,12 @@ def _pause_pid_file(runtime_dir: Path) -> Path:
 
 def _holds_namespace(pid: int) -> bool:
     """Ours, alive (not a zombie, whose namespaces are gone) and in another user namespace."""
+    if process_start(pid) is None:
+        return False
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                return False
         return (os.stat(f"/proc/{pid}").st_uid == os.getuid()
                 and os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user"))
-    except (OSError, ValueError, IndexError):
+    except OSError:
         return False
 
 
