@@ -327,12 +327,9 @@ class TaskService:
                 status = self.store.status(record.id)  # again, under the lock: a start may have won
                 if not self._unsettled(record, status):
                     return status
-                self.runc.delete(record.id, force=True)
-                self._teardown_network(record)
-                self._unmount_rootfs(record)
+                self._release(record)
                 if record.remove:
-                    self.remove_anonymous_volumes(record)  # first, as in _cleanup
-                    self.store.remove(record)
+                    self._forget(record)
                     return status
                 with contextlib.suppress(PyctrError, OSError):  # unrecorded, it still reads as -1
                     atomic_write_json(self.store.exit_file(record.id), {
@@ -368,16 +365,24 @@ class TaskService:
             status = self.store.status(record.id)
             if status.state in ACTIVE and shim_pid is None:
                 return False  # a newer run is going on: not ours to clean
-            self.runc.delete(record.id, force=True)
-            self._teardown_network(record)
-            self._unmount_rootfs(record)
+            self._release(record)
             if record.remove:
-                # Volumes first: once the record is renamed away, a waiter for the lock (run
-                # --rm's own cleanup) sees the container gone and returns.
-                self.remove_anonymous_volumes(record)  # --rm takes them too, as podman's does
-                self.store.remove(record)
+                self._forget(record)
                 return False
             return shim_pid is not None and self._should_restart(record, status)
+
+    def _release(self, record: ContainerRecord) -> None:
+        """What an ended container holds: runc's state of it, its network, its rootfs mount."""
+        self.runc.delete(record.id, force=True)
+        self._teardown_network(record)
+        self._unmount_rootfs(record)
+
+    def _forget(self, record: ContainerRecord) -> None:
+        """--rm, once it has ended: its anonymous volumes (as podman's --rm), then its record.
+        Volumes first: once the record is renamed away, a waiter for the lock (run --rm's own
+        cleanup) sees the container gone and returns."""
+        self.remove_anonymous_volumes(record)
+        self.store.remove(record)
 
     def _should_restart(self, record: ContainerRecord, status: Status) -> bool:
         policy = record.spec.lifecycle.restart
@@ -414,9 +419,7 @@ class TaskService:
                 # Checked again under the lock: a concurrent start may have won the race.
                 if self.store.status(record.id).state in ACTIVE:
                     raise ContainerStateError(f"container {record.name} was started again while being removed")
-                self.runc.delete(record.id, force=True)
-                self._teardown_network(record)
-                self._unmount_rootfs(record)
+                self._release(record)
                 self.store.remove(record)  # last: the lock goes with it
         except ContainerNotFound:
             return  # removed meanwhile (its --rm cleanup, another rm): what we were asked for
