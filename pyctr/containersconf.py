@@ -79,7 +79,10 @@ class ContainersConf:
         return conf
 
 
-def default_pids_limit(rootless: bool) -> int:
-    """The pids limit of a container that asks for none: podman's 2048 or the configured one; rootless, none
-    (without cgroups there is nothing to set, as podman on cgroup v1, so no file is read)."""
-    return 0 if rootless else ContainersConf.load().pids_limit
+def default_pids_limit(rootless: bool, conf: ContainersConf | None = None) -> int:
+    """The pids limit of a container that asks for none: podman's 2048 or the configured one (from
+    `conf`, else the files); rootless, none (without cgroups there is nothing to set, as podman on
+    cgroup v1, so no file is read for it)."""
+    if rootless:
+        return 0
+    return (conf or ContainersConf.load()).pids_limit

@@ -76,16 +76,16 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
     from pyctr.container import mountopts
 
     spec.validate()
-    pids_limit = spec.resources.pids_limit
-    if pids_limit is None:  # the configured default, fixed at creation (as podman), read before any pull
-        from pyctr.containersconf import default_pids_limit
+    pids_limit, log_size_max = spec.resources.pids_limit, spec.lifecycle.log_max_size
+    if pids_limit is None or log_size_max is None:
+        # The configured defaults, fixed at creation (as podman's), read once and before any pull.
+        from pyctr.containersconf import ContainersConf, default_pids_limit
 
-        pids_limit = default_pids_limit(store.config.rootless)
-    log_size_max = spec.lifecycle.log_max_size
-    if log_size_max is None:  # the same
-        from pyctr.containersconf import ContainersConf
-
-        log_size_max = ContainersConf.load().log_size_max
+        conf = ContainersConf.load()
+        if pids_limit is None:
+            pids_limit = default_pids_limit(store.config.rootless, conf)
+        if log_size_max is None:
+            log_size_max = conf.log_size_max
     image = _ensure_image(images, spec, progress)
     image_config = images.config_of(image).get("config") or {}
     process = spec.process
