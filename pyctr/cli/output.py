@@ -37,6 +37,37 @@ def print_formatted(fmt: str, rows: list[dict], headers: dict[str, str] | None =
         raise InvalidArgument(f"template: {exc}") from exc
 
 
+def print_rows(fmt: str, rows: list[dict], headers: dict[str, str] | None = None, *, heading: bool = True) -> None:
+    """A list command's --format: json, a template, or a `table ...` template whose header line
+    `heading` leaves out (--noheading; then, as podman, the columns fit the rows alone)."""
+    import re
+
+    from pyctr.cli import gotemplate
+
+    if gotemplate.is_json_format(fmt):
+        print_json(rows)
+        return
+    table = re.match(r"table\b(?:[ \t]|\\t)*", fmt)
+    if heading or not table:
+        print_formatted(fmt, rows, headers)
+        return
+    from pyctr.cli.gotemplate.evaluator import execute
+    from pyctr.cli.gotemplate.parser import parse
+    from pyctr.cli.gotemplate.table import align
+
+    body = fmt[table.end():]
+    if not body.endswith(("\n", "\\n")):
+        body += "\n"
+    try:
+        tree = parse(body, True)
+        text = "".join(execute(body, tree, row) for row in rows)
+    except gotemplate.TemplateError as exc:
+        from pyctr.errors import InvalidArgument
+
+        raise InvalidArgument(f"template: {exc}") from exc
+    sys.stdout.write(align(text, 12))
+
+
 def print_each(fmt: str, items: list[dict]) -> None:
     """inspect --format: one rendering per item (each followed by a newline)."""
     from pyctr.cli import gotemplate
