@@ -9,8 +9,10 @@ import sys
 from pyctr.cli import terminal
 
 
-def proxy_session(eng, session, *, sig_proxy: bool, detach_keys: str, stdin: bool | None = None) -> int | None:
-    """Returns the container's exit code, or None when the user detached."""
+def proxy_session(eng, session, *, sig_proxy: bool, detach_keys: str, stdin: bool | None = None,
+                  streams: tuple[str, ...] = ("stdout", "stderr")) -> int | None:
+    """Returns the container's exit code, or None when the user detached. `streams`: the output
+    streams shown (run -a)."""
     keys = terminal.parse_detach_keys(detach_keys)
     stdin = session.stdin if stdin is None else stdin
     client, tty = session.client, session.tty
@@ -29,13 +31,15 @@ def proxy_session(eng, session, *, sig_proxy: bool, detach_keys: str, stdin: boo
             stack.enter_context(terminal.forwarding_signals(forward))
         try:
             exit_frame = terminal.proxy(client, stdin=stdin, tty=tty, detach_keys=keys,
-                                        on_resize=lambda: send_size(client, tty))
+                                        on_resize=lambda: send_size(client, tty), streams=streams)
         except terminal.Detached:
             client.close()
             return None
     client.close()
     if exit_frame is not None:
         return int(exit_frame.get("exit_code", 0))
+    if getattr(session, "exec_id", ""):
+        return eng.containers.exec_exit_code(session.exec_id)
     return eng.containers.exit_code(session.container.id)
 
 

@@ -14,11 +14,14 @@ from pyctr.cli.parsing import PyctrCommand
 
 def _spec(params: dict):
     """The container spec from run/create's flags (one line per flag)."""
-    from pyctr.container import flags, mountopts
+    from pyctr.container import flags, logdriver, mountopts
     from pyctr.container.spec import ContainerSpec, ImageSpec
 
-    spec = ContainerSpec(ImageSpec(params["image"], pull=params["pull"], platform=params["platform"],
-                                   tls_verify=params["tls_verify"], authfile=params["authfile"]))
+    flags.not_built(params)
+    platform = flags.platform(params["platform"], params["os_"], params["arch"], params["variant"])
+    image = os.path.abspath(params["image"]) if params["rootfs"] else params["image"]  # --rootfs: a directory
+    spec = ContainerSpec(ImageSpec(image, pull=params["pull"], platform=platform,
+                                   tls_verify=params["tls_verify"], authfile=params["authfile"], rootfs=params["rootfs"]))
     process = spec.process
     process.command = list(params["command"] or [])
     process.entrypoint = flags.entrypoint(params["entrypoint"])
@@ -27,29 +30,73 @@ def _spec(params: dict):
     process.workdir, process.user = params["workdir"], params["user"]
     process.tty, process.stdin, process.init = params["tty"], params["interactive"], params["init"]
     process.stop_signal, process.stop_timeout = params["stop_signal"], params["stop_timeout"]
+    process.init_path, process.env_host, process.http_proxy = params["init_path"], params["env_host"], params["http_proxy"]
+    process.env_merge, process.unsetenv, process.unsetenv_all = list(params["env_merge"]), list(params["unsetenv"]), params["unsetenv_all"]
+    process.umask, process.personality, process.oom_score_adj = params["umask"], params["personality"], params["oom_score_adj"]
+    process.timeout, process.tz, process.systemd = params["timeout"], params["tz"], params["systemd"]
     storage = spec.storage
     storage.mounts = ([mountopts.parse_volume(v) for v in params["volume"]] + [mountopts.parse_mount(m) for m in params["mount"]]
                       + [mountopts.parse_tmpfs(t) for t in params["tmpfs"]])
     storage.read_only, storage.shm_size = params["read_only"], flags.size(params["shm_size"])
     storage.devices = [flags.device(d) for d in params["device"]]
+    storage.read_only_tmpfs, storage.volumes_from = params["read_only_tmpfs"], list(params["volumes_from"])
+    storage.image_volume, storage.no_hosts = params["image_volume"], params["no_hosts"]
+    storage.passwd, storage.passwd_entry = params["passwd"] is not False, params["passwd_entry"]
+    storage.hostusers, storage.chrootdirs = list(params["hostuser"]), list(params["chrootdirs"])
+    if params["secret"]:
+        from pyctr.container import secrets
+
+        storage.secrets = [secrets.parse_flag(s) for s in params["secret"]]
     security = spec.security
     security.privileged, security.cap_add, security.cap_drop = params["privileged"], list(params["cap_add"]), list(params["cap_drop"])
     security.no_new_privileges, security.seccomp = flags.security_options(list(params["security_opt"]))
     security.groups = flags.group_ids(list(params["group_add"]))
+    security.seccomp_policy = params["seccomp_policy"]
     resources = spec.resources
     resources.memory, resources.cpus, resources.ulimits = flags.size(params["memory"]), params["cpus"], list(params["ulimit"])
     resources.pids_limit = params["pids_limit"]
+    resources.cpu_shares, resources.cpu_period, resources.cpu_quota = params["cpu_shares"], params["cpu_period"], params["cpu_quota"]
+    resources.cpu_rt_period, resources.cpu_rt_runtime = params["cpu_rt_period"], params["cpu_rt_runtime"]
+    resources.cpuset_cpus, resources.cpuset_mems = params["cpuset_cpus"], params["cpuset_mems"]
+    resources.memory_reservation = flags.size(params["memory_reservation"], "memory")
+    resources.memory_swap = flags.size(params["memory_swap"], "memory")
+    resources.memory_swappiness, resources.oom_kill_disable = params["memory_swappiness"], params["oom_kill_disable"]
+    resources.blkio_weight, resources.blkio_weight_devices = params["blkio_weight"], list(params["blkio_weight_device"])
+    resources.device_read_bps = [flags.throttle_rate(t) for t in params["device_read_bps"]]
+    resources.device_write_bps = [flags.throttle_rate(t) for t in params["device_write_bps"]]
+    resources.device_read_iops, resources.device_write_iops = list(params["device_read_iops"]), list(params["device_write_iops"])
+    resources.device_cgroup_rules = list(params["device_cgroup_rule"])
+    resources.cgroup_conf = flags.cgroup_conf(list(params["cgroup_conf"]))
+    resources.cgroup_parent, resources.cgroups = params["cgroup_parent"], params["cgroups"]
     network = spec.network
     network.mode, network.hostname = flags.network_mode(params["network"]), params["hostname"]
     network.ports = [flags.publish(p) for p in params["publish"]]
     network.add_hosts = list(params["add_host"])
     network.dns, network.dns_search, network.dns_options = list(params["dns"]), list(params["dns_search"]), list(params["dns_option"])
+    network.expose, network.publish_all = flags.expose(list(params["expose"])), params["publish_all"]
+    namespaces = spec.namespaces
+    namespaces.pid, namespaces.ipc, namespaces.uts = params["pid"] or "", params["ipc"] or "", params["uts"] or ""
+    namespaces.cgroupns, namespaces.userns = params["cgroupns"] or "", params["userns"] or ""
+    namespaces.uidmap, namespaces.gidmap = list(params["uidmap"]), list(params["gidmap"])
+    namespaces.subuidname, namespaces.subgidname = params["subuidname"], params["subgidname"]
+    namespaces.sysctls = flags.sysctls(list(params["sysctl"]))
     lifecycle = spec.lifecycle
     lifecycle.name, lifecycle.remove, lifecycle.restart = params["name"], params["rm"], flags.restart_policy(params["restart"])
-    lifecycle.labels = flags.key_values(list(params["label"]), "label")
+    label_lines = [line for path in params["label_file"] for line in flags.label_file_lines(path)]
+    lifecycle.labels = flags.key_values(label_lines + list(params["label"]), "label")
+    lifecycle.requires, lifecycle.sdnotify = flags.requires(list(params["requires"])), params["sdnotify"]
+    lifecycle.pidfile = os.path.abspath(params["pidfile"]) if params["pidfile"] else None
+    lifecycle.conmon_pidfile = os.path.abspath(params["conmon_pidfile"]) if params["conmon_pidfile"] else None
     lifecycle.annotations = flags.key_values(list(params["annotation"]), "annotation")
     lifecycle.log_max_size = flags.log_max_size(list(params["log_opt"]))
+    log_options = logdriver.log_options(list(params["log_opt"]))
+    lifecycle.log_driver, lifecycle.log_path, lifecycle.log_tag = params["log_driver"], log_options.get("path"), log_options.get("tag")
     lifecycle.create_command = ["pyctr", *sys.argv[1:]]
+    from pyctr.container import health
+
+    spec.health = health.from_flags(params["health_cmd"], params["health_interval"], params["health_retries"],
+                                    params["health_timeout"], params["health_start_period"],
+                                    params["health_on_failure"], params["no_healthcheck"])
     return spec
 
 
@@ -72,6 +119,9 @@ def _write_cidfile(path: str, container_id: str) -> None:
 def _create(params: dict) -> None:
     from pyctr.cli.progress import for_stream
 
+    from pyctr.container import flags
+
+    flags.attach_streams(list(params["attach_streams"]))
     eng, spec = engine(params["ctx"]), _spec(params)
     container = eng.containers.create(spec, replace=params["replace"], progress=for_stream(params["quiet"]))
     _warn(eng.containers.warnings(spec))
@@ -86,21 +136,26 @@ def _run(params: dict) -> None:
     from pyctr.runtime.shimlauncher import take_prestarted
 
     # Usually started by main() before the options were parsed (see runs_a_container): it boots while we work.
-    shim = take_prestarted()
+    shim = None if params["preserve_fds"] else take_prestarted()  # its pipes must not pass for our fds 3..
     try:
+        from pyctr.container import flags
+
+        streams = flags.attach_streams(list(params["attach_streams"])) or ("stdout", "stderr")
         eng, spec = engine(params["ctx"]), _spec(params)
     except BaseException:
-        shim.abandon()
+        if shim is not None:
+            shim.abandon()
         raise
 
     def attach(session) -> int | None:
-        return proxy_session(eng, session, sig_proxy=params["sig_proxy"], detach_keys=params["detach_keys"])
+        return proxy_session(eng, session, sig_proxy=params["sig_proxy"], detach_keys=params["detach_keys"], streams=streams)
 
     detach = params["detach"]
     result = eng.containers.run(
         spec, replace=params["replace"], remove_image=params["rmi"], progress=for_stream(params["quiet"]), shim=shim,
         attach=None if detach else attach, console_size=user_terminal_size() if spec.process.tty and not detach else None,
         on_created=lambda container: _write_cidfile(params["cidfile"], container.id) if params["cidfile"] else None,
+        preserve_fds=params["preserve_fds"],
     )
     _warn(result.warnings)
     for error in result.errors:
@@ -113,16 +168,26 @@ def _run(params: dict) -> None:
 
 def start(
     ctx: typer.Context,
-    containers: List[str] = typer.Argument(..., metavar="CONTAINER", help="Containers to start."),
+    containers: List[str] = typer.Argument(None, metavar="CONTAINER", help="Containers to start."),
     attach: bool = typer.Option(False, "--attach", "-a", help="Attach to the container's output (one container)."),
     interactive: bool = typer.Option(False, "--interactive", "-i", help="Attach stdin too."),
     sig_proxy: bool = typer.Option(True, "--sig-proxy", help="Forward signals to the container when attached."),
     detach_keys: str = typer.Option("ctrl-p,ctrl-q", "--detach-keys", metavar="KEYS", help="Keys that detach (only from a terminal, with -t; \"\" turns detaching off)."),
+    all_containers: bool = typer.Option(False, "--all", help="Start all containers that are not running."),
+    filters: List[str] = typer.Option([], "--filter", "-f", metavar="KEY=VALUE", help="Start the containers that match (ps's filters)."),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Start the latest container created."),
 ) -> None:
     """Start one or more created or stopped containers."""
     from pyctr.errors import InvalidArgument
 
     eng = engine(ctx)
+    containers = list(containers or [])
+    if latest and containers:
+        raise InvalidArgument("--latest and containers cannot be used together")
+    if not (containers or latest or all_containers or filters):
+        raise InvalidArgument("start requires at least one argument")
+    if latest and (attach or interactive):
+        containers = [eng.containers.latest().id]
     if attach or interactive:
         if len(containers) != 1:
             raise InvalidArgument("you cannot start and attach multiple containers at once")
@@ -132,11 +197,12 @@ def start(
         session = eng.containers.attach(containers[0], start=True, console_size=user_terminal_size())
         code = proxy_session(eng, session, sig_proxy=sig_proxy, detach_keys=detach_keys, stdin=interactive or session.stdin)
         raise typer.Exit(code if code is not None else 0)
-    print_reports(eng.containers.start(containers))
+    print_reports(eng.containers.start(containers, all_containers=all_containers, latest=latest, filters=list(filters)))
 
 
 # Flags that only `run` has (create drops them from the command it builds: see CreateCommand).
-RUN_ONLY = ("detach", "sig_proxy", "detach_keys", "rmi")
+RUN_ONLY = ("detach", "sig_proxy", "detach_keys", "rmi", "passwd", "preserve_fds")
+CREATE_ONLY = ("init_ctr",)
 CREATE_HELP = "Create a container without starting it; prints its ID."
 
 
@@ -171,7 +237,8 @@ def run(
     replace: bool = typer.Option(False, "--replace", help="Replace a container with the same name."),
     label: List[str] = typer.Option([], "--label", "-l", metavar="KEY=VALUE", help="Add a label."),
     annotation: List[str] = typer.Option([], "--annotation", metavar="KEY=VALUE", help="Add an OCI annotation."),
-    log_opt: List[str] = typer.Option([], "--log-opt", metavar="NAME=VALUE", help="Logging option: max-size=SIZE starts the log again empty once it would grow past SIZE."),
+    log_opt: List[str] = typer.Option([], "--log-opt", metavar="NAME=VALUE", help="Logging option: path=FILE writes the log there; max-size=SIZE starts the log again empty once it would grow past SIZE."),
+    log_driver: str = typer.Option("k8s-file", "--log-driver", metavar="DRIVER", help="k8s-file (default), json-file (the same file, as in podman 4) or none."),
     pull: str = typer.Option("missing", "--pull", metavar="POLICY", help="Pull policy: always, missing, never or newer."),
     network: Optional[str] = typer.Option(None, "--network", "--net", metavar="MODE", help="none, host, private (loopback only) or slirp4netns (default rootless, and with -p)."),
     publish: List[str] = typer.Option([], "--publish", "-p", metavar="[IP:]HOSTPORT:PORT[/PROTO]", help="Publish a container port on the host."),
@@ -181,12 +248,93 @@ def run(
     cpus: Optional[float] = typer.Option(None, "--cpus", metavar="N", help="CPU limit, e.g. 1.5 (not applied rootless)."),
     pids_limit: Optional[int] = typer.Option(None, "--pids-limit", metavar="N", help="Tune the container's pids limit; -1 for unlimited (default 2048, or pids_limit in containers.conf; not applied rootless)."),
     device: List[str] = typer.Option([], "--device", metavar="HOST[:CONTAINER][:PERMS]", help="Add a host device; permissions combine r, w and m (default rwm)."),
+    secret: List[str] = typer.Option([], "--secret", metavar="NAME[,type=mount|env][,target=T][,uid=,gid=,mode=]", help="Give the container a secret: a read-only file under /run/secrets, or (type=env) a variable."),
     dns: List[str] = typer.Option([], "--dns", metavar="IP", help="DNS server for the container."),
     dns_search: List[str] = typer.Option([], "--dns-search", metavar="DOMAIN", help="DNS search domain."),
     dns_option: List[str] = typer.Option([], "--dns-option", metavar="OPT", help="DNS resolver option."),
     group_add: List[str] = typer.Option([], "--group-add", metavar="GID", help="Add a supplementary group."),
     restart: str = typer.Option("no", "--restart", metavar="POLICY", help="no, on-failure[:MAX], always or unless-stopped."),
     platform: Optional[str] = typer.Option(None, "--platform", metavar="OS/ARCH", help="Platform to pull."),
+    arch: Optional[str] = typer.Option(None, "--arch", metavar="ARCH", help="Architecture of the image to pull (instead of the host's)."),
+    os_: Optional[str] = typer.Option(None, "--os", metavar="OS", help="Operating system of the image to pull (instead of linux)."),
+    variant: Optional[str] = typer.Option(None, "--variant", metavar="VARIANT", help="Variant of the architecture to pull, e.g. v8."),
+    attach_streams: List[str] = typer.Option([], "--attach", "-a", metavar="STREAM", help="Attach stdin, stdout or stderr (default: stdout and stderr, stdin with -i)."),
+    timeout: int = typer.Option(0, "--timeout", metavar="SECONDS", help="Kill the container after this many seconds (0: never)."),
+    expose: List[str] = typer.Option([], "--expose", metavar="PORT[-PORT][/PROTO]", help="Expose a port or a range of ports (published by -P)."),
+    publish_all: bool = typer.Option(False, "--publish-all", "-P", help="Publish every exposed port on a free host port."),
+    pid: Optional[str] = typer.Option(None, "--pid", metavar="MODE", help="PID namespace: host, private, container:NAME or ns:PATH."),
+    ipc: Optional[str] = typer.Option(None, "--ipc", metavar="MODE", help="IPC namespace: host, private, shareable, none, container:NAME or ns:PATH."),
+    uts: Optional[str] = typer.Option(None, "--uts", metavar="MODE", help="UTS namespace: host, private, container:NAME or ns:PATH."),
+    cgroupns: Optional[str] = typer.Option(None, "--cgroupns", metavar="MODE", help="cgroup namespace: host, private, container:NAME or ns:PATH."),
+    userns: Optional[str] = typer.Option(None, "--userns", metavar="MODE", help="User namespace: host, private, keep-id, nomap, container:NAME or ns:PATH."),
+    uidmap: List[str] = typer.Option([], "--uidmap", metavar="CONTAINER:HOST:SIZE", help="Map container UIDs to host UIDs in a new user namespace."),
+    gidmap: List[str] = typer.Option([], "--gidmap", metavar="CONTAINER:HOST:SIZE", help="Map container GIDs to host GIDs in a new user namespace."),
+    subuidname: Optional[str] = typer.Option(None, "--subuidname", metavar="NAME", help="Map UIDs from NAME's range in /etc/subuid."),
+    subgidname: Optional[str] = typer.Option(None, "--subgidname", metavar="NAME", help="Map GIDs from NAME's range in /etc/subgid."),
+    sysctl: List[str] = typer.Option([], "--sysctl", metavar="KEY=VALUE", help="Set a namespaced kernel parameter."),
+    cpu_shares: Optional[int] = typer.Option(None, "--cpu-shares", "-c", metavar="N", help="CPU shares (relative weight)."),
+    cpu_period: Optional[int] = typer.Option(None, "--cpu-period", metavar="MICROSECONDS", help="CFS scheduler period."),
+    cpu_quota: Optional[int] = typer.Option(None, "--cpu-quota", metavar="MICROSECONDS", help="CFS scheduler quota per period."),
+    cpu_rt_period: Optional[int] = typer.Option(None, "--cpu-rt-period", metavar="MICROSECONDS", help="Real-time scheduler period."),
+    cpu_rt_runtime: Optional[int] = typer.Option(None, "--cpu-rt-runtime", metavar="MICROSECONDS", help="Real-time scheduler runtime per period."),
+    cpuset_cpus: Optional[str] = typer.Option(None, "--cpuset-cpus", metavar="CPUS", help="CPUs the container may use (0-3, 0,1)."),
+    cpuset_mems: Optional[str] = typer.Option(None, "--cpuset-mems", metavar="NODES", help="Memory nodes the container may use (NUMA)."),
+    memory_reservation: Optional[str] = typer.Option(None, "--memory-reservation", metavar="SIZE", help="Memory soft limit."),
+    memory_swap: Optional[str] = typer.Option(None, "--memory-swap", metavar="SIZE", help="Memory plus swap limit; -1 for unlimited swap."),
+    memory_swappiness: Optional[int] = typer.Option(None, "--memory-swappiness", metavar="0-100", help="How much the container's memory may be swapped."),
+    oom_kill_disable: bool = typer.Option(False, "--oom-kill-disable", help="Do not let the OOM killer kill the container."),
+    oom_score_adj: Optional[int] = typer.Option(None, "--oom-score-adj", metavar="N", help="The container's OOM score adjustment (-1000 to 1000)."),
+    blkio_weight: Optional[int] = typer.Option(None, "--blkio-weight", metavar="10-1000", help="Block IO weight."),
+    blkio_weight_device: List[str] = typer.Option([], "--blkio-weight-device", metavar="DEVICE:WEIGHT", help="Block IO weight of a device."),
+    device_read_bps: List[str] = typer.Option([], "--device-read-bps", metavar="DEVICE:RATE", help="Limit reads from a device (bytes per second, e.g. 1mb)."),
+    device_write_bps: List[str] = typer.Option([], "--device-write-bps", metavar="DEVICE:RATE", help="Limit writes to a device (bytes per second)."),
+    device_read_iops: List[str] = typer.Option([], "--device-read-iops", metavar="DEVICE:N", help="Limit reads from a device (operations per second)."),
+    device_write_iops: List[str] = typer.Option([], "--device-write-iops", metavar="DEVICE:N", help="Limit writes to a device (operations per second)."),
+    device_cgroup_rule: List[str] = typer.Option([], "--device-cgroup-rule", metavar="RULE", help="Allow devices by cgroup rule, e.g. 'c 1:3 rwm'."),
+    cgroup_conf: List[str] = typer.Option([], "--cgroup-conf", metavar="KEY=VALUE", help="A cgroup v2 setting."),
+    cgroup_parent: Optional[str] = typer.Option(None, "--cgroup-parent", metavar="PATH", help="The cgroup the container's cgroup is made in."),
+    cgroups: str = typer.Option("enabled", "--cgroups", metavar="MODE", help="enabled, disabled, no-conmon or split."),
+    umask: Optional[str] = typer.Option(None, "--umask", metavar="MASK", help="The container process's umask (default 0022)."),
+    tz: Optional[str] = typer.Option(None, "--tz", metavar="ZONE", help="Time zone of the container: local, or a zone such as Europe/Berlin."),
+    env_host: bool = typer.Option(False, "--env-host", help="Use pyctr's own environment in the container."),
+    env_merge: List[str] = typer.Option([], "--env-merge", metavar="KEY=VALUE", help="Set a variable from the image's, e.g. PATH=/x:${PATH}."),
+    http_proxy: bool = typer.Option(True, "--http-proxy", help="Copy the proxy variables (http_proxy, ...) into the container (default true)."),
+    unsetenv: List[str] = typer.Option([], "--unsetenv", metavar="KEY", help="Remove a variable, default ones and the image's too."),
+    unsetenv_all: bool = typer.Option(False, "--unsetenv-all", help="Remove every default variable (PATH, container, TERM, HOSTNAME, HOME)."),
+    label_file: List[str] = typer.Option([], "--label-file", metavar="PATH", help="Read labels from a file of KEY=VALUE lines."),
+    volumes_from: List[str] = typer.Option([], "--volumes-from", metavar="CONTAINER[:ro|rw]", help="Mount the volumes of another container."),
+    image_volume: str = typer.Option("bind", "--image-volume", metavar="MODE", help="The image's VOLUMEs: bind (anonymous volumes), tmpfs or ignore."),
+    read_only_tmpfs: bool = typer.Option(True, "--read-only-tmpfs", help="With --read-only, mount tmpfs on /run, /tmp and /var/tmp (default true)."),
+    requires: List[str] = typer.Option([], "--requires", metavar="CONTAINER", help="Containers to start before this one."),
+    pidfile: Optional[str] = typer.Option(None, "--pidfile", metavar="PATH", help="Write the container's pid to this file."),
+    conmon_pidfile: Optional[str] = typer.Option(None, "--conmon-pidfile", metavar="PATH", help="Write the container's monitor (shim) pid to this file."),
+    rootfs: bool = typer.Option(False, "--rootfs", help="IMAGE is a directory to use as the root filesystem."),
+    systemd: str = typer.Option("true", "--systemd", metavar="MODE", help="true (when the command is init or systemd), false or always: systemd's mounts."),
+    sdnotify: str = typer.Option("container", "--sdnotify", metavar="MODE", help="container, conmon or ignore."),
+    seccomp_policy: str = typer.Option("default", "--seccomp-policy", metavar="POLICY", help="default or image."),
+    personality: Optional[str] = typer.Option(None, "--personality", metavar="DOMAIN", help="Execution domain: LINUX or LINUX32."),
+    init_path: Optional[str] = typer.Option(None, "--init-path", metavar="PATH", help="The init binary for --init."),
+    no_hosts: bool = typer.Option(False, "--no-hosts", help="Leave /etc/hosts as the image has it."),
+    passwd: bool = typer.Option(True, "--passwd", help="Add the user to /etc/passwd when the image lacks it (default true)."),
+    passwd_entry: Optional[str] = typer.Option(None, "--passwd-entry", metavar="ENTRY", help="The /etc/passwd line to add ($USERNAME, $UID, $GID, $NAME, $HOME)."),
+    hostuser: List[str] = typer.Option([], "--hostuser", metavar="NAME", help="Copy a host user into the container's /etc/passwd."),
+    chrootdirs: List[str] = typer.Option([], "--chrootdirs", metavar="DIR", help="A chroot inside the container that gets /etc/hosts, resolv.conf and hostname too."),
+    preserve_fds: int = typer.Option(0, "--preserve-fds", metavar="N", help="Pass N more file descriptors (3 and up) to the container."),
+    disable_content_trust: bool = typer.Option(False, "--disable-content-trust", help="Accepted for Docker compatibility; no effect."),
+    pod: Optional[str] = typer.Option(None, "--pod", metavar="POD", help="Run in a pod (pods are not built yet)."),
+    pod_id_file: Optional[str] = typer.Option(None, "--pod-id-file", metavar="PATH", help="Run in the pod named in this file (pods are not built yet)."),
+    init_ctr: Optional[str] = typer.Option(None, "--init-ctr", metavar="MODE", help="Make an init container of a pod (pods are not built yet)."),
+    ip: Optional[str] = typer.Option(None, "--ip", metavar="IPV4", help="The container's IPv4 address on a bridge network (not built yet)."),
+    ip6: Optional[str] = typer.Option(None, "--ip6", metavar="IPV6", help="The container's IPv6 address on a bridge network (not built yet)."),
+    mac_address: Optional[str] = typer.Option(None, "--mac-address", metavar="MAC", help="The container's MAC address on a bridge network (not built yet)."),
+    network_alias: List[str] = typer.Option([], "--network-alias", metavar="NAME", help="A DNS alias on a bridge network (not built yet)."),
+    health_cmd: Optional[str] = typer.Option(None, "--health-cmd", metavar="CMD", help="Health check command: a shell line, or a JSON list ('none' disables the image's)."),
+    health_interval: str = typer.Option("30s", "--health-interval", metavar="DURATION", help="Time between health checks; 'disable': none on schedule."),
+    health_retries: int = typer.Option(3, "--health-retries", metavar="N", help="Failures in a row that make the container unhealthy."),
+    health_timeout: str = typer.Option("30s", "--health-timeout", metavar="DURATION", help="Time a health check may take before it counts as failed."),
+    health_start_period: str = typer.Option("0s", "--health-start-period", metavar="DURATION", help="Time after the start when failed checks do not count."),
+    health_on_failure: str = typer.Option("none", "--health-on-failure", metavar="ACTION", help="Once unhealthy: none, kill, restart or stop."),
+    no_healthcheck: bool = typer.Option(False, "--no-healthcheck", help="No health check, not even the image's."),
     tls_verify: Optional[bool] = tls_verify_option(),
     authfile: Optional[str] = authfile_option(),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not show pull progress."),
@@ -199,6 +347,14 @@ def run(
         _create(locals())  # every parameter by name, ctx too
     else:
         _run(locals())
+
+
+class RunCommand(PyctrCommand):
+    """`run`: the declaration less the flags that only `create` has."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.params = [param for param in self.params if param.name not in CREATE_ONLY]
 
 
 class CreateCommand(PyctrCommand):
@@ -214,6 +370,6 @@ def register(app: typer.Typer, container_app: typer.Typer | None = None) -> None
     # -h is --hostname, as in podman; options end at the image: the rest is the container's command.
     settings = {"help_option_names": ["--help"], "allow_interspersed_args": False}
     for target in filter(None, (app, container_app)):
-        target.command("run", context_settings=settings)(run)
+        target.command("run", cls=RunCommand, context_settings=settings)(run)
         target.command("create", cls=CreateCommand, help=CREATE_HELP, context_settings=settings)(run)
         target.command("start")(start)

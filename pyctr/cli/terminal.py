@@ -123,7 +123,16 @@ def detach_keys_apply(tty: bool, in_fd: int | None) -> bool:
     return tty and in_fd is not None and os.isatty(in_fd)
 
 
-def proxy(client, *, stdin: bool, tty: bool, detach_keys: bytes, on_resize: Callable[[], None] | None = None) -> dict | None:
+class _Discard:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def proxy(client, *, stdin: bool, tty: bool, detach_keys: bytes, on_resize: Callable[[], None] | None = None,
+          streams: tuple[str, ...] = ("stdout", "stderr")) -> dict | None:
     """Copy stdin to the container and its output to ours until it exits (returns the exit frame) or we detach.
 
     Our stdin may be anything: a terminal, pipe or socket is watched; a regular file or
@@ -150,7 +159,8 @@ def proxy(client, *, stdin: bool, tty: bool, detach_keys: bytes, on_resize: Call
     elif stdin:
         client.close_stdin()
     matcher = DetachMatcher(detach_keys if detach_keys_apply(tty, in_fd) else b"")
-    out, err = sys.stdout.buffer, sys.stderr.buffer
+    out = sys.stdout.buffer if "stdout" in streams else _Discard()  # run -a: the streams not asked for go nowhere
+    err = sys.stderr.buffer if "stderr" in streams else _Discard()
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     sel.register(wake_r, selectors.EVENT_READ, "resize")
     previous_winch = None

@@ -15,11 +15,38 @@ from pyctr.container.spec import ContainerSpec
 from pyctr.errors import InvalidArgument
 
 
-def merge_env(image_env: list[str], env: dict[str, str]) -> list[str]:
-    """The image's environment, then the spec's (a later key wins)."""
-    merged = dict(item.partition("=")[::2] for item in image_env)
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "ftp_proxy", "no_proxy")
+SYSTEMD_COMMANDS = ("/sbin/init", "/usr/sbin/init", "/usr/local/sbin/init")
+SYSTEMD_STOP_SIGNAL = "SIGRTMIN+3"
+
+
+def merge_env(image_env: list[str], env: dict[str, str], process=None, caller_env: dict[str, str] | None = None) -> list[str]:
+    """podman's order, a later key winning: the image's environment (none with --unsetenv-all), the
+    caller's (--env-host), its proxy variables (--http-proxy), -e, then --env-merge (${VAR} from what
+    came before); --unsetenv removes keys last."""
+    merged = {} if process is not None and process.unsetenv_all else dict(item.partition("=")[::2] for item in image_env)
+    if process is not None:
+        caller_env = dict(os.environ) if caller_env is None else caller_env
+        if process.env_host:
+            merged.update(caller_env)
+        if process.http_proxy:
+            merged.update({k: v for k, v in caller_env.items() if k.lower() in PROXY_VARIABLES})
     merged.update(env)
+    if process is not None:
+        import re
+
+        for item in process.env_merge:
+            key, _, text = item.partition("=")
+            merged[key] = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: merged.get(m.group(1) or m.group(2), ""), text)
+        for key in process.unsetenv:
+            merged.pop(key, None)
     return [f"{k}={v}" for k, v in merged.items()]
+
+
+def systemd_mode(spec: ContainerSpec, args: list[str]) -> bool:
+    """--systemd: always, or (true) when the command is an init or systemd."""
+    mode = spec.process.systemd
+    return mode == "always" or (mode == "true" and bool(args) and (args[0] in SYSTEMD_COMMANDS or os.path.basename(args[0]) == "systemd"))
 
 
 def container_args(image_config: dict, entrypoint: list[str] | None, command: list[str]) -> list[str]:
@@ -76,6 +103,14 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
     from pyctr.container import mountopts
 
     spec.validate()
+    spec = ContainerSpec.from_json(spec.to_json())  # resolved below (IDs, ports): the caller's stays as asked
+    sources = _resolve_references(store, spec)
+    if spec.storage.hostusers:
+        from pyctr.container.passwd import check_host_users
+
+        check_host_users(spec.storage.hostusers)
+    _user_namespace(spec, store.config.rootless)
+    _check_sdnotify(spec)
     pids_limit, log_size_max = spec.resources.pids_limit, spec.lifecycle.log_max_size
     if pids_limit is None or log_size_max is None:
         # The configured defaults, fixed at creation (as podman's), read once and before any pull.
@@ -86,21 +121,38 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
             pids_limit = default_pids_limit(store.config.rootless, conf)
         if log_size_max is None:
             log_size_max = conf.log_size_max
-    image = _ensure_image(images, spec, progress)
-    image_config = images.config_of(image).get("config") or {}
+    if spec.image.rootfs:  # a directory, run as it is: no image
+        image, image_config = None, {}
+    else:
+        image = _ensure_image(images, spec, progress)
+        image_config = images.config_of(image).get("config") or {}
+    from pyctr.container import health
+
+    health.check_with_image(vars(spec.health), image_config)
     process = spec.process
     mounts = [mountopts.to_oci(m, volume_path) for m in spec.storage.mounts]
+    mounts += _volumes_from(sources, spec.storage.volumes_from, {m["destination"] for m in mounts})
+    mounts += _image_volumes(image_config, spec.storage.image_volume, {m["destination"] for m in mounts}, volume_path)
+    if spec.network.publish_all:
+        spec.network.ports += _free_ports(spec, image_config)
+    args = container_args(image_config, process.entrypoint, process.command)
+    stop_signal = process.stop_signal or image_config.get("StopSignal") or (SYSTEMD_STOP_SIGNAL if systemd_mode(spec, args) else "SIGTERM")
+    hostname = spec.network.hostname or ""
+    if not hostname and spec.namespaces.uts == "host":
+        import socket
+
+        hostname = socket.gethostname()
     fields = dict(
         spec_data=spec.to_json(),
-        image_id=image.id,
-        image_name=image.names[0] if image.names else image.id,
-        args=container_args(image_config, process.entrypoint, process.command),
-        env=merge_env(list(image_config.get("Env") or []), process.env),
+        image_id=image.id if image else "",
+        image_name=(image.names[0] if image.names else image.id) if image else "",
+        args=args,
+        env=merge_env(list(image_config.get("Env") or []), process.env, process),
         workdir=process.workdir or image_config.get("WorkingDir") or "/",
         user=process.user if process.user is not None else image_config.get("User", ""),
-        hostname=spec.network.hostname or "",
+        hostname=hostname,
         labels={**(image_config.get("Labels") or {}), **spec.lifecycle.labels},
-        stop_signal=process.stop_signal or image_config.get("StopSignal") or "SIGTERM",
+        stop_signal=stop_signal,
         stop_timeout=10 if process.stop_timeout is None else process.stop_timeout,
         pids_limit=max(pids_limit, 0),  # -1 and 0 both mean none
         log_size_max=log_size_max if log_size_max > 0 else -1,
@@ -113,7 +165,7 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
     # Under the image lock: an rmi racing with us either removes the image first (and we
     # fail, "image not known") or sees our container and refuses.
     with images.index.locked() as current:
-        if image.id not in current:
+        if image is not None and image.id not in current:
             from pyctr.errors import ImageNotFound
 
             raise ImageNotFound(f"{spec.image.name}: image not known (removed meanwhile)")
@@ -121,4 +173,157 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
     if not record.hostname:
         record.hostname = record.id[:12]
         store.save(record)
+    _note_dependents(store, spec, record.id)
     return record
+
+
+DEPENDENTS = "dependents"  # <container>/dependents/<ID>: ID depends on it (rm reads one directory, not every record)
+
+
+def _note_dependents(store, spec: ContainerSpec, container_id: str) -> None:
+    from pyctr.container.ocimap import dependencies
+
+    for other in dependencies(spec):
+        try:
+            os.makedirs(store.path(other) / DEPENDENTS, exist_ok=True)
+            open(store.path(other) / DEPENDENTS / container_id, "w").close()
+        except FileNotFoundError:
+            pass  # removed meanwhile: starting this one will say so
+
+
+def dependents(store, container_id: str) -> list[str]:
+    """The IDs of the existing containers that depend on `container_id`."""
+    try:
+        names = os.listdir(store.path(container_id) / DEPENDENTS)
+    except OSError:
+        return []
+    return sorted(n for n in names if (store.path(n) / "container.json").exists())
+
+
+NAMESPACE_NAMES = {"pid": "pid", "ipc": "ipc", "uts": "uts", "cgroupns": "cgroup", "userns": "user"}
+
+
+def _resolve_references(store, spec: ContainerSpec) -> dict:
+    """container:NAME, --requires and --volumes-from name containers, which must exist: the spec keeps
+    their IDs (podman's errors). -> {ID: record} of --volumes-from's containers."""
+    from pyctr.errors import ContainerNotFound
+
+    def find(name: str, context: str):
+        try:
+            return store.resolve(name)
+        except ContainerNotFound as exc:
+            raise ContainerNotFound(f"{context}: {exc}") from None
+
+    ns = spec.namespaces
+    for kind, what in NAMESPACE_NAMES.items():
+        mode = getattr(ns, kind)
+        if mode.startswith("container:"):
+            setattr(ns, kind, "container:" + find(mode[10:], f"looking up container to share {what} namespace with").id)
+    lifecycle = spec.lifecycle
+    lifecycle.requires = [find(name, f'"{name}" is not a valid container, cannot be used as a dependency').id
+                          for name in lifecycle.requires]
+    sources, resolved = {}, []
+    for item in spec.storage.volumes_from:
+        name, _, mode = item.partition(":")
+        for option in filter(None, mode.split(",")):
+            if option not in ("ro", "rw", "z"):
+                raise InvalidArgument(f"invalid option \"{option}\" specified - volumes from another container can only "
+                                      "use z,ro,rw options")
+        record = find(name, f'looking up container "{name}" for volumes-from')
+        sources[record.id] = record
+        resolved.append(record.id + (":" + mode if mode else ""))
+    spec.storage.volumes_from = resolved
+    return sources
+
+
+def _user_namespace(spec: ContainerSpec, rootless: bool) -> None:
+    """--userns keep-id and nomap (rootless only) become the mappings of a user namespace nested in
+    pyctr's own, written into the spec as --uidmap/--gidmap would be."""
+    mode, _, options = spec.namespaces.userns.partition(":")
+    if mode in ("keep-id", "nomap"):
+        if not rootless:
+            raise InvalidArgument(f"{mode} is only supported in rootless mode")
+        from pyctr.container.userns import keep_id
+
+        ns = spec.namespaces
+        if mode == "nomap":
+            # Left out of the container, the user's own ID would own the store directories its root
+            # filesystem lies under: runc could not reach it (podman re-owns its storage for this).
+            raise InvalidArgument("--userns nomap is not built yet: pyctr's store is not re-owned for a namespace "
+                                  "without the user; use --userns keep-id or --uidmap")
+        else:
+            ns.uidmap, ns.gidmap, user = keep_id(options)
+            if spec.process.user is None:
+                spec.process.user = user
+                import pwd
+
+                try:  # the user's own passwd entry, as podman adds it
+                    spec.storage.hostusers.append(pwd.getpwuid(int(user.split(":")[0])).pw_name)
+                except KeyError:
+                    pass
+
+
+def _check_sdnotify(spec: ContainerSpec) -> None:
+    """Under a unit that waits for READY=1 (NOTIFY_SOCKET), a run that cannot pass it on must say so."""
+    if os.environ.get("NOTIFY_SOCKET") and spec.lifecycle.sdnotify != "ignore":
+        raise InvalidArgument(f"--sdnotify {spec.lifecycle.sdnotify}: passing sd_notify through the shim is not built yet "
+                              "(issue 11); use --sdnotify ignore")
+
+
+def _volumes_from(sources: dict, items: list[str], taken: set[str]) -> list[dict]:
+    """The mounts of other containers (their volumes and bind mounts), :ro or :rw overriding theirs.
+    The copies never count as this container's anonymous volumes (rm -v must not remove them)."""
+    result = []
+    for item in items:
+        container_id, _, mode = item.partition(":")
+        options = mode.split(",")
+        for mount in sources[container_id].mounts:
+            if mount["destination"] in taken or mount.get("type") != "bind":
+                continue
+            copy = {k: v for k, v in mount.items() if k in ("destination", "type", "source", "options", "volume_name")}
+            if "ro" in options or "rw" in options:
+                wanted = "ro" if "ro" in options else "rw"
+                copy["options"] = [wanted if o in ("ro", "rw") else o for o in copy["options"]]
+            copy["volumes_from"] = container_id
+            taken.add(mount["destination"])
+            result.append(copy)
+    return result
+
+
+def _image_volumes(image_config: dict, mode: str, taken: set[str], volume_path: Callable[[str], str]) -> list[dict]:
+    """The image's VOLUMEs not mounted otherwise: anonymous volumes (bind), tmpfs, or nothing (ignore)."""
+    from pyctr.container import mountopts
+    from pyctr.container.spec import Mount
+
+    result = []
+    for destination in sorted(image_config.get("Volumes") or {}):
+        destination = os.path.normpath(destination)
+        if destination in taken or mode == "ignore":
+            continue
+        if mode == "tmpfs":
+            result.append({"destination": destination, "type": "tmpfs", "source": "tmpfs", "options": ["rw", "nosuid", "nodev"]})
+        else:
+            result.append(mountopts.to_oci(Mount("volume", destination), volume_path))
+    return result
+
+
+def _free_ports(spec: ContainerSpec, image_config: dict) -> list:
+    """-P: each exposed port (the image's and --expose) not published already, on a host port free now."""
+    import socket
+
+    from pyctr.container.spec import PortMapping
+
+    published = {(p.container_port, p.protocol) for p in spec.network.ports}
+    wanted = list(image_config.get("ExposedPorts") or {}) + list(spec.network.expose)
+    result = []
+    for item in dict.fromkeys(wanted):
+        number, _, proto = item.partition("/")
+        proto = proto or "tcp"
+        if proto not in ("tcp", "udp") or (int(number), proto) in published:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM) as probe:
+            probe.bind(("", 0))
+            host_port = probe.getsockname()[1]
+        result.append(PortMapping(host_port, int(number), proto))
+        published.add((int(number), proto))
+    return result

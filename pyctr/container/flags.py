@@ -99,16 +99,20 @@ def restart_policy(text: str | None) -> RestartPolicy:
     return RestartPolicy(name, int(count) if count else 0)
 
 
-def size(text: str | None) -> int | None:
-    """`64m`, `1g`, `512k`, `1048576` -> bytes."""
+def size(text: str | None, what: str | None = None) -> int | None:
+    """`64m`, `1g`, `512k`, `1048576` -> bytes; `what` names the option in the error (podman's text)."""
     if text is None:
         return None
     text = text.strip().lower()
     try:
+        if text.endswith("b") and len(text) > 1 and text[-2] in SIZE_UNITS:
+            text = text[:-1]  # 1mb, as docker writes it
         if text and text[-1] in SIZE_UNITS:
             return int(float(text[:-1]) * SIZE_UNITS[text[-1]])
         return int(text)
     except ValueError:
+        if what:
+            raise InvalidArgument(f"invalid value for {what}: invalid size: {text!r}") from None
         raise InvalidArgument(f"invalid size {text!r}") from None
 
 
@@ -119,7 +123,7 @@ def log_max_size(options: list[str]) -> int | None:
     for option in options:
         name, sep, text = option.partition("=")
         if not sep:
-            raise InvalidArgument(f"invalid log option {option!r}: expected NAME=VALUE")
+            raise InvalidArgument(f'invalid log option "{option}"')  # podman's words
         if name.strip() != "max-size":
             continue
         if text.strip() == "-1":
@@ -193,3 +197,102 @@ def device(text: str) -> Device:
             if not valid_device_permissions(permissions):
                 raise InvalidArgument(f"invalid device mode: {permissions} (some of r, w and m)")
     return Device(source, destination, permissions)
+
+
+def not_built(params: dict) -> None:
+    """Options of podman's whose machinery pyctr does not have yet: one clear error, never ignored."""
+    if params.get("init_ctr") and not params.get("pod"):
+        raise InvalidArgument("must specify pod value with init-ctr")
+    for option, key in (("--pod", "pod"), ("--pod-id-file", "pod_id_file"), ("--init-ctr", "init_ctr")):
+        if params.get(key):
+            raise InvalidArgument(f"{option} {params[key]}: pods are not built yet")
+    for option, key in (("--ip", "ip"), ("--ip6", "ip6"), ("--mac-address", "mac_address"), ("--network-alias", "network_alias")):
+        if params.get(key):
+            raise InvalidArgument(f"{option} needs a bridge network: bridge networks are not built yet (issue 10)")
+
+
+def platform(text: str | None, os_: str | None, arch: str | None, variant: str | None) -> str | None:
+    """--platform OS/ARCH[/VARIANT], with --os, --arch and --variant overriding its parts."""
+    if not (os_ or arch or variant):
+        return text
+    parts = (text or "").split("/") if text else []
+    import platform as host
+
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(host.machine(), host.machine())
+    current = (parts + ["", "", ""])[:3]
+    chosen = [os_ or current[0] or "linux", arch or current[1] or machine, variant or current[2]]
+    return "/".join(chosen if chosen[2] else chosen[:2])
+
+
+def throttle_rate(item: str) -> str:
+    """DEVICE:RATE of --device-read/write-bps, the rate in bytes (1mb -> 1048576)."""
+    path, sep, rate = item.rpartition(":")
+    if not sep or not path:
+        raise InvalidArgument(f"bad format: {item}")
+    try:
+        number = size(rate)
+    except InvalidArgument:
+        raise InvalidArgument(f"invalid rate for device: {item}. The correct format is <device-path>:<number>[<unit>]. "
+                              "Number must be a positive integer. Unit is optional and can be kb, mb, or gb") from None
+    return f"{path}:{number}"
+
+
+def cgroup_conf(items: list[str]) -> dict[str, str]:
+    result = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidArgument("--cgroup-conf must be formatted KEY=VALUE")
+        result[key] = value
+    return result
+
+
+def expose(items: list[str]) -> list[str]:
+    """--expose PORT[-PORT][/PROTO] -> ["PORT/PROTO", ...]."""
+    result = []
+    for item in items:
+        ports, _, proto = item.partition("/")
+        first, dash, last = ports.partition("-")
+        for number in (first, last) if dash else (first,):
+            if not number.isdigit() or not 0 < int(number) < 65536:
+                raise InvalidArgument(f"invalid range format for --expose: {item}: {number!r} is not a port number")
+        if dash and int(last) < int(first):
+            raise InvalidArgument(f"invalid range format for --expose: {item}: Invalid range specified for the Port: {ports}")
+        result += [f"{n}/{proto or 'tcp'}" for n in range(int(first), int(last or first) + 1)]
+    return result
+
+
+def sysctls(items: list[str]) -> dict[str, str]:
+    result = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidArgument(f"{item} is invalid, sysctl values must be in the form of KEY=VALUE")
+        result[key.strip()] = value
+    return result
+
+
+def label_file_lines(path: str) -> list[str]:
+    """The KEY=VALUE lines of a --label-file, without blanks and comments."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        raise InvalidArgument(f"unable to process labels: open {path}: {(exc.strerror or str(exc)).lower()}") from exc
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def requires(items: list[str]) -> list[str]:
+    """--requires A,B and --requires A --requires B."""
+    return [name for item in items for name in item.split(",") if name]
+
+
+ATTACH_STREAMS = ("stdin", "stdout", "stderr")
+
+
+def attach_streams(items: list[str]) -> tuple[str, ...]:
+    """-a STREAM (repeatable): which of the container's streams an attached run shows."""
+    for item in items:
+        if item.lower() not in ATTACH_STREAMS:
+            raise InvalidArgument(f"invalid stream \"{item}\" for --attach - must be one of stdin, stdout, or stderr: invalid argument")
+    return tuple(item.lower() for item in items)

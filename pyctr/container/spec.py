@@ -38,6 +38,7 @@ class ImageSpec:
     platform: str | None = None  # OS/ARCH[/VARIANT] to pull
     tls_verify: bool | None = None  # None: HTTPS, except for loopback and insecure registries
     authfile: str | None = None
+    rootfs: bool = False  # --rootfs: `name` is a directory to run as the root filesystem, not an image
 
 
 @value
@@ -54,6 +55,18 @@ class ProcessSpec:
     init: bool = False  # tini as PID 1
     stop_signal: str | None = None  # None: the image's STOPSIGNAL, else SIGTERM
     stop_timeout: int | None = None  # seconds before SIGKILL; None: 10
+    init_path: str | None = None  # --init-path: the init binary on the host; None: tini
+    env_host: bool = False  # the caller's whole environment under the image's and -e's
+    http_proxy: bool = True  # copy the caller's *_proxy variables (podman's default)
+    env_merge: list[str] = field(default_factory=list)  # KEY=VALUE with ${VAR} of the image's environment
+    unsetenv: list[str] = field(default_factory=list)  # removed from the final environment (defaults too)
+    unsetenv_all: bool = False  # no default variables (PATH, container, TERM, HOSTNAME, HOME)
+    umask: str | None = None  # octal, e.g. 0027; None: 0022
+    personality: str | None = None  # LINUX or LINUX32 execution domain
+    oom_score_adj: int | None = None
+    timeout: int = 0  # seconds until the container is killed (exit code 255); 0: none
+    tz: str | None = None  # --tz: local or a zone under /usr/share/zoneinfo
+    systemd: str = "true"  # true (when the command is init or systemd), false, always
 
 
 @value
@@ -76,13 +89,34 @@ class Device:
 
 
 @value
+class SecretRef:
+    """A secret given to the container (--secret): a read-only file, or an environment variable."""
+
+    name: str  # the secret's name (or ID) in pyctr's secret store
+    type: str = "mount"  # mount or env
+    target: str = ""  # mount: a path (relative: under /run/secrets); env: the variable; "": the name
+    uid: int = 0  # mount only: the file's owner and mode in the container
+    gid: int = 0
+    mode: int = 0o444
+
+
+@value
 class StorageSpec:
     """The root filesystem and what is mounted into it."""
 
     mounts: list[Mount] = field(default_factory=list)
     devices: list[Device] = field(default_factory=list)
+    secrets: list[SecretRef] = field(default_factory=list)  # copied into the container at create
     read_only: bool = False  # read-only root filesystem (with tmpfs on /tmp, /var/tmp, /run)
     shm_size: int | None = None  # bytes of /dev/shm; None: 64 MiB
+    read_only_tmpfs: bool = True  # with read_only: tmpfs on /tmp, /var/tmp, /run
+    volumes_from: list[str] = field(default_factory=list)  # CONTAINER[:ro|rw] (IDs once created)
+    image_volume: str = "bind"  # the image's VOLUMEs: bind (anonymous volumes), tmpfs or ignore
+    no_hosts: bool = False  # leave /etc/hosts as the image has it
+    passwd: bool = True  # add the user to /etc/passwd when the image lacks it
+    passwd_entry: str | None = None  # the /etc/passwd line template ($USERNAME, $UID, $GID, $NAME, $HOME)
+    hostusers: list[str] = field(default_factory=list)  # host users copied into /etc/passwd
+    chrootdirs: list[str] = field(default_factory=list)  # where the container will chroot (for its /etc files)
 
 
 @value
@@ -95,6 +129,7 @@ class SecuritySpec:
     no_new_privileges: bool = False
     seccomp: str = "default"  # default, unconfined, or the absolute path of a profile
     groups: list[int] = field(default_factory=list)  # supplementary group IDs (--group-add)
+    seccomp_policy: str = "default"  # default, or image (not supported: no image carries one here)
 
 
 @value
@@ -105,6 +140,27 @@ class ResourceSpec:
     cpus: float | None = None
     ulimits: list[str] = field(default_factory=list)  # NAME=SOFT[:HARD], as --ulimit
     pids_limit: int | None = None  # most processes at once; 0 or -1: no limit; None: the configured default (2048)
+    cpu_shares: int | None = None  # relative weight (cgroup cpu.shares)
+    cpu_period: int | None = None  # CFS period, microseconds
+    cpu_quota: int | None = None  # CFS quota, microseconds per period
+    cpu_rt_period: int | None = None
+    cpu_rt_runtime: int | None = None
+    cpuset_cpus: str | None = None  # e.g. 0-2,4
+    cpuset_mems: str | None = None
+    memory_reservation: int | None = None  # bytes (soft limit)
+    memory_swap: int | None = None  # bytes of memory + swap; -1: unlimited
+    memory_swappiness: int | None = None  # 0 to 100
+    oom_kill_disable: bool = False
+    blkio_weight: int | None = None  # 10 to 1000
+    blkio_weight_devices: list[str] = field(default_factory=list)  # DEVICE:WEIGHT
+    device_read_bps: list[str] = field(default_factory=list)  # DEVICE:RATE (rates as bytes)
+    device_write_bps: list[str] = field(default_factory=list)
+    device_read_iops: list[str] = field(default_factory=list)  # DEVICE:IOPS
+    device_write_iops: list[str] = field(default_factory=list)
+    device_cgroup_rules: list[str] = field(default_factory=list)  # "c 1:3 rwm"
+    cgroup_conf: dict[str, str] = field(default_factory=dict)  # cgroup v2 only
+    cgroup_parent: str | None = None
+    cgroups: str = "enabled"  # enabled, disabled, no-conmon or split
 
 
 @value
@@ -128,6 +184,8 @@ class NetworkSpec:
     dns: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)
     dns_options: list[str] = field(default_factory=list)
+    expose: list[str] = field(default_factory=list)  # PORT/PROTO, over the image's EXPOSE
+    publish_all: bool = False  # -P: every exposed port on a free host port (chosen at create)
 
 
 @value
@@ -150,7 +208,45 @@ class LifecycleSpec:
     # --log-opt max-size: once the log would grow past it, it starts again empty (podman's
     # k8s-file); None or -1: no limit.
     log_max_size: int | None = None
+    log_driver: str = "k8s-file"  # k8s-file (json-file is the same file, as in podman 4), none, passthrough
+    log_path: str | None = None  # --log-opt path: where the log is written; None: the container's directory
+    log_tag: str | None = None  # --log-opt tag (journald only, as podman)
     create_command: list[str] = field(default_factory=list)  # how it was made, for inspect and units
+    requires: list[str] = field(default_factory=list)  # containers started before this one (IDs once created)
+    pidfile: str | None = None  # where the container's pid is written at each start
+    conmon_pidfile: str | None = None  # where the shim's pid is written at each start
+    sdnotify: str = "container"  # container, conmon or ignore
+
+
+@value
+class NamespaceSpec:
+    """Which namespaces the container shares: "" (its own), host, container:ID, ns:PATH, ...;
+    podman's modes per kind (see pyctr.container.specrules)."""
+
+    pid: str = ""
+    ipc: str = ""  # also shareable, none
+    uts: str = ""
+    cgroupns: str = ""  # host or private
+    userns: str = ""  # host, keep-id, nomap, auto, ns:PATH, private
+    uidmap: list[str] = field(default_factory=list)  # CONTAINER:HOST:SIZE
+    gidmap: list[str] = field(default_factory=list)
+    subuidname: str | None = None
+    subgidname: str | None = None
+    sysctls: dict[str, str] = field(default_factory=dict)  # namespaced sysctls only
+
+
+@value
+class HealthSpec:
+    """The health check (--health-*, as podman's HealthConfig); pyctr.container.health has its rules."""
+
+    # podman's Test form: ["CMD-SHELL", "cmd"], ["CMD", arg, ...], ["NONE"] (none, not even the
+    # image's); None: the image's HEALTHCHECK, if it has one.
+    test: list[str] | None = None
+    interval: float | None = None  # seconds between checks, 0: none on schedule; None: 30
+    timeout: float | None = None  # seconds; None: 30
+    start_period: float | None = None  # seconds after the start when failures do not count; None: 0
+    retries: int | None = None  # failures in a row that make it unhealthy; None: 3
+    on_failure: str = "none"  # once unhealthy: none, kill, restart or stop
 
 
 @value
@@ -164,6 +260,8 @@ class ContainerSpec:
     resources: ResourceSpec = field(default_factory=ResourceSpec)
     network: NetworkSpec = field(default_factory=NetworkSpec)
     lifecycle: LifecycleSpec = field(default_factory=LifecycleSpec)
+    namespaces: NamespaceSpec = field(default_factory=NamespaceSpec)
+    health: HealthSpec = field(default_factory=HealthSpec)
 
     @classmethod
     def for_image(cls, image: str, command: list[str] | None = None, **groups: Any) -> "ContainerSpec":
@@ -231,6 +329,8 @@ def _validate(spec: ContainerSpec) -> None:
         _validate_mount(mount)
     for device in spec.storage.devices:
         _validate_device(device)
+    for secret in spec.storage.secrets:
+        _validate_secret(secret)
     security = spec.security
     if security.seccomp not in ("default", "unconfined") and not os.path.isfile(security.seccomp):
         raise InvalidArgument(f"opening seccomp profile {security.seccomp}: no such file")
@@ -243,6 +343,15 @@ def _validate(spec: ContainerSpec) -> None:
     if resources.pids_limit is not None and not -1 <= resources.pids_limit <= PID_MAX_LIMIT:
         raise InvalidArgument(f"invalid --pids-limit {resources.pids_limit}: -1 (or 0) for no limit, else 1 to {PID_MAX_LIMIT}")
     _validate_network(spec.network)
+    from pyctr.container import specrules
+
+    specrules.validate(spec)
+    from pyctr.container import health
+
+    health.validate(asdict(spec.health))
+    from pyctr.container.logdriver import validate_log_options
+
+    validate_log_options(spec.lifecycle, spec.process.tty)
     if spec.lifecycle.log_max_size is not None and spec.lifecycle.log_max_size < -1:
         raise InvalidArgument(f"invalid log size {spec.lifecycle.log_max_size}: -1 for no limit, else a size in bytes")
     restart = spec.lifecycle.restart
@@ -259,6 +368,15 @@ def _validate_mount(mount: Mount) -> None:
         raise InvalidArgument(f"invalid container path {mount.destination!r}: must be absolute")
     if mount.type == "bind" and not os.path.exists(mount.source):
         raise InvalidArgument(f"statfs {mount.source}: no such file or directory")
+
+
+def _validate_secret(secret: SecretRef) -> None:
+    if secret.type not in ("mount", "env"):
+        raise InvalidArgument(f"type {secret.type} is invalid: parsing secret")
+    if secret.type == "env" and (secret.uid or secret.gid or secret.mode != 0o444):
+        raise InvalidArgument("UID, GID, Mode options cannot be set with secret type env: parsing secret")
+    if not 0 <= secret.mode <= 0o777 or secret.uid < 0 or secret.gid < 0:
+        raise InvalidArgument(f"invalid secret {secret.name}: mode 0 to 0777, uid and gid 0 or more")
 
 
 def valid_device_permissions(text: str) -> bool:

@@ -15,7 +15,7 @@ import stat
 from dataclasses import field
 from functools import partial
 
-from pyctr.runtime import seccomp
+from pyctr.runtime import linuxspec, seccomp
 from pyctr.errors import InvalidArgument
 from pyctr.values import value
 
@@ -90,6 +90,17 @@ class SpecOptions:
     cpus: float | None = None  # CPUs' worth of time (--cpus)
     pids_limit: int = 0  # most processes at once (--pids-limit); 0 or -1: no limit
     devices: list[dict] = field(default_factory=list)  # {"source", "destination", "permissions"} (--device)
+    # pid, ipc, uts, cgroup, user -> "host", "new" or a path to join (see linuxspec.with_shared_namespaces)
+    namespaces: dict[str, str] = field(default_factory=dict)
+    ipc_none: bool = False  # --ipc none: no /dev/shm
+    sysctls: dict[str, str] = field(default_factory=dict)
+    umask: int | None = None
+    oom_score_adj: int | None = None
+    personality: str | None = None  # LINUX or LINUX32
+    resources: dict = field(default_factory=dict)  # more of linux.resources, in OCI form (cpu, memory, blockIO, devices)
+    cgroups_path: str = ""
+    unset_env: list[str] = field(default_factory=list)  # defaults (PATH, container, TERM) not to add
+    unset_all_env: bool = False  # none of PATH, container, TERM
 
 
 def default_spec() -> dict:
@@ -145,7 +156,9 @@ def generate(opts: SpecOptions, *, hard_limits: dict[str, int] | None = None,
     for step in (with_process, with_user, with_env, with_hostname,
                  partial(with_capabilities, available=host_caps),
                  partial(with_seccomp, machine=machine), partial(with_rlimits, hard_limits=hard_limits),
-                 with_namespaces, with_sysctls, with_mounts, with_devices, with_limits, with_masked_paths,
+                 with_namespaces, with_sysctls, with_mounts, with_devices, with_limits,
+                 linuxspec.with_shared_namespaces, linuxspec.with_extra_sysctls, linuxspec.with_process_extras,
+                 linuxspec.with_resource_tuning, linuxspec.with_user_namespace, with_masked_paths,
                  with_readonly_rootfs, with_rootless, with_annotations):
         step(spec, opts)
     return spec
@@ -176,6 +189,7 @@ def with_env(spec: dict, opts: SpecOptions) -> None:
     defaults = [("PATH", DEFAULT_PATH), ("container", "pyctr")]
     if opts.terminal:
         defaults.append(("TERM", "xterm"))
+    defaults = [] if opts.unset_all_env else [(k, v) for k, v in defaults if k not in opts.unset_env]
     if opts.hostname:
         defaults.append(("HOSTNAME", opts.hostname))
     if opts.home:
@@ -483,6 +497,7 @@ def with_rootless(spec: dict, opts: SpecOptions) -> None:
         linux["uidMappings"] = [dict(m) for m in opts.uid_mappings]
         linux["gidMappings"] = [dict(m) for m in opts.gid_mappings]
     linux.pop("resources", None)
+    linux.pop("cgroupsPath", None)  # no cgroup of its own either (see the engine's warning)
     mounts = []
     for m in spec["mounts"]:
         if m["destination"] == "/sys" and m["type"] == "sysfs":
