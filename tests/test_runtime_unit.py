@@ -94,6 +94,11 @@ def test_other_argv():
     assert runc.exec_argv("c", "/p.json", tty=True, detach=True, pid_file="/pid")[3:] == [
         "exec", "--process", "/p.json", "--tty", "--detach", "--pid-file", "/pid", "c"]
     assert runc.exec_argv("c", "/p.json", tty=False, detach=False)[3:] == ["exec", "--process", "/p.json", "c"]
+    # An exec session's shim: its pty through a console socket, the caller's fds 3.., runc's log to a file.
+    assert runc.exec_argv("c", "/p.json", tty=True, detach=True, pid_file="/pid", console_socket="/cs",
+                          preserve_fds=2, log="/l")[3:] == [
+        "--log", "/l", "--log-format", "json", "exec", "--process", "/p.json", "--tty", "--detach", "--pid-file",
+        "/pid", "--console-socket", "/cs", "--preserve-fds", "2", "c"]
     assert runc.kill_argv("c", 15, all_processes=True)[3:] == ["kill", "--all", "c", "15"]
     assert runc.delete_argv("c", force=True)[3:] == ["delete", "--force", "c"]
     assert runc.ps_argv("c")[3:] == ["ps", "--format", "json", "c"]
@@ -124,9 +129,19 @@ def test_error_message_prefers_the_last_error_entry_of_the_first_source():
 @pytest.mark.parametrize("text, kind, code, message", [
     ('time="t" level=error msg="runc create failed: unable to start container process: exec: \\"nope\\": '
      'executable file not found in $PATH"', CommandNotFound, 127,
-     "nope: executable file not found in $PATH: OCI runtime attempted to invoke a command that was not found"),
-    ('runc create failed: unable to start container process: exec: "/etc": permission denied',
-     CommandNotInvokable, 126, "/etc: permission denied: OCI permission denied"),
+     'runc: runc create failed: unable to start container process: exec: "nope": executable file not found in $PATH: '
+     "OCI runtime attempted to invoke a command that was not found"),
+    # podman 4.3.1 (with runc) word for word; pyctr's `runc run --detach` reads as podman's `runc create`.
+    ('runc run failed: unable to start container process: exec: "/etc": permission denied',
+     CommandNotInvokable, 126, 'runc: runc create failed: unable to start container process: exec: "/etc": '
+     "permission denied: OCI permission denied"),
+    ('exec failed: unable to start container process: exec: "/nonexist": stat /nonexist: no such file or directory',
+     CommandNotFound, 127, 'runc: exec failed: unable to start container process: exec: "/nonexist": stat /nonexist: '
+     "no such file or directory: OCI runtime attempted to invoke a command that was not found"),
+    ('exec failed: unable to start container process: chdir to cwd ("/x") set in config.json failed: no such file '
+     "or directory", CommandNotFound, 127, 'runc: exec failed: unable to start container process: chdir to cwd ("/x") '
+     "set in config.json failed: no such file or directory: OCI runtime attempted to invoke a command that was not found"),
+    ("open /proc/x: permission denied", RuntimeFailure, 125, "open /proc/x: permission denied"),
     ("container not running", RuntimeFailure, 125, "container not running"),
     ("", RuntimeFailure, 125, "runc failed"),
 ])

@@ -667,3 +667,80 @@ def test_oom_kill_is_recorded(harness):
     record = ctr.wait_exit(timeout=60)
     assert record["exit_code"] == 137 and record["signal"] == 9
     assert record["oom"] is True
+
+
+# -- exec sessions: the same shim in exec mode (`runc exec --detach`) -----------------------------
+
+def _exec_config(harness: Harness, ctr: Container, name: str, args: list[str], *, terminal=False, stdin=False) -> dict:
+    """An exec session's config, as the engine writes it (pyctr.container.tasks.start_exec)."""
+    session = harness.tmp / "root" / "exec" / name
+    session.mkdir(parents=True)
+    process = json.loads(Path(ctr.config["bundle"], "config.json").read_text())["process"]
+    process.update(args=args, terminal=terminal)
+    (session / "process.json").write_text(json.dumps(process))
+    return {**ctr.config, "state_dir": str(session), "log_path": str(session / "exec.log"),
+            "exit_file": str(session / "exit.json"), "terminal": terminal, "stdin": stdin, "cleanup_argv": [],
+            "exec_process": str(session / "process.json")}
+
+
+def _start_exec(harness: Harness, config: dict, *, attach_: bool = True, pass_fds=()):
+    from pyctr.runtime.shimlauncher import ShimLauncher
+
+    launcher = ShimLauncher()
+    report = launcher.go(config, attach=attach_, pass_fds=pass_fds)
+    if "pid" in report:
+        harness.pids.append(int(Path(config["state_dir"], "shim.pid").read_text()))
+    client = attach.AttachClient(launcher.client) if attach_ and "pid" in report else None
+    if client:
+        harness.closers.append(client.close)
+    return report, client
+
+
+@pytest.fixture
+def running(harness):
+    ctr = harness.run("host", ["sleep", "60"])
+    ctr.start()
+    return ctr
+
+
+def test_exec_session_pipes_stdin_output_and_exit_code(harness, running):
+    config = _exec_config(harness, running, "one", ["sh", "-c", "cat; echo err >&2; exit 7"], stdin=True)
+    report, client = _start_exec(harness, config)
+    assert report["pid"] > 0
+    client.send_stdin(b"to the session\n")
+    client.close_stdin()
+    out, err, status = client.collect(timeout=20)
+    assert (out, err, status["exit_code"]) == (b"to the session\n", b"err\n", 7)
+    record = attach.wait_for_exit_record(config["exit_file"], 20)
+    assert record["exit_code"] == 7 and record["started_at"] <= record["finished_at"]
+    assert {line.text for line in logs.read_log(config["log_path"])} == {b"to the session", b"err"}
+    assert harness.runc("state", running.id).stdout.count('"running"') == 1  # the container is untouched
+
+
+def test_exec_session_with_a_terminal_and_preserved_fds(harness, running):
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"through fd 3\n")
+    os.close(write_fd)
+    config = _exec_config(harness, running, "tty", ["sh", "-c", "tty; cat <&3"], terminal=True)
+    try:
+        report, client = _start_exec(harness, {**config, "preserve_fds": 1}, pass_fds=[read_fd])
+    finally:
+        os.close(read_fd)
+    out, _, status = client.collect(timeout=20)
+    assert b"/dev/pts/" in out and b"through fd 3\r\n" in out and status["exit_code"] == 0
+
+
+def test_exec_failure_is_runcs_own_error_and_leaves_the_container_alone(harness, running):
+    config = _exec_config(harness, running, "bad", ["/nonexistent"])
+    report, _ = _start_exec(harness, config)
+    assert report["error"].startswith('exec failed: unable to start container process: exec: "/nonexistent"')
+    assert not Path(config["state_dir"], "shim.pid").exists() and not Path(config["exit_file"]).exists()
+    assert '"running"' in harness.runc("state", running.id).stdout
+
+
+def test_detached_exec_session_runs_on_and_records_its_exit(harness, running):
+    config = _exec_config(harness, running, "bg", ["sh", "-c", "sleep 1; exit 4"])
+    report, client = _start_exec(harness, config, attach_=False)
+    assert client is None and _alive(report["pid"])
+    assert attach.wait_for_exit_record(config["exit_file"], 20)["exit_code"] == 4
+    _until(lambda: not _alive(int(Path(config["state_dir"], "shim.pid").read_text())), what="the shim's exit")

@@ -101,25 +101,19 @@ def error_message(*sources: bytes | str) -> str:
 
 
 def error_from_runc(text: bytes | str) -> PyctrError:
-    """Map runc's failure text to podman's exit codes: 127 not found, 126 not invokable,
-    else a RuntimeFailure (125)."""
+    """Map runc's failure text to podman's errors and exit codes. A process that could not
+    be started (`runc create`/`run`/`exec`): 127 when its command or a path is missing,
+    126 when it cannot be invoked, worded as podman words them (`runc: <runc's line>: OCI
+    ...`); anything else is a RuntimeFailure (125) with runc's own line."""
     line = error_message(text)
-    if re.search(r"executable file not found|no such file or directory", line) and "exec:" in line:
-        return CommandNotFound(_short_exec_error(line))
-    if "permission denied" in line and "exec:" in line:
-        return CommandNotInvokable(_short_exec_error(line))
+    if "unable to start container process" in line:
+        # podman runs `runc create` where the shim runs `runc run --detach`: podman's words.
+        line = re.sub(r"^runc run failed:", "runc create failed:", line)
+        if re.search(r"(?i)permission denied|operation not permitted", line):
+            return CommandNotInvokable(f"runc: {line}: OCI permission denied")
+        if re.search(r"(?i)executable file not found in|no such file or directory", line):
+            return CommandNotFound(f"runc: {line}: OCI runtime attempted to invoke a command that was not found")
     return RuntimeFailure(line or "runc failed")
-
-
-def _short_exec_error(line: str) -> str:
-    """podman's wording: `NAME: executable file not found in $PATH: OCI runtime attempted to invoke a command that was not found`."""
-    match = re.search(r'exec: "([^"]*)": (.*)', line)
-    if not match:
-        return line
-    name, why = match.groups()
-    if "permission denied" in why:
-        return f"{name}: {why}: OCI permission denied"
-    return f"{name}: {why}: OCI runtime attempted to invoke a command that was not found"
 
 
 def recorded_init(root: Path | str, container_id: str) -> tuple[int, int] | None:
@@ -216,7 +210,10 @@ class Runc:
         return self.argv(*args, *create_args, container_id, log=log)
 
     def exec_argv(self, container_id: str, process_file: str, *, tty: bool, detach: bool,
-                  pid_file: str | None = None) -> list[str]:
+                  pid_file: str | None = None, console_socket: str | None = None,
+                  preserve_fds: int = 0, log: str | None = None) -> list[str]:
+        """`runc exec`; `console_socket` receives the pty master with `tty` and `detach`;
+        `preserve_fds` passes fds 3..3+N-1 on to the process."""
         args = ["exec", "--process", process_file]
         if tty:
             args.append("--tty")
@@ -224,7 +221,11 @@ class Runc:
             args.append("--detach")
         if pid_file:
             args += ["--pid-file", pid_file]
-        return self.argv(*args, container_id)
+        if console_socket:
+            args += ["--console-socket", console_socket]
+        if preserve_fds:
+            args += ["--preserve-fds", str(preserve_fds)]
+        return self.argv(*args, container_id, log=log)
 
     def kill_argv(self, container_id: str, signal: int | str, *, all_processes: bool = False) -> list[str]:
         return self.argv("kill", *(["--all"] if all_processes else []), container_id, str(signal))
@@ -307,11 +308,28 @@ class Runc:
 
     def spawn_create(self, container_id: str, bundle: str, *, pid_file: str, log: str | None = None,
                      console_socket: str | None = None, start: bool = False, create_args: Sequence[str] = (),
-                     stdin: Stream = None, stdout: Stream = None, stderr: Stream = None) -> subprocess.Popen:
+                     stdin: Stream = None, stdout: Stream = None, stderr: Stream = None,
+                     preserve_fds: int = 0, preexec_fn=None) -> subprocess.Popen:
         """Start `runc create` (the shim's job) with the container's stdio and return at once;
         the caller waits for it and reads its error with `error_message(log, stderr)`.
-        Raises OSError if runc cannot be run."""
+        Raises OSError if runc cannot be run. With `preserve_fds` (run --preserve-fds),
+        `preexec_fn` must place those fds at 3.. in the child, as for spawn_exec."""
+        if preserve_fds:
+            create_args = [*create_args, "--preserve-fds", str(preserve_fds)]
         argv = self.create_argv(container_id, bundle, pid_file=pid_file, log=log,
                                 console_socket=console_socket, start=start, create_args=create_args)
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else stdin,
-                                stdout=stdout, stderr=stderr, close_fds=True, cwd="/")
+                                stdout=stdout, stderr=stderr, close_fds=True, cwd="/",
+                                pass_fds=tuple(range(3, 3 + preserve_fds)), preexec_fn=preexec_fn)
+
+    def spawn_exec(self, container_id: str, process_file: str, *, pid_file: str, tty: bool,
+                   log: str | None = None, console_socket: str | None = None, preserve_fds: int = 0,
+                   stdin: Stream = None, stdout: Stream = None, stderr: Stream = None,
+                   preexec_fn=None) -> subprocess.Popen:
+        """Start `runc exec --detach` (an exec session's shim) and return at once, as
+        spawn_create. With `preserve_fds`, `preexec_fn` must place those fds at 3.. in the child."""
+        argv = self.exec_argv(container_id, process_file, tty=tty, detach=True, pid_file=pid_file,
+                              console_socket=console_socket, preserve_fds=preserve_fds, log=log)
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else stdin,
+                                stdout=stdout, stderr=stderr, close_fds=True, cwd="/",
+                                pass_fds=tuple(range(3, 3 + preserve_fds)), preexec_fn=preexec_fn)

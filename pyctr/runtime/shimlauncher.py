@@ -42,6 +42,7 @@ class ShimLauncher:
 
     def __init__(self):
         self.sync_r, self.sync_w = os.pipe2(os.O_CLOEXEC)
+        self.pass_fds: list[int] = []  # run --preserve-fds: fds for the container's process (see go)
         config_r, self.config_w = os.pipe2(os.O_CLOEXEC)
         self.client, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.client_fd = theirs.fileno()
@@ -77,12 +78,18 @@ class ShimLauncher:
             self.client.close()
             self.proc.wait()
 
-    def go(self, config: dict, *, attach: bool) -> dict:
+    def go(self, config: dict, *, attach: bool, pass_fds: "list[int] | tuple" = ()) -> dict:
         """Hand over the container (the shim creates and starts it); returns the shim's
-        report: {"pid": N} or {"error": "..."}. Without `attach`, `client` is closed."""
+        report: {"pid": N} or {"error": "..."}. Without `attach`, `client` is closed.
+        `pass_fds` (exec --preserve-fds) go to the shim over `client` first."""
+        pass_fds = list(pass_fds) or self.pass_fds
+        if pass_fds:
+            config = {**config, "preserve_fds": len(pass_fds)}
+            socket.send_fds(self.client, [b"F"], list(pass_fds))
         if not attach:
             self.client.close()
-        line = json.dumps({**config, "sync_fd": self.sync_w, "client_fd": self.client_fd, "start": True}).encode() + b"\n"
+        line = json.dumps({**config, "sync_fd": self.sync_w, "client_fd": self.client_fd,
+                           "start": config.get("start", True)}).encode() + b"\n"
         try:
             view = memoryview(line)
             while view:

@@ -38,10 +38,20 @@ _FIELDS = {
     "runc_extra_args": (list, False),
     # Options of `runc create` only, placed before the container ID (--no-pivot, ...).
     "runc_create_args": (list, False),
+    # An exec session (`runc exec --detach --process FILE`) in the running container `id`
+    # instead of the container itself; "" for the container.
+    "exec_process": (str, False),
+    # exec: fds 3..3+N-1 of the engine reach the process (sent over client_fd first).
+    "preserve_fds": (int, False),
+    # The container's health check, run on schedule (pyctr.shim.health); {} for none.
+    "health": (dict, False),
+    # Seconds after which the container is killed (conmon's --timeout; exit code 255); 0: never.
+    "timeout": (int, False),
 }
 _ABSOLUTE = ("bundle", "state_dir", "runc_root", "log_path", "exit_file")
 _DEFAULTS = {"log_size_max": -1, "terminal": False, "stdin": False, "cleanup_argv": [], "sync_fd": 3, "client_fd": -1, "start": False,
-             "runc_extra_args": [], "runc_create_args": []}
+             "runc_extra_args": [], "runc_create_args": [], "exec_process": "", "preserve_fds": 0,
+             "health": {}, "timeout": 0}
 
 
 class ShimConfig:
@@ -61,6 +71,10 @@ class ShimConfig:
     start: bool
     runc_extra_args: list[str]
     runc_create_args: list[str]
+    exec_process: str
+    preserve_fds: int
+    health: dict
+    timeout: int
 
     def __init__(self, **fields) -> None:
         for name, (kind, required) in _FIELDS.items():
@@ -68,7 +82,7 @@ class ShimConfig:
                 if required:
                     raise ConfigError(f"missing field {name!r}")
                 value = _DEFAULTS[name]
-                value = list(value) if isinstance(value, list) else value
+                value = type(value)(value) if isinstance(value, (list, dict)) else value
             else:
                 value = fields[name]
             if not isinstance(value, kind):
@@ -79,6 +93,10 @@ class ShimConfig:
         for name in _ABSOLUTE:
             if not os.path.isabs(getattr(self, name)):
                 raise ConfigError(f"field {name!r} must be an absolute path")
+        if self.exec_process and not os.path.isabs(self.exec_process):
+            raise ConfigError("field 'exec_process' must be an absolute path")
+        if not 0 <= self.preserve_fds <= 1024:
+            raise ConfigError("field 'preserve_fds' must be between 0 and 1024")
         if not self.id or "/" in self.id:
             raise ConfigError("field 'id' must be a non-empty name without '/'")
 

@@ -55,15 +55,34 @@ def main(argv: list[str]) -> int:
         return 1
     os.set_inheritable(config.sync_fd, False)  # neither runc nor the cleanup may hold it
     preserved = [config.sync_fd]
+    passed: list[int] = []
     if config.client_fd >= 0:
         os.set_inheritable(config.client_fd, False)
         preserved.append(config.client_fd)
+        if config.preserve_fds:
+            passed = _receive_fds(config.client_fd, config.preserve_fds)
+            preserved += passed
     context = daemon.DaemonContext(
         detach_process=True, files_preserve=preserved, working_directory="/",
         umask=0o022, signal_map=_signal_map(),
         prevent_core=False)  # RLIMIT_CORE would be inherited by the container
     with context:
-        return Shim(config).run()
+        return Shim(config, passed).run()
+
+
+def _receive_fds(client_fd: int, count: int) -> list[int]:
+    """exec --preserve-fds: the engine sends the fds over the client socket before the config."""
+    sock = socket.socket(fileno=os.dup(client_fd))
+    try:
+        sock.settimeout(10)
+        _, fds, _, _ = socket.recv_fds(sock, 1, count)
+    except OSError:
+        return []
+    finally:
+        sock.close()
+    for fd in fds:
+        os.set_inheritable(fd, False)
+    return fds
 
 
 def _read_config_line(fd: int) -> bytes | None:
@@ -110,18 +129,24 @@ def _report(fd: int, message: dict) -> None:
 
 
 class Shim:
-    def __init__(self, config: ShimConfig):
+    def __init__(self, config: ShimConfig, passed_fds: list[int] = ()):
         self.config = config
+        self.passed_fds = list(passed_fds)  # exec --preserve-fds, for runc.create
         self.dir_fd = -1
         self.listener: socket.socket | None = None
         self.socket_ino: int | None = None
         self.sync_fd: int | None = config.sync_fd
+        self.timed_out = False  # --timeout killed it
 
     def run(self) -> int:
         pump = self._create()
         if pump is None:
             return 1
         self._sync({"pid": pump.container_pid})
+        if self.config.timeout > 0:
+            self._arm_timeout(pump.container_pid)
+        if self.config.health:
+            self._start_health(pump)
         try:
             pump.wait_for_exit()
         except Exception:  # noqa: BLE001 - a shim bug must not lose the exit status
@@ -146,7 +171,7 @@ class Shim:
             self._setup()
             self.log = LogWriter(cfg.log_path, cfg.log_size_max)
             self._reserve_exit_space()
-            created = runc.create(cfg, self.dir_fd, self.wakeup_r)
+            created = runc.create(cfg, self.dir_fd, self.wakeup_r, self.passed_fds)
         except runc.CreateFailed as exc:
             return self._fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - reported to the engine, never lost
@@ -165,7 +190,10 @@ class Shim:
         except Exception as exc:  # noqa: BLE001 - nobody would own the created container
             self._note_exception()
             try:
-                Runc(cfg.runc_root, cfg.runc, extra_args=cfg.runc_extra_args).delete(cfg.id, force=True)
+                if cfg.exec_process:  # an exec session: only its process is ours
+                    os.kill(created.pid, signal.SIGKILL)
+                else:
+                    Runc(cfg.runc_root, cfg.runc, extra_args=cfg.runc_extra_args).delete(cfg.id, force=True)
             except Exception:  # noqa: BLE001 - the error that matters is the one reported
                 self._note_exception()
             return self._fail(f"pyctr shim: {exc}")
@@ -177,6 +205,8 @@ class Shim:
         code = os.waitstatus_to_exitcode(status) if status is not None else 255
         sig = -code if code < 0 else None
         exit_code = 128 + sig if sig else code
+        if self.timed_out:
+            exit_code, sig = 255, None  # as conmon reports a --timeout kill
         oom_after = linux.read_oom_kills(self.oom_counter)
         record = {
             "exit_code": exit_code,
@@ -192,11 +222,32 @@ class Shim:
             self._note(f"writing the log {cfg.log_path}: {self.log.error}")
         self._release_exit_space()  # delete before writing: the log may have filled the disk
         try:
-            os.makedirs(os.path.dirname(cfg.exit_file), exist_ok=True)
+            if not cfg.exec_process:  # an exec session's directory goes with its container: never made again
+                os.makedirs(os.path.dirname(cfg.exit_file), exist_ok=True)
             fsutil.atomic_write_json(cfg.exit_file, record)
         except Exception as exc:  # noqa: BLE001
             self._note(f"writing the exit record {cfg.exit_file}: {exc}")
         return exit_code, sig
+
+    def _arm_timeout(self, pid: int) -> None:
+        """--timeout: SIGKILL to the container once it is up (its SIGALRM also wakes the event loop)."""
+        def expire(signum, frame) -> None:
+            self.timed_out = True
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+        signal.signal(signal.SIGALRM, expire)
+        signal.alarm(self.config.timeout)
+
+    def _start_health(self, pump: Pump) -> None:
+        from pyctr.shim.health import HealthChecker  # only for a container that has a check
+
+        try:
+            HealthChecker(self.config, pump, self._note).start()
+        except Exception:  # noqa: BLE001 - the container runs without its checks
+            self._note_exception()
 
     # -- space for the exit record ---------------------------------------------------------
 

@@ -68,6 +68,10 @@ class Pump:
         self._paused = False    # clients not read while stdin_buf is full
         self._busy = False      # data flowed since the last malloc_trim
         self._held = False      # outputs not read while the owner client catches up
+        # Other work of the shim (the health check): timers as [monotonic deadline, callback],
+        # and the processes it runs besides the container, pid -> callback(wait status).
+        self.timers: list[list] = []
+        self.children: dict[int, object] = {}
 
         listener.setblocking(False)
         self._watch(listener.fileno(), READ, self._on_accept)
@@ -111,9 +115,27 @@ class Pump:
         self._watch(fd, 0)
         self._handlers.pop(fd, None)
 
+    def call_at(self, deadline: float, callback) -> list:
+        """Run callback() once time.monotonic() reaches `deadline`; the timer, for cancel()."""
+        timer = [deadline, callback]
+        self.timers.append(timer)
+        return timer
+
+    def cancel(self, timer: list) -> None:
+        self.timers = [t for t in self.timers if t is not timer]
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        for timer in [t for t in self.timers if t[0] <= now]:
+            self.cancel(timer)
+            timer[1]()
+
     def _step(self, timeout: float | None) -> None:
         if self._busy and timeout is None:
             timeout = IDLE_TRIM_DELAY
+        if self.timers:
+            due = max(0.0, min(t[0] for t in self.timers) - time.monotonic())
+            timeout = due if timeout is None else min(timeout, due)
         ready = self.sel.select(timeout)
         if not ready and self._busy:
             # Quiet again after a burst: hand freed buffers back to the system, so a
@@ -125,6 +147,8 @@ class Pump:
         for key, mask in ready:
             if self._handlers.get(key.fd) is key.data:  # not closed by an earlier handler
                 key.data(mask)
+        if self.timers:
+            self._run_timers()
 
     # -- phases driven by pyctr.shim.main ----------------------------------------------------
 
@@ -411,6 +435,8 @@ class Pump:
                 self.finished_at = time.time()
             elif pid == self.cleanup_pid:
                 self.cleanup_status = status
+            elif pid in self.children:
+                self.children.pop(pid)(status)
 
     def _on_start_watch(self, mask: int) -> None:
         # `runc start` deletes exec.fifo right after letting init exec the process.

@@ -10,6 +10,7 @@ runc's command line and its log format belong to pyctr.runtime.runc.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import selectors
 import socket
@@ -77,10 +78,12 @@ class _Stdio:
         self.stdin_w = None
 
 
-def create(config, dir_fd: int, wakeup_fd: int) -> Created:
-    """Run `runc create` and wait for it, reading its output meanwhile.
+def create(config, dir_fd: int, wakeup_fd: int, passed_fds: list[int] = ()) -> Created:
+    """Run `runc create` (with config.exec_process: `runc exec --detach`) and wait for it,
+    reading its output meanwhile.
 
-    `dir_fd` is an fd of config.state_dir; `wakeup_fd` becomes readable on SIGCHLD.
+    `dir_fd` is an fd of config.state_dir; `wakeup_fd` becomes readable on SIGCHLD;
+    `passed_fds` (exec --preserve-fds) become fds 3.. of the process; they are closed here.
     """
     runc_log = os.path.join(config.state_dir, RUNC_LOG)
     pid_file = os.path.join(config.state_dir, "pid")
@@ -97,12 +100,19 @@ def create(config, dir_fd: int, wakeup_fd: int) -> Created:
             console_path = f"/proc/{os.getpid()}/fd/{dir_fd}/{CONSOLE_SOCKET}"
         open(runc_log, "wb").close()  # only this run's messages
         try:
-            proc = runc.spawn_create(
-                config.id, config.bundle, pid_file=pid_file, log=runc_log,
-                console_socket=console_path, start=config.start, create_args=config.runc_create_args,
-                stdin=stdio.argv_stdio[0], stdout=stdio.argv_stdio[1], stderr=stdio.argv_stdio[2])
+            if config.exec_process:
+                proc = _spawn_exec(runc, config, pid_file, runc_log, console_path, stdio, passed_fds)
+            else:
+                proc = _with_fds(passed_fds, lambda count, place: runc.spawn_create(
+                    config.id, config.bundle, pid_file=pid_file, log=runc_log,
+                    console_socket=console_path, start=config.start, create_args=config.runc_create_args,
+                    stdin=stdio.argv_stdio[0], stdout=stdio.argv_stdio[1], stderr=stdio.argv_stdio[2],
+                    preserve_fds=count, preexec_fn=place))
         except OSError as exc:
             raise CreateFailed(f"running {config.runc}: {exc.strerror or exc}") from exc
+        finally:
+            for fd in passed_fds:  # runc has its copies (or failed): ours would keep pipes open
+                os.close(fd)
         stdio.close_theirs()
         output, master_fd = _wait(proc, stdio.streams, console, wakeup_fd)
         if proc.returncode != 0:
@@ -130,6 +140,40 @@ def create(config, dir_fd: int, wakeup_fd: int) -> Created:
     # A second fd on the master for stdin, so the event loop can watch both directions.
     stdin_fd = os.dup(master_fd) if config.stdin else None
     return Created(pid, [(master_fd, "stdout")], stdin_fd, master_fd, early)
+
+
+def _spawn_exec(runc: Runc, config, pid_file: str, runc_log: str, console_path: str | None,
+                stdio: "_Stdio", passed_fds) -> subprocess.Popen:
+    """`runc exec --detach`; its process is re-parented to us (the subreaper) when runc exits."""
+    return _with_fds(passed_fds, lambda count, place: runc.spawn_exec(
+        config.id, config.exec_process, pid_file=pid_file, tty=config.terminal, log=runc_log,
+        console_socket=console_path, preserve_fds=count,
+        stdin=stdio.argv_stdio[0], stdout=stdio.argv_stdio[1], stderr=stdio.argv_stdio[2], preexec_fn=place))
+
+
+def _with_fds(passed_fds, spawn) -> subprocess.Popen:
+    """spawn(count, preexec_fn or None), with `passed_fds` placed at 3.. in the child (exec and
+    run --preserve-fds)."""
+    count = len(passed_fds)
+    # The fds go to 3..3+count-1 in the child: first out of that range here, so that no
+    # dup2 there overwrites a source; and that range must be open here (subprocess keeps it).
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3 + count + 16) for fd in passed_fds]
+    fillers = []
+    try:
+        for target in range(3, 3 + count):
+            try:
+                os.fstat(target)
+            except OSError:
+                fillers.append(os.open(os.devnull, os.O_RDONLY))  # lowest free number: `target`
+
+        def place() -> None:
+            for target, fd in enumerate(high, start=3):
+                os.dup2(fd, target)  # inheritable
+
+        return spawn(count, place if count else None)
+    finally:
+        for fd in high + fillers:
+            os.close(fd)
 
 
 def _console_listener(dir_fd: int) -> socket.socket:
