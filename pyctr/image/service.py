@@ -49,17 +49,35 @@ class ImageService:
         tls_verify: bool | None = None,
         authfile: str | None = None,
         progress: Progress | None = None,
+        credentials: tuple[str, str] | None = None,
+        cert_dir: str | None = None,
     ) -> ImageRecord:
-        from pyctr.image.pull import Puller  # threads and the registry client only for pulls
-
         ref = reference.parse(name)
         wanted = oci.Platform.parse(platform) if platform else None
         makedirs(self.config.root)
         # A shared lease on gc.lock: garbage collection never deletes blobs or
         # layers that a running pull has fetched but not yet recorded.
         with locked(self._gc_lock, shared=True):
-            puller = Puller(self.config.root, self.content, self.layers, self.index, rootless=self.config.rootless)
-            return puller.pull(ref, platform=wanted, tls_verify=tls_verify, authfile=authfile, progress=progress)
+            pulled = self._puller().pull(ref, platform=wanted, tls_verify=tls_verify, authfile=authfile, progress=progress,
+                                         credentials=credentials, cert_dir=cert_dir)
+        self._event("pull", name=str(ref))  # as podman: the name, no ID
+        return pulled
+
+    def remote_tags(self, name: str, *, tls_verify: bool | None = None, authfile: str | None = None,
+                    credentials: tuple[str, str] | None = None, cert_dir: str | None = None) -> list[str]:
+        """The tags of the repository `name` (REGISTRY/REPO, no tag) in its registry."""
+        return self._puller().tags(reference.parse(name), tls_verify=tls_verify, authfile=authfile,
+                                   credentials=credentials, cert_dir=cert_dir)
+
+    def _puller(self):
+        from pyctr.image.pull import Puller  # threads and the registry client only for pulls
+
+        return Puller(self.config.root, self.content, self.layers, self.index, rootless=self.config.rootless)
+
+    def _event(self, status: str, **fields) -> None:
+        from pyctr import events
+
+        events.emit(self.config, "image", status, **fields)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -91,15 +109,24 @@ class ImageService:
                         other.names.remove(full)
                 if full not in record.names:
                     record.names.append(full)
+                record.names_history = [full] + [n for n in record.names_history if n != full]
+        for given in new_names:
+            self._event("tag", id=record.id, name=given)
 
     def untag(self, name: str, names: list[str]) -> None:
         with self.index.edit() as images:
             record = self.index.resolve(name, images)
-            targets = [str(reference.parse(n)) for n in names] if names else list(record.names)
+            refs = [reference.parse(n) for n in names]
+            targets = [str(r) for r in refs if not r.digest] if names else list(record.names)
             for full in targets:
                 if full not in record.names:
                     raise ImageNotFound(f"{full}: tag not known")
                 record.names.remove(full)
+            # A digest name (pulled by digest) goes too; as podman, one it does not have is no error.
+            digests = [str(r) for r in refs if r.digest] if names else list(record.digest_names)
+            record.digest_names = [n for n in record.digest_names if n not in digests]
+        for full in targets:
+            self._event("untag", id=record.id, name=full)
 
     # -- removing ----------------------------------------------------------------------------
 
@@ -112,6 +139,7 @@ class ImageService:
             if by_name and len(record.names) > 1:
                 record.names.remove(by_name)
                 report.untagged.append(by_name)
+                self._event("untag", id=record.id, name=by_name)
                 return report
             if len(record.names) > 1 and not force:
                 raise ImageInUse(
@@ -133,6 +161,9 @@ class ImageService:
             report.untagged.extend(record.names)
             report.deleted.append(record.id)
             del images[record.id]
+        for untagged in report.untagged:
+            self._event("untag", id=record.id, name=untagged)
+        self._event("remove", id=record.id, name=name)
         self.collect_garbage()
         return report
 
@@ -154,14 +185,18 @@ class ImageService:
         matches = [n for n in record.names if _short_name_matches(ref, n)]
         return matches[0] if len(matches) == 1 and not ref.digest else None
 
-    def prune(self, *, all_images: bool = False) -> list[str]:
+    def prune(self, *, all_images: bool = False, among: set[str] | None = None) -> list[str]:
         """Remove dangling images (no name); with all_images, every image (no containers yet use them)."""
         removed = []
         with self.index.edit() as images:
             for image_id, record in list(images.items()):
-                if (all_images or not record.names) and not self._is_mounted(record) and not self._in_use(image_id):
+                if among is not None and image_id not in among:
+                    continue  # left out by prune --filter
+                if (all_images or not (record.names or record.digest_names)) and not self._is_mounted(record) and not self._in_use(image_id):
                     removed.append(image_id)
                     del images[image_id]
+        for image_id in removed:
+            self._event("remove", id=image_id, name=image_id)
         self.collect_garbage()
         return removed
 
@@ -217,6 +252,7 @@ class ImageService:
                 raise InvalidArgument(f"image {record.id[:12]} has no layers to mount")
             makedirs(point, 0o700)
             mountmod.mount_at(self.layers.rootfs_mount(record.chain_ids, rootless=self.config.rootless), str(point))
+        self._event("mount", id=record.id, name=name)
         return point
 
     def unmount(self, name: str) -> Path | None:
@@ -225,6 +261,7 @@ class ImageService:
             if not self._is_mounted(record):
                 return None
             self._unmount_record(record)
+        self._event("unmount", id=record.id, name=name)
         return self._mountpoint(record)
 
     def _unmount_record(self, record: ImageRecord) -> None:
