@@ -56,6 +56,14 @@ class Config:
     root: Path
     runroot: Path
     rootless: bool
+    # What the global options chose (pyctr.engine.options): runc's path (None: found on PATH) and
+    # its global flags, the events backend (file or none), overlay's mount program (rootless:
+    # fuse-overlayfs at that path), the directory of temporary files.
+    runtime: str | None = None
+    runtime_flags: tuple[str, ...] = ()
+    events_backend: str = "file"
+    mount_program: str | None = None
+    tmpdir: str | None = None
 
     @classmethod
     def create(cls, root: str | os.PathLike | None = None, runroot: str | os.PathLike | None = None) -> "Config":

@@ -19,12 +19,13 @@ class Session:
 
     def __init__(self, root: str | None = None, runroot: str | None = None, log_level: str = "warn"):
         self.root, self.runroot, self.log_level = root, runroot, log_level
+        self.options = None  # pyctr.engine.options.EngineOptions: the other global options, when given
         self._engine: Engine | None = None
 
     @property
     def debug(self) -> bool:
-        """`--log-level debug`: errors come with their traceback."""
-        return self.log_level == "debug"
+        """`--log-level debug` (or trace): errors come with their traceback."""
+        return self.log_level in ("debug", "trace")
 
     @property
     def engine(self) -> "Engine":
@@ -32,7 +33,7 @@ class Session:
         if self._engine is None:
             from pyctr.engine import Engine
 
-            self._engine = Engine(self.root, self.runroot)
+            self._engine = Engine(self.root, self.runroot, options=self.options)
         return self._engine
 
 

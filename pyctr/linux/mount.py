@@ -65,6 +65,7 @@ def unmount(target: str, *, lazy: bool = False) -> None:
 
 # "fuse" makes rootless mounts use fuse-overlayfs even where the kernel could do it.
 OVERLAY_ENV = "PYCTR_OVERLAY"
+OVERLAY_PROGRAM_ENV = "PYCTR_OVERLAY_PROGRAM"  # the fuse-overlayfs to run (--storage-opt overlay.mount_program)
 USERXATTR = "userxattr"  # an overlay made in a user namespace (Linux 5.11+): fuse-overlayfs may stand in
 
 
@@ -130,7 +131,8 @@ def _fuse_overlay(lowers: list[str], target: str, upper: str | None, work: str |
     if upper:
         opts += [f"upperdir={upper}", f"workdir={work}"]
     try:
-        result = subprocess.run(["fuse-overlayfs", "-o", ",".join(opts), target], capture_output=True, text=True,
+        program = os.environ.get(OVERLAY_PROGRAM_ENV) or "fuse-overlayfs"
+        result = subprocess.run([program, "-o", ",".join(opts), target], capture_output=True, text=True,
                                 close_fds=True, stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise StoreError("fuse-overlayfs not found", hint="install the Debian package fuse-overlayfs") from None
