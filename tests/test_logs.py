@@ -184,3 +184,74 @@ def test_follow_continues_after_tail(tmp_path):
 
 def test_follow_of_a_log_never_written(tmp_path):
     assert list(logs.follow_log(str(tmp_path / "none"), is_finished=lambda: True)) == []
+
+
+# -- several containers, log drivers (held against podman 4.3.1) -------------------------------
+
+def test_merge_orders_the_lines_of_several_logs_by_time(tmp_path):
+    one = write(tmp_path / "one", rec(0, "stdout", "F", "a"), rec(2, "stdout", "F", "c"))
+    two = write(tmp_path / "two", rec(1, "stdout", "F", "b"), rec(3, "stderr", "F", "d"))
+    streams = [(("one", line) for line in logs.read_log(one)), (("two", line) for line in logs.read_log(two))]
+    assert [(who, line.text) for who, line in logs.merge(streams)] == [
+        ("one", b"a"), ("two", b"b"), ("one", b"c"), ("two", b"d")]
+    assert texts(logs.until(logs.read_log(one), T0 / 1e9 + 1)) == [b"a"]
+
+
+def test_merge_of_followers_yields_what_each_brings(tmp_path):
+    def slow(name, items):
+        for seconds, text in items:
+            time.sleep(0.05)
+            yield name, logs.LogLine(T0 / 1e9 + seconds, "stdout", text, stamp(seconds))
+
+    merged = logs.merge([slow("a", [(0, b"1"), (2, b"3")]), slow("b", [(1, b"2")])], follow=True)
+    assert sorted(line.text for _, line in merged) == [b"1", b"2", b"3"]
+
+
+def test_logs_of_several_containers_as_podman(pyctr, image):
+    pyctr("run", "--name", "l1", image, "sh", "-c", "echo one; sleep 0.3; echo three")
+    pyctr("run", "--name", "l2", image, "echo", "two")
+    l1 = pyctr("inspect", "-f", "{{.Id}}", "l1").stdout.strip()
+    l2 = pyctr("inspect", "-f", "{{.Id}}", "l2").stdout.strip()
+    # podman: several containers are prefixed by their short IDs, or with --names their names; one is not.
+    assert pyctr("logs", "l1", "l2").stdout == f"{l1[:12]} one\n{l1[:12]} three\n{l2[:12]} two\n"
+    assert pyctr("logs", "-n", "l1", "l2").stdout == "l1 one\nl1 three\nl2 two\n"
+    assert pyctr("logs", "-n", "l1").stdout == "one\nthree\n"
+    # --color: a colour per container in the order named (podman: white, red, yellow, ...).
+    assert pyctr("logs", "--color", "-n", "l1", "l2").stdout == (
+        "\033[37ml1 one\033[0m\n\033[37ml1 three\033[0m\n\033[31ml2 two\033[0m\n")
+    assert pyctr("logs", "-l").stdout == "two\n"
+    assert pyctr("logs", "--tail", "1", "-n", "l1", "l2").stdout == "l1 three\nl2 two\n"
+    stamped = pyctr("logs", "-t", "-n", "l1", "l2").stdout.splitlines()[0].split()
+    assert stamped[0] == "l1" and stamped[1].endswith("Z") and stamped[2] == "one"
+    assert pyctr("logs", "-f", "-n", "l1", "l2").stdout == "l1 one\nl1 three\nl2 two\n"
+    none = pyctr("logs", check=False)
+    assert (none.returncode, none.stderr) == (125, "Error: specify at least one container name or ID to log\n")
+    missing = pyctr("logs", "l1", "nope", check=False)
+    assert missing.returncode == 125 and missing.stdout == ""
+
+
+def test_log_drivers_and_options(pyctr, image, tmp_path):
+    pyctr("run", "--name", "dn", "--log-driver", "none", image, "echo", "hi")
+    refused = pyctr("logs", "dn", check=False)
+    assert (refused.returncode, refused.stderr) == (125, "Error: this container is using the 'none' log driver, "
+                                                         "cannot read logs: this container is not logging output\n")
+    assert pyctr("inspect", "-f", "{{.HostConfig.LogConfig.Type}}:{{.HostConfig.LogConfig.Path}}", "dn").stdout == "none:\n"
+    # json-file is the k8s-file format in podman 4 (its inspect still says json-file).
+    pyctr("run", "--name", "dj", "--log-driver", "json-file", image, "echo", "hi")
+    assert pyctr("logs", "dj").stdout == "hi\n"
+    assert pyctr("inspect", "-f", "{{.HostConfig.LogConfig.Type}}", "dj").stdout == "json-file\n"
+    path = tmp_path / "ctr.log"
+    pyctr("run", "--name", "dp", "--log-opt", f"path={path}", "--log-opt", "max-size=10m", image, "echo", "hi")
+    assert path.read_text().endswith(" stdout F hi\n")
+    assert pyctr("logs", "dp").stdout == "hi\n"
+    assert pyctr("inspect", "-f", "{{json .HostConfig.LogConfig}}", "dp").stdout == (
+        '{"Type":"k8s-file","Config":null,"Path":"%s","Tag":"","Size":"10MB"}\n' % path)
+    for args, message in [
+        (("--log-driver", "bogus"), "running container create option: invalid log driver: invalid argument"),
+        (("--log-opt", "nokey"), 'invalid log option "nokey"'),
+        (("--log-driver", "journald"), "log driver journald: pyctr does not write to the journal; use k8s-file "
+                                       "(the default) or none"),
+    ]:
+        result = pyctr("run", "--rm", *args, image, "true", check=False)
+        assert (result.returncode, result.stderr) == (125, f"Error: {message}\n")
+    assert "passthrough" in pyctr("run", "--rm", "--log-driver", "passthrough", image, "true", check=False).stderr

@@ -1,4 +1,4 @@
-"""Container commands that read or copy: ps, logs, inspect, rename, prune, top, cp, export; and registration."""
+"""Container commands that read or copy: ps, logs, inspect, rename, prune, cp, export; and registration (top: cli/inspection)."""
 
 
 import sys
@@ -13,7 +13,12 @@ from pyctr.errors import InvalidArgument, PyctrError
 
 container_app = PyctrTyper(help="Manage containers.", no_args_is_help=True)
 
-PS_HEADERS = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND", "CreatedHuman": "CREATED", "Status": "STATUS", "Ports": "PORTS"}
+# podman's column titles for the ps template fields whose title is not the field's name split at capitals.
+PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "PodName": "PODNAME", "Pod": "POD ID",
+              "Namespaces": "NAMESPACES", "CGROUPNS": "CGROUPNS", "PIDNS": "PIDNS", "USERNS": "USERNS",
+              "IPC": "IPC", "MNT": "MNT", "NET": "NET", "UTS": "UTS"}
+PS_TABLE = "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+PS_NS_TABLE = "{{.ID}}\t{{.Names}}\t{{.Pid}}\t{{.CGROUPNS}}\t{{.IPC}}\t{{.MNT}}\t{{.NET}}\t{{.PIDNS}}\t{{.USERNS}}\t{{.UTS}}"
 
 
 def ps(
@@ -21,76 +26,142 @@ def ps(
     all_containers: bool = typer.Option(False, "--all", "-a", help="Show all containers (default: running only)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only container IDs."),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate IDs and commands."),
-    filters: List[str] = typer.Option([], "--filter", "-f", metavar="KEY=VALUE", help="Filter: status, name, id, ancestor, label, exited."),
-    fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="json, or a Go template such as '{{.Names}}'."),
-    last: int = typer.Option(-1, "--last", "-n", metavar="N", help="Show the N most recently created containers."),
-    latest: bool = typer.Option(False, "--latest", "-l", help="Show only the latest container."),
+    filters: List[str] = typer.Option([], "--filter", "-f", metavar="KEY=VALUE", help="Filter: id, name (a regular expression), label, status, ancestor, before, since, exited, volume, health, until."),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="json, or a Go template such as '{{.Names}}' ('table ...' for columns)."),
+    last: int = typer.Option(-1, "--last", "-n", metavar="N", help="Show the N most recently created containers (all states)."),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Show only the latest container (all states)."),
     external: bool = typer.Option(False, "--external", help="Also containers not created by pyctr (none exist)."),
     noheading: bool = typer.Option(False, "--noheading", help="Do not print column headings."),
+    namespaces: bool = typer.Option(False, "--ns", help="Show the container's namespaces (inode numbers)."),
+    pod: bool = typer.Option(False, "--pod", "-p", help="Show the pod columns (empty: pyctr has no pods)."),
+    size: bool = typer.Option(False, "--size", "-s", help="Show the size written by each container, and with its image."),
+    sort: str = typer.Option("created", "--sort", metavar="KEY", help="Sort by command, created, id, image, names, runningfor, size or status."),
+    sync: bool = typer.Option(False, "--sync", help="Sync the state with the runtime (always so: the state is read afresh)."),
+    watch: int = typer.Option(0, "--watch", "-w", metavar="SECONDS", help="Print again every SECONDS seconds."),
 ) -> None:
     """List containers."""
-    from pyctr.cli import views
-    from pyctr.units import since
+    import time
 
-    found = engine(ctx).containers.list(all_containers=all_containers, filters=filters, last=1 if latest else last)
-    rows = [views.ps_row(summary, no_trunc=no_trunc) for summary in found]
-    if quiet:
+    # --sync: podman asks the OCI runtime for each container's state; ours is read from the shim's
+    # files and /proc on every call, so it is always in sync.
+    if watch and latest:
+        raise InvalidArgument("the watch and latest flags cannot be used together")
+    if latest and last >= 0:
+        raise InvalidArgument("last and latest are mutually exclusive")
+    if size and namespaces:
+        raise InvalidArgument("size and namespace options conflict")
+    if watch < 0:
+        raise InvalidArgument("--watch: the interval must be positive")
+    eng = engine(ctx)
+    while True:
+        found = eng.containers.list(all_containers=all_containers, filters=filters, last=last, latest=latest,
+                                    sort=sort, size=size, namespaces=namespaces)
+        if watch:
+            sys.stdout.write("\033[2J\033[1;1H")  # as podman: clear the screen, cursor home
+        _print_ps(found, fmt=fmt, quiet=quiet, no_trunc=no_trunc, noheading=noheading, namespaces=namespaces,
+                  pod=pod, size=size)
+        if not watch:
+            return
+        sys.stdout.flush()
+        time.sleep(watch)
+
+
+def _print_ps(found, *, fmt, quiet, no_trunc, noheading, namespaces, pod, size) -> None:
+    from pyctr.cli import gotemplate, views
+
+    if fmt and gotemplate.is_json_format(fmt):
+        output.print_json([views.ps_json(row) for row in found])
+        return
+    rows = [views.ps_row(row, no_trunc=no_trunc) for row in found]
+    if quiet and not fmt:
         if rows:
             typer.echo("\n".join(r["ID"] for r in rows))
         return
-    for row in rows:
-        row["CreatedHuman"] = since(row["Created"])
-    if fmt:
-        output.print_formatted(fmt, rows, headers=PS_HEADERS)
-        return
-    headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
-    table = [[r["ID"], r["Image"], r["Command"], r["CreatedHuman"], r["Status"], r["Ports"], r["Names"]] for r in rows]
-    output.print_table(headers, table, heading=not noheading)
+    if not fmt:
+        fmt = "table " + (PS_NS_TABLE if namespaces else PS_TABLE + ("\t{{.Size}}" if size else "")
+                          + ("\t{{.Pod}}\t{{.PodName}}" if pod else ""))
+    output.print_rows(fmt, rows, headers=PS_HEADERS, heading=not noheading)
+
+
+# podman's colours for `logs --color`, given to the containers in the order they are named.
+LOG_COLORS = (b"\033[37m", b"\033[31m", b"\033[33m", b"\033[34m", b"\033[35m", b"\033[36m", b"\033[32m")
 
 
 def logs(
     ctx: typer.Context,
-    container: str = typer.Argument(..., metavar="CONTAINER", help="Container whose output to show."),
+    containers: List[str] = typer.Argument(None, metavar="CONTAINER", help="Containers whose output to show."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep following the output."),
     tail: int = typer.Option(-1, "--tail", metavar="N", help="Show only the last N lines."),
     since: Optional[str] = typer.Option(None, "--since", metavar="TIME", help="Only lines after TIME (RFC 3339, UNIX time, or a duration like 10m)."),
     until: Optional[str] = typer.Option(None, "--until", metavar="TIME", help="Only lines before TIME."),
     timestamps: bool = typer.Option(False, "--timestamps", "-t", help="Show timestamps."),
+    names: bool = typer.Option(False, "--names", "-n", help="Prefix the lines of several containers with their names (else their IDs)."),
+    color: bool = typer.Option(False, "--color", help="Colour each container's lines."),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Show the latest container's output."),
 ) -> None:
-    """Show a container's output."""
+    """Show the output of one or more containers."""
     from pyctr.runtime.logs import format_line
     from pyctr.units import parse_time
 
-    lines = engine(ctx).containers.logs(
-        container, follow=follow, tail=tail if tail >= 0 else None,
+    lines = engine(ctx).containers.logs_of(
+        list(containers or []), latest=latest, follow=follow, tail=tail if tail >= 0 else None,
         since=parse_time(since) if since else None, until=parse_time(until) if until else None,
     )
+    several = len(containers or []) > 1
+    colors: dict[str, bytes] = {}
     out, err = sys.stdout.buffer, sys.stderr.buffer
-    for line in lines:
+    for container, line in lines:
         stream = err if line.stream == "stderr" else out
-        stream.write(format_line(line, timestamps))
+        text = format_line(line, timestamps)
+        if several:  # as podman: a prefix only when several containers are shown
+            text = (container.name if names else container.id[:12]).encode() + b" " + text
+        if color:
+            code = colors.setdefault(container.id, LOG_COLORS[len(colors) % len(LOG_COLORS)])
+            body = text[:-1] if text.endswith(b"\n") else text
+            text = code + body + b"\033[0m" + text[len(body):]
+        stream.write(text)
         stream.flush()
 
 
 def inspect(
     ctx: typer.Context,
-    names: List[str] = typer.Argument(..., metavar="NAME", help="Containers (or images) to inspect."),
+    names: List[str] = typer.Argument(None, metavar="NAME", help="Containers (or images) to inspect."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json (default), or a Go template such as '{{.State.Status}}'."),
-    kind: str = typer.Option("all", "--type", metavar="TYPE", help="container, image or all."),
+    kind: str = typer.Option("all", "--type", "-t", metavar="TYPE", help="container, image, exec (an exec session) or all."),
+    size: bool = typer.Option(False, "--size", "-s", help="Show the container's size (SizeRw, SizeRootFs)."),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Inspect the latest container."),
 ) -> None:
     """Show the configuration and state of containers (or images)."""
-    from pyctr.cli import views
+    _inspect(ctx, list(names or []), fmt, kind, size, latest)
+
+
+def _inspect(ctx: typer.Context, names: list[str], fmt: str | None, kind: str, size: bool, latest: bool) -> None:
+    from pyctr.cli import execviews, views
+    from pyctr.container.execs import ExecSession
     from pyctr.engine.containers import ContainerInfo
 
     eng = engine(ctx)
+    if latest:
+        if names:
+            raise InvalidArgument("--latest and containers cannot be used together")
+        names, kind = [eng.containers.latest().id], "container"
+    elif not names:
+        raise InvalidArgument("no names or ids specified")
     results, errors = [], []
     for name in names:
         try:
             info = eng.inspect(name, kind=kind)
+            if size and isinstance(info, ContainerInfo):
+                info = eng.containers.inspect(info.record.id, size=True)
         except PyctrError as exc:
             errors.append(exc)
             continue
-        results.append(views.container_document(info) if isinstance(info, ContainerInfo) else views.image_document(info))
+        if isinstance(info, ContainerInfo):
+            results.append(views.container_document(info))
+        elif isinstance(info, ExecSession):  # pyctr inspect [--type exec] EXEC_ID
+            results.append(execviews.exec_document(info))
+        else:
+            results.append(views.image_document(info))
     output.print_inspect(fmt, results, errors)
 
 
@@ -106,46 +177,52 @@ def rename(
 def prune(
     ctx: typer.Context,
     force: bool = typer.Option(False, "--force", "-f", help="Do not ask for confirmation."),
+    filters: List[str] = typer.Option([], "--filter", metavar="KEY=VALUE", help="Only containers created before until=TIME, or with (label=) or without (label!=) a label."),
 ) -> None:
     """Remove all stopped containers."""
-    for container_id in engine(ctx).containers.prune():
+    if not force:
+        sys.stdout.write("WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return
+    for container_id in engine(ctx).containers.prune(list(filters)):
         typer.echo(container_id)
-
-
-def top(
-    ctx: typer.Context,
-    container: str = typer.Argument(..., metavar="CONTAINER", help="Container whose processes to show."),
-    ps_args: Optional[List[str]] = typer.Argument(None, metavar="PS_OPTIONS", help="Options for ps (default -ef)."),
-) -> None:
-    """Show the processes running in a container (host ps filtered to its PIDs)."""
-    top = engine(ctx).containers.top(container, list(ps_args or []))
-    typer.echo(top.header)
-    for line in top.lines:
-        typer.echo(line)
 
 
 def cp(
     ctx: typer.Context,
-    src: str = typer.Argument(..., metavar="SRC", help="CONTAINER:PATH or a host path."),
-    dest: str = typer.Argument(..., metavar="DEST", help="CONTAINER:PATH or a host path."),
+    src: str = typer.Argument(..., metavar="[CONTAINER:]SRC_PATH", help="CONTAINER:PATH, a host path, or - (a tar stream on stdin)."),
+    dest: str = typer.Argument(..., metavar="[CONTAINER:]DEST_PATH", help="CONTAINER:PATH, a host path, or - (a tar stream to stdout)."),
+    archive: bool = typer.Option(True, "--archive", "-a", help="Chown copied files to the primary uid/gid of the destination container."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Allow to overwrite directories with non-directories and vice versa."),
 ) -> None:
-    """Copy files between a container and the host."""
+    """Copy files/folders between a container and the local filesystem."""
     src_ctr, src_path = _split_container_path(src)
     dest_ctr, dest_path = _split_container_path(dest)
-    if bool(src_ctr) == bool(dest_ctr):
-        raise InvalidArgument("copying between containers or between host paths is not supported: one side must be CONTAINER:PATH")
-    if src_ctr:
-        engine(ctx).containers.copy_from(src_ctr, src_path, dest_path)
+    containers = engine(ctx).containers
+    if src_ctr and dest_ctr:
+        containers.copy_between(src_ctr, src_path, dest_ctr, dest_path, archive=archive, overwrite=overwrite)
+    elif src_ctr:
+        if dest == "-":
+            containers.copy_from(src_ctr, src_path, out=sys.stdout.buffer, overwrite=overwrite)
+            sys.stdout.buffer.flush()
+        else:
+            containers.copy_from(src_ctr, src_path, dest_path, overwrite=overwrite)
+    elif dest_ctr:
+        stream = sys.stdin.buffer if src == "-" else None
+        containers.copy_to(dest_ctr, None if stream else src_path, dest_path, stream=stream, archive=archive,
+                           overwrite=overwrite)
     else:
-        engine(ctx).containers.copy_to(dest_ctr, src_path, dest_path)
+        raise InvalidArgument("name or ID cannot be empty")  # podman 4.3.1's words for two host paths
 
 
 def _split_container_path(text: str) -> tuple[str, str]:
-    """`name:/path` -> ("name", "/path"); host paths (absolute, ./, or no colon) -> ("", text)."""
+    """`name:/path` -> ("name", "/path"); host paths (absolute, ./, -, or no colon) -> ("", text).
+    A relative container path stays relative: the engine takes it from the container's workdir."""
     if text.startswith(("/", ".")) or ":" not in text:
         return "", text
     name, _, path = text.partition(":")
-    return name, path if path.startswith("/") else "/" + path
+    return name, path
 
 
 def export(
@@ -178,7 +255,7 @@ def register(app: typer.Typer, *, group: bool = True) -> typer.Typer | None:
     (typer builds every registered command at start-up, so `pyctr ps` builds only its own words)."""
     common = [("ps", ps), ("logs", logs), ("stop", control.stop), ("kill", control.kill), ("rm", control.rm),
               ("wait", control.wait), ("rename", rename), ("pause", control.pause), ("unpause", control.unpause),
-              ("restart", control.restart), ("top", top), ("exec", control.exec_), ("attach", control.attach),
+              ("restart", control.restart), ("exec", control.exec_), ("attach", control.attach),
               ("cp", cp), ("export", export)]
     targets = (app, container_app) if group else (app,)
     for name, func in common:
@@ -200,8 +277,10 @@ def register(app: typer.Typer, *, group: bool = True) -> typer.Typer | None:
 
 def _container_inspect(
     ctx: typer.Context,
-    names: List[str] = typer.Argument(..., metavar="CONTAINER", help="Containers to inspect."),
+    names: List[str] = typer.Argument(None, metavar="CONTAINER", help="Containers to inspect."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json (default), or a Go template."),
+    size: bool = typer.Option(False, "--size", "-s", help="Show the container's size (SizeRw, SizeRootFs)."),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Inspect the latest container."),
 ) -> None:
     """Show the configuration and state of containers."""
-    inspect(ctx, names, fmt, "container")
+    _inspect(ctx, list(names or []), fmt, "container", size, latest)

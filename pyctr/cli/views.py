@@ -23,9 +23,11 @@ def _rfc3339(ts: float) -> str:
 
 
 def container_document(info: "ContainerInfo") -> dict:
+    from pyctr.cli import runviews
+
     record, status, userdata = info.record, info.status, info.userdata_dir
     spec = record.spec
-    return {
+    document = {
         "Id": record.id,
         "Created": _rfc3339(record.created),
         "Path": record.args[0] if record.args else "",
@@ -42,6 +44,7 @@ def container_document(info: "ContainerInfo") -> dict:
             "Error": "",
             "StartedAt": _rfc3339(status.started_at),
             "FinishedAt": _rfc3339(status.finished_at),
+            "Health": _health_view(info.health),
         },
         "Image": record.image_id,
         "ImageName": record.image_name,
@@ -55,6 +58,8 @@ def container_document(info: "ContainerInfo") -> dict:
         "Driver": "overlay",
         "MountLabel": "",
         "ProcessLabel": "",
+        "ExecIDs": list(info.exec_ids),
+        **runviews.top_extras(record.spec),
         "Mounts": [
             {
                 "Type": "volume" if m.get("volume_name") else m.get("type", "bind"),
@@ -80,9 +85,13 @@ def container_document(info: "ContainerInfo") -> dict:
             "StopTimeout": record.stop_timeout,
             "Tty": record.tty,
             "OpenStdin": record.stdin,
+            **_healthcheck_config(record),
             "CreateCommand": list(record.spec.lifecycle.create_command),
+            **runviews.config_extras(record.spec),
         },
         "HostConfig": {
+            "LogConfig": {"Type": spec.lifecycle.log_driver, "Config": None, "Path": info.log_path,
+                          "Tag": spec.lifecycle.log_tag or "", "Size": _log_size(record.log_size_max)},
             "AutoRemove": record.remove,
             "NetworkMode": record.network,
             "Privileged": spec.security.privileged,
@@ -94,24 +103,50 @@ def container_document(info: "ContainerInfo") -> dict:
             "PidsLimit": record.pids_limit,
             "Devices": [{"PathOnHost": d.source, "PathInContainer": d.destination or d.source,
                          "CgroupPermissions": d.permissions} for d in spec.storage.devices],
+            **runviews.host_config_extras(spec),
         },
     }
+    if info.rw_size >= 0:  # inspect --size
+        document["SizeRw"], document["SizeRootFs"] = info.rw_size, info.root_size
+    return document
 
 
-def status_text(status: Status, now: float | None = None) -> str:
-    """`Up 5 seconds`, `Exited (3) 2 minutes ago`, `Created` — podman's STATUS column."""
+def _health_view(health: dict | None) -> dict:
+    """State.Health as podman shows it: always there, empty without a check."""
+    health = health or {"Status": "", "FailingStreak": 0, "Log": []}
+    return {"Status": health["Status"], "FailingStreak": health["FailingStreak"], "Log": health["Log"] or None}
+
+
+def _healthcheck_config(record) -> dict:
+    """Config.Healthcheck (when there is one) and Config.HealthcheckOnFailureAction."""
+    from pyctr.container import health
+
+    check = health.inspect_config(health.of_record(record))
+    shown = {"Healthcheck": check} if check is not None else {}
+    return {**shown, "HealthcheckOnFailureAction": health.on_failure_of(record)}
+
+
+def _log_size(size: int) -> str:
+    """HostConfig.LogConfig.Size as podman prints it: `10MB`, `0B` for no limit."""
+    from pyctr.units import human_size
+
+    return human_size(size).replace(" ", "") if size > 0 else "0B"
+
+
+def status_text(status: Status, now: float | None = None, health: str = "") -> str:
+    """podman 4.3.1's STATUS column: `Up 5 seconds ago`, `Exited (3) 2 minutes ago`, `Created`,
+    `Paused`, with the health in brackets (`Up 3 seconds ago (healthy)`)."""
     from pyctr.units import human_duration
 
     now = now or time.time()
-    if status.state in ("running", "stopping"):
-        return f"Up {human_duration(now - status.started_at)}"
-    if status.state == "paused":
-        return f"Up {human_duration(now - status.started_at)} (Paused)"
-    if status.state == "exited":
-        if not status.finished_at:
-            return f"Exited ({status.exit_code})"
-        return f"Exited ({status.exit_code}) {human_duration(now - status.finished_at)} ago"
-    return status.state.capitalize()
+    if status.state == "running":
+        text = f"Up {human_duration(now - status.started_at)} ago"
+    elif status.state == "exited":
+        text = (f"Exited ({status.exit_code}) {human_duration(now - status.finished_at)} ago" if status.finished_at
+                else f"Exited ({status.exit_code})")
+    else:
+        text = status.state.capitalize()
+    return f"{text} ({health})" if health else text
 
 
 def ports_text(ports) -> str:
@@ -119,30 +154,107 @@ def ports_text(ports) -> str:
     return ", ".join(f"{p.host_ip or '0.0.0.0'}:{p.host_port}->{p.container_port}/{p.protocol}" for p in ports)
 
 
-def ps_row(row: "ContainerSummary", *, no_trunc: bool) -> dict:
-    """A `ps` line as podman's `ps --format json` and templates name its fields."""
+def go_time(ts: float) -> str:
+    """A time as Go prints a time.Time in a template: `2026-12-05 11:21:41.716474343 +0000 UTC`."""
+    local = time.localtime(ts)
+    fraction = f"{int(round((ts % 1) * 1e9)):09d}".rstrip("0")
+    return (time.strftime("%Y-%m-%d %H:%M:%S", local) + (f".{fraction}" if fraction else "")
+            + time.strftime(" %z %Z", local))
+
+
+def size_text(rw_size: int, root_size: int) -> str:
+    """ps --size: `12B (virtual 1.98MB)` (decimal units, three digits, no space, as podman)."""
+    def short(n: int) -> str:
+        units, value, unit = ["B", "kB", "MB", "GB", "TB"], float(n), 0
+        while value >= 1000 and unit < len(units) - 1:
+            value, unit = value / 1000, unit + 1
+        return f"{value:.3g}{units[unit]}"
+
+    return f"{short(rw_size)} (virtual {short(root_size)})"
+
+
+_ZERO_TIME = -62135596800  # Go's zero time as a UNIX time, which podman prints for "never"
+# ps --ns: the template's columns and the namespace each shows.
+NS_FIELDS = {"CGROUPNS": "Cgroup", "IPC": "Ipc", "MNT": "Mnt", "NET": "Net", "PIDNS": "Pidns", "USERNS": "User", "UTS": "Uts"}
+
+
+def _status(row: "ContainerSummary") -> Status:
+    return Status(row.state, pid=row.pid, exit_code=row.exit_code, started_at=row.started_at,
+                  finished_at=row.finished_at)
+
+
+def ps_row(row: "ContainerSummary", *, no_trunc: bool = False, now: float | None = None) -> dict:
+    """A `ps` line as podman's `ps --format` templates name its fields (psReporter)."""
+    from pyctr.units import human_duration
+
+    now = now or time.time()
     command = " ".join(row.command)
-    status = Status(row.state, pid=row.pid, exit_code=row.exit_code, started_at=row.started_at, finished_at=row.finished_at)
-    return {
+    status = status_text(_status(row), now, row.health)
+    created_human = human_duration(now - row.created) + " ago"
+    fields = {
         "ID": row.id if no_trunc else row.id[:12],
         "Id": row.id,
         "Image": row.image,
-        "ImageID": row.image_id,
-        "Command": command if no_trunc or len(command) <= 20 else command[:17] + "...",
-        "Created": int(row.created),
-        "CreatedAt": _rfc3339(row.created),
-        "CreatedHuman": "",
-        "Status": status_text(status),
-        "State": row.state,
+        "ImageID": row.image_id if no_trunc else row.image_id[:12],
+        "Command": command if no_trunc or len(command) <= 17 else command[:17] + "...",
+        "Created": go_time(row.created),
+        "CreatedAt": go_time(row.created),
+        "CreatedHuman": created_human,
+        "RunningFor": created_human,
+        "Status": status,
+        "State": status,
         "ExitCode": row.exit_code,
         "Exited": row.state == "exited",
+        "ExitedAt": int(row.finished_at) if row.finished_at else _ZERO_TIME,
+        "StartedAt": int(row.started_at) if row.started_at else _ZERO_TIME,
         "Names": row.name,
         "Pid": row.pid,
+        "Pod": "",
+        "PodName": "",
         "Labels": dict(row.labels),
         "Ports": ports_text(row.ports),
         "Mounts": list(row.mounts),
-        "StartedAt": int(row.started_at),
+        "Networks": "",
+        "Size": size_text(row.rw_size, row.root_size) if row.rw_size >= 0 else "",
         "AutoRemove": row.auto_remove,
+        "IsInfra": False,
+        "Namespaces": dict(row.namespaces),
+    }
+    fields.update({column: row.namespaces.get(key, "") for column, key in NS_FIELDS.items()})
+    return fields
+
+
+def ps_json(row: "ContainerSummary", now: float | None = None) -> dict:
+    """A `ps --format json` element, with podman's keys and types."""
+    from pyctr.units import human_duration
+
+    now = now or time.time()
+    return {
+        "AutoRemove": row.auto_remove,
+        "Command": list(row.command),
+        "CreatedAt": human_duration(now - row.created) + " ago",
+        "Exited": row.state == "exited",
+        "ExitedAt": int(row.finished_at) if row.finished_at else _ZERO_TIME,
+        "ExitCode": row.exit_code,
+        "Id": row.id,
+        "Image": row.image,
+        "ImageID": row.image_id,
+        "IsInfra": False,
+        "Labels": dict(row.labels) or None,
+        "Mounts": list(row.mounts),
+        "Names": [row.name],
+        "Namespaces": dict(row.namespaces),
+        "Networks": [],
+        "Pid": row.pid,
+        "Pod": "",
+        "PodName": "",
+        "Ports": [{"host_ip": p.host_ip, "container_port": p.container_port, "host_port": p.host_port, "range": 1,
+                   "protocol": p.protocol} for p in row.ports] or None,
+        "Size": {"RwSize": row.rw_size, "RootFsSize": row.root_size} if row.rw_size >= 0 else None,
+        "StartedAt": int(row.started_at) if row.started_at else _ZERO_TIME,
+        "State": row.state,
+        "Status": status_text(_status(row), now, row.health),
+        "Created": int(row.created),
     }
 
 

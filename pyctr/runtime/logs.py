@@ -197,3 +197,60 @@ def follow_log(path: str, *, is_finished: Callable[[], bool], tail: int | None =
                 finishing = True  # one more read: the last output may have landed meanwhile
                 continue
             time.sleep(poll)
+
+
+def until(lines: Iterable[LogLine], limit: float) -> Iterator[LogLine]:
+    """The lines up to `limit` (exclusive); a follower stops at the first line past it."""
+    for line in lines:
+        if line.time >= limit:
+            return
+        yield line
+
+
+def merge(streams: list[Iterator], *, follow: bool = False) -> Iterator:
+    """Several containers' (container, LogLine) streams as one, by time. Followed streams block
+    while they wait for output: each is read by a thread, and lines are yielded as they come
+    (which is by time, give or take the readers' poll)."""
+    if not follow:
+        import heapq
+
+        return heapq.merge(*streams, key=lambda item: item[1].time)
+    return _merge_live(streams)
+
+
+def _merge_live(streams: list[Iterator]) -> Iterator:
+    import queue
+    import threading
+
+    found: queue.Queue = queue.Queue(maxsize=1024)
+    done = object()
+
+    def read(stream) -> None:
+        try:
+            for item in stream:
+                found.put(item)
+        except BaseException as exc:  # reported by the consumer
+            found.put(exc)
+        finally:
+            found.put(done)
+
+    for stream in streams:
+        threading.Thread(target=read, args=(stream,), daemon=True).start()
+    running = len(streams)
+    while running:
+        batch = [found.get()]
+        time.sleep(0.15)  # longer than a reader's poll: what came meanwhile is sorted in
+        while True:
+            try:
+                batch.append(found.get_nowait())
+            except queue.Empty:
+                break
+        lines = []
+        for item in batch:
+            if item is done:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                lines.append(item)
+        yield from sorted(lines, key=lambda item: item[1].time)

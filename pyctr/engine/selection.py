@@ -1,0 +1,169 @@
+"""Which containers a command acts on, as podman chooses them: names, --all, --latest, --cidfile,
+--filter; and the `ps` filters and sort orders. Pure functions of summaries, no I/O but reading
+--cidfile files; the engine (engine.containers) supplies the summaries."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Callable
+
+from pyctr.errors import ContainerNotFound, InvalidArgument
+
+if TYPE_CHECKING:
+    from pyctr.engine.containers import ContainerSummary
+
+# podman 4.3.1's ps filter keys (network and pod are accepted by podman; here they name what is missing).
+FILTER_KEYS = ("id", "name", "label", "status", "ancestor", "before", "since", "exited", "volume", "health",
+               "until", "network", "pod")
+# The states `--filter status=` knows (podman's define.ContainerStatus names).
+STATUS_WORDS = ("created", "running", "paused", "stopped", "exited", "unknown", "removing")
+SORT_KEYS = ("command", "created", "id", "image", "names", "runningfor", "size", "status")
+
+
+def check_targets(names: list[str], *, all_containers: bool = False, latest: bool = False,
+                  cidfiles: list[str] | None = None, filters: list[str] | None = None) -> None:
+    """podman's checks of a bulk command's arguments (validate.CheckAllLatestAndIDFile), its texts."""
+    if all_containers and latest:
+        raise InvalidArgument("--all and --latest cannot be used together")
+    if names and all_containers:
+        raise InvalidArgument("no arguments are needed with --all")
+    if names and latest:
+        raise InvalidArgument("--latest and containers cannot be used together")
+    if names and cidfiles:
+        raise InvalidArgument("no arguments are needed with --latest or --cidfile")
+    if not (names or all_containers or latest or cidfiles or filters):
+        raise InvalidArgument("you must provide at least one name or id")
+
+
+def read_cidfiles(paths: list[str]) -> list[str]:
+    """The container IDs written by `run|create --cidfile`."""
+    ids = []
+    for path in paths:
+        try:
+            with open(path) as f:
+                ids.append(f.read().strip())
+        except OSError as exc:
+            raise InvalidArgument(f"reading CIDFile: open {path}: {(exc.strerror or str(exc)).lower()}") from None
+    return ids
+
+
+def latest(rows: list["ContainerSummary"]) -> "ContainerSummary":
+    """The container created last (podman's --latest)."""
+    if not rows:
+        raise ContainerNotFound("no such container")
+    return max(rows, key=lambda r: r.created)
+
+
+# -- filters -----------------------------------------------------------------------------------
+
+def parse_filters(items: list[str] | None, lookup: Callable[[str], "ContainerSummary"]) -> Callable[["ContainerSummary"], bool]:
+    """A predicate for `--filter KEY=VALUE ...`: values of one key are alternatives (OR), different
+    keys must all match (AND), and labels must all match (as podman). `lookup(name)` finds the
+    container that before= and since= name. Bad input is InvalidArgument, in podman's words."""
+    parsed: dict[str, list[str]] = {}
+    for item in items or []:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise InvalidArgument(f'invalid filter "{item}"')
+        if key not in FILTER_KEYS:
+            raise InvalidArgument(f"{key} is an invalid filter")
+        parsed.setdefault(key, []).append(value)
+    tests = [_filter(key, values, lookup) for key, values in parsed.items()]
+    return lambda row: all(test(row) for test in tests)
+
+
+def _filter(key: str, values: list[str], lookup) -> Callable[["ContainerSummary"], bool]:
+    if key in ("network", "pod"):
+        what = "networks" if key == "network" else "pods"
+        raise InvalidArgument(f"filter {key}: {what} are not supported by pyctr yet")
+    if key == "id":
+        return lambda row: any(row.id.startswith(v) for v in values)
+    if key == "name":
+        patterns = [_regex(v) for v in values]
+        return lambda row: any(p.search(row.name) for p in patterns)
+    if key == "label":
+        from pyctr.filters import label_matches
+
+        return lambda row: all(label_matches(row.labels, v) for v in values)
+    if key == "status":
+        for v in values:
+            if v not in STATUS_WORDS:
+                raise InvalidArgument(f"unknown container state: {v}: invalid argument")
+        return lambda row: _state_word(row) in values or ("stopped" in values and row.state == "exited")
+    if key == "ancestor":
+        return lambda row: any(_ancestor(row, v) for v in values)
+    if key in ("before", "since"):
+        times = [lookup(v).created for v in values]
+        if key == "before":
+            return lambda row: any(row.created < t for t in times)
+        return lambda row: any(row.created > t for t in times)
+    if key == "exited":
+        codes = []
+        for v in values:
+            try:
+                codes.append(int(v))
+            except ValueError:
+                raise InvalidArgument(f"exited code out of range {v!r}: invalid syntax") from None
+        return lambda row: row.state == "exited" and row.exit_code in codes
+    if key == "volume":
+        return lambda row: any(v in row.mounts or v in row.volumes for v in values)
+    if key == "health":  # (podman accepts any word: an unknown one matches nothing)
+        return lambda row: (row.health or "none") in values
+    # until: created before the time
+    from pyctr.filters import until_time
+
+    times = [until_time(v) for v in values]
+    return lambda row: any(row.created < t for t in times)
+
+
+def _regex(value: str) -> "re.Pattern":
+    try:
+        return re.compile(value)
+    except re.error:
+        return re.compile(r"(?!)")  # as podman: a pattern that does not compile matches nothing
+
+
+def _state_word(row: "ContainerSummary") -> str:
+    """podman's name for the state: stopping is still running for a filter."""
+    return "running" if row.state == "stopping" else row.state
+
+
+def _ancestor(row: "ContainerSummary", value: str) -> bool:
+    """podman 4.3.1: the full image ID, the image name as given at create, or that name without
+    its `:latest`."""
+    name, _, tag = row.image.rpartition(":")
+    if "/" in tag:  # a registry port, no tag
+        name, tag = row.image, ""
+    return value in (row.image_id, row.image) or (tag == "latest" and value == name)
+
+
+# -- sorting -----------------------------------------------------------------------------------
+
+def sort_rows(rows: list["ContainerSummary"], key: str) -> list["ContainerSummary"]:
+    """ps --sort: podman's orders (created: oldest first; runningfor: the newest first)."""
+    if key not in SORT_KEYS:
+        raise InvalidArgument(f'invalid argument "{key}" for "--sort" flag: "{key}" is not a valid value.  '
+                              f'Choose from: "{", ".join(SORT_KEYS)}"')
+    keys = {
+        "command": lambda r: " ".join(r.command),
+        "created": lambda r: r.created,
+        "id": lambda r: r.id,
+        "image": lambda r: r.image,
+        "names": lambda r: r.name,
+        "runningfor": lambda r: -r.created,
+        "size": lambda r: r.rw_size if r.rw_size >= 0 else 0,
+        "status": lambda r: r.state,
+    }
+    return sorted(rows, key=keys[key])
+
+
+def wait_interval(text: str) -> float:
+    """`wait --interval`: a Go duration, or a bare number of milliseconds (as podman); seconds."""
+    from pyctr.units import parse_duration
+
+    if text.isdigit():
+        return int(text) / 1000
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise InvalidArgument(f'time: invalid duration "{text}"') from None
