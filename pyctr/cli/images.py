@@ -18,22 +18,35 @@ image_app = PyctrTyper(help="Manage images.", no_args_is_help=True)
 def pull(
     ctx: typer.Context,
     image: str = typer.Argument(..., metavar="IMAGE", help="Image to pull, e.g. busybox or localhost:5000/app:1.0."),
+    all_tags: bool = typer.Option(False, "--all-tags", "-a", help="All tagged images in the repository will be pulled."),
+    arch: Optional[str] = typer.Option(None, "--arch", metavar="ARCH", help="Use ARCH instead of the architecture of the machine for choosing images."),
+    authfile: Optional[str] = authfile_option(),
+    cert_dir: Optional[str] = typer.Option(None, "--cert-dir", metavar="PATH", help="Directory of TLS certificates and keys (*.crt, *.cert, *.key)."),
+    creds: Optional[str] = typer.Option(None, "--creds", metavar="USER[:PASS]", help="Credentials to use for authenticating to the registry."),
+    disable_content_trust: bool = typer.Option(False, "--disable-content-trust", help="A Docker option, accepted and without effect (as podman)."),
+    os_name: Optional[str] = typer.Option(None, "--os", metavar="OS", help="Use OS instead of the running OS for choosing images."),
     platform: Optional[str] = typer.Option(None, "--platform", metavar="OS/ARCH", help="OS/ARCH[/VARIANT] to pull from a multi-platform image."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the image ID."),
     tls_verify: Optional[bool] = tls_verify_option(),
-    authfile: Optional[str] = authfile_option(),
+    variant: Optional[str] = typer.Option(None, "--variant", metavar="VARIANT", help="Use VARIANT instead of the running architecture variant."),
 ) -> None:
     """Pull an image from a registry."""
     from pyctr.cli.progress import for_stream
 
-    record = engine(ctx).images.pull(
-        image,
-        platform=platform,
-        tls_verify=tls_verify,
-        authfile=authfile,
-        progress=for_stream(quiet),
-    )
-    typer.echo(record.id)
+    if creds is not None and ":" not in creds:
+        if not sys.stdin.isatty():
+            from pyctr.errors import InvalidArgument
+
+            raise InvalidArgument("no password given in --creds USER:PASSWORD")
+        creds = f"{creds}:{typer.prompt('Password', hide_input=True)}"
+    options = dict(platform=platform, tls_verify=tls_verify, authfile=authfile, progress=for_stream(quiet),
+                   credentials=creds, cert_dir=cert_dir, arch=arch, os_name=os_name, variant=variant)
+    images_api = engine(ctx).images
+    if all_tags:
+        for record in images_api.pull_all_tags(image, **options):
+            typer.echo(record.id)
+        return
+    typer.echo(images_api.pull(image, **options).id)
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -42,7 +55,8 @@ def _split_name(name: str) -> tuple[str, str]:
 
 
 def _image_rows(records, *, no_trunc: bool) -> list[dict]:
-    """One row per name (podman lists an image once per repository:tag)."""
+    """One row per name (podman lists an image once per repository:tag); an image known only by
+    digest is `REPO <none>`, one without any name `<none> <none>`."""
     rows = []
     for rec in records:
         created_ts = units.parse_created(rec.created)
@@ -56,16 +70,27 @@ def _image_rows(records, *, no_trunc: bool) -> list[dict]:
             "CreatedSince": units.since(created_ts),
             "Size": units.human_size(rec.size),
             "VirtualSize": rec.size,
-            "Names": list(rec.names),
+            "Names": list(rec.names) + list(rec.digest_names),
             "RepoTags": list(rec.names),
             "RepoDigests": list(rec.repo_digests),
-            "Dangling": not rec.names,
+            "History": ", ".join(rec.names_history or rec.names),
+            "Dangling": not rec.names and not rec.digest_names,
+            "ReadOnly": False,
         }
-        names = rec.names or ["<none>:<none>"]
-        for name in names:
-            repo, tag = _split_name(name)
+        if rec.names:
+            names = [_split_name(name) for name in rec.names]
+        elif rec.digest_names:
+            names = list(dict.fromkeys((name.split("@")[0], "<none>") for name in rec.digest_names))
+        else:
+            names = [("<none>", "<none>")]
+        for repo, tag in names:
             rows.append({**base, "Repository": repo, "Tag": tag})
     return rows
+
+
+IMAGE_HEADERS = {"ID": "IMAGE ID", "Id": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+                 "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "Size": "SIZE", "History": "HISTORY",
+                 "ReadOnly": "READONLY"}
 
 
 def images(
@@ -74,54 +99,66 @@ def images(
     all_images: bool = typer.Option(False, "--all", "-a", help="Show all images (pyctr keeps no intermediate images)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only image IDs."),
     digests: bool = typer.Option(False, "--digests", help="Show digests."),
-    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate IDs."),
+    filters: List[str] = typer.Option([], "--filter", "-f", metavar="KEY=VALUE",
+                                      help="Filter: after/since, before, containers, dangling, id, intermediate, label, readonly, reference, until."),
+    history: bool = typer.Option(False, "--history", help="Display the image name history."),
+    sort: str = typer.Option("created", "--sort", metavar="KEY", help="Sort by created, id, repository, size, tag."),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate output."),
     noheading: bool = typer.Option(False, "--noheading", "-n", help="Do not print column headings."),
     fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="json, or a Go template such as '{{.Repository}}:{{.Tag}}'."),
 ) -> None:
     """List images in local storage."""
-    records = engine(ctx).images.list(filter_name)
+    from pyctr.image.listing import sort_key
+
+    key = sort_key(sort)  # a bad key fails before any work, as podman
+    records = engine(ctx).images.list(filter_name, filters=filters)
+    rows = sorted(_image_rows(records, no_trunc=no_trunc), key=key)
     if quiet:
-        seen = []
-        for rec in records:
-            image_id = f"sha256:{rec.id}" if no_trunc else rec.id[:12]
-            if image_id not in seen:
-                seen.append(image_id)
-        if seen:
-            typer.echo("\n".join(seen))
+        ids = list(dict.fromkeys(row["ID"] for row in rows))
+        if ids:
+            typer.echo("\n".join(ids))
         return
     if fmt and fmt.strip() == "json":
-        output.print_json([_image_json(rec) for rec in records])
+        images_api, by_id = engine(ctx).images, {rec.id: rec for rec in records}
+        counts = images_api.container_counts()
+        output.print_json([_image_json(by_id[image_id], images_api.labels(by_id[image_id]), counts.get(image_id, 0))
+                           for image_id in dict.fromkeys(row["Id"] for row in rows)])
         return
-    rows = _image_rows(records, no_trunc=no_trunc)
     if fmt:
-        output.print_formatted(fmt, rows, headers={"ID": "IMAGE ID", "CreatedSince": "CREATED", "Repository": "REPOSITORY"})
+        if ".Labels" in fmt or ".Containers" in fmt:  # read only when asked: a config file per image
+            images_api, by_id = engine(ctx).images, {rec.id: rec for rec in records}
+            counts = images_api.container_counts()
+            for row in rows:
+                row["Labels"], row["Containers"] = images_api.labels(by_id[row["Id"]]), counts.get(row["Id"], 0)
+        output.print_rows(fmt, rows, IMAGE_HEADERS, heading=not noheading)
         return
-    headers = ["REPOSITORY", "TAG"] + (["DIGEST"] if digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
+    headers = ["REPOSITORY", "TAG"] + (["DIGEST"] if digests else []) + ["IMAGE ID", "CREATED", "SIZE"] + (["HISTORY"] if history else [])
     table = [
         [r["Repository"], r["Tag"]] + ([r["Digest"]] if digests else []) + [r["ID"], r["CreatedSince"], r["Size"]]
+        + ([r["History"]] if history else [])
         for r in rows
     ]
     output.print_table(headers, table, heading=not noheading)
 
 
-def _image_json(rec) -> dict:
-    """An entry of `images --format json`, with podman's field names."""
+def _image_json(rec, labels: dict, containers: int) -> dict:
+    """An entry of `images --format json`, with podman's field names (RepoTags is null in podman 4.3.1)."""
     created = units.parse_created(rec.created)
     return {
         "Id": rec.id,
         "ParentId": "",
-        "RepoTags": list(rec.names),
+        "RepoTags": None,
         "RepoDigests": list(rec.repo_digests),
         "Size": rec.size,
         "SharedSize": 0,
         "VirtualSize": rec.size,
-        "Labels": {},
-        "Containers": 0,
-        "Names": list(rec.names),
+        "Labels": labels or None,  # null without labels, as podman
+        "Containers": containers,
+        "Names": list(rec.names) + list(rec.digest_names),
         "Digest": rec.manifest_digest,
+        "History": list(rec.names_history or rec.names),
         "Created": int(created) if created else 0,
         "CreatedAt": rec.created,
-        "Dangling": not rec.names,
     }
 
 
@@ -164,9 +201,10 @@ def untag(
 def rmi(
     ctx: typer.Context,
     names: List[str] = typer.Argument(None, metavar="IMAGE", help="Images to remove."),
-    force: bool = typer.Option(False, "--force", "-f", help="Remove an image even if it has several names, is mounted, or containers use it (they are removed too)."),
     all_images: bool = typer.Option(False, "--all", "-a", help="Remove all images."),
+    force: bool = typer.Option(False, "--force", "-f", help="Remove an image even if it has several names, is mounted, or containers use it (they are removed too)."),
     ignore: bool = typer.Option(False, "--ignore", "-i", help="Ignore images that do not exist."),
+    no_prune: bool = typer.Option(False, "--no-prune", help="Do not remove dangling parent images (pyctr keeps no parent images: nothing to keep)."),
 ) -> None:
     """Remove one or more images.
 
@@ -186,22 +224,39 @@ def rmi(
 def prune(
     ctx: typer.Context,
     all_images: bool = typer.Option(False, "--all", "-a", help="Remove all unused images, not just dangling ones."),
+    external: bool = typer.Option(False, "--external", help="Also images used by external containers (pyctr has none)."),
+    filters: List[str] = typer.Option([], "--filter", metavar="KEY=VALUE", help="Provide filter values (as images --filter, e.g. label=KEY=VALUE, until=1h)."),
     force: bool = typer.Option(False, "--force", "-f", help="Do not ask for confirmation."),
 ) -> None:
     """Remove unused images."""
-    for image_id in engine(ctx).images.prune(all_images=all_images):
+    for image_id in engine(ctx).images.prune(all_images=all_images, filters=filters):
         typer.echo(image_id)
 
 
 def mount(
     ctx: typer.Context,
     names: List[str] = typer.Argument(None, metavar="IMAGE", help="Images to mount; none lists mounted images."),
+    all_images: bool = typer.Option(False, "--all", "-a", help="Mount all images."),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="Print the mounted images as json."),
 ) -> None:
     """Mount an image's root filesystem read-only and print where."""
+    from pyctr.errors import InvalidArgument
+
+    if fmt is not None and fmt.strip() != "json":
+        raise InvalidArgument(f"unknown --format argument: \"{fmt}\"")
     images_api = engine(ctx).images
-    if not names:
-        for rec, point in images_api.mounted():
-            typer.echo(f"{rec.id[:12]} {(rec.names or ['<none>'])[0]} {point}")
+    if all_images:
+        names = [record.id for record in images_api.list()]
+        for name in names:
+            images_api.mount(name)
+    if not names or all_images:
+        mounted = images_api.mounted()
+        if fmt:
+            output.print_json([{"id": rec.id, "Names": [rec.manifest_digest], "Repositories": list(rec.names),
+                                "mountpoint": str(point)} for rec, point in mounted])
+        elif mounted:
+            output.print_table(["NAME", "MOUNTPOINT"], [[(rec.names or [rec.id[:12]])[0], str(point)] for rec, point in mounted],
+                               heading=False)
         return
     for name in names:
         typer.echo(str(images_api.mount(name)))
@@ -211,6 +266,7 @@ def unmount(
     ctx: typer.Context,
     names: List[str] = typer.Argument(None, metavar="IMAGE", help="Images to unmount."),
     all_images: bool = typer.Option(False, "--all", "-a", help="Unmount all mounted images."),
+    force: bool = typer.Option(False, "--force", "-f", help="Unmount even if mounted several times (pyctr mounts an image once)."),
 ) -> None:
     """Unmount images mounted with `pyctr image mount`."""
     for image_id in engine(ctx).images.unmount(names, all_images=all_images):

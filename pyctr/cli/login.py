@@ -19,6 +19,8 @@ def login(
     authfile: Optional[str] = authfile_option(),
     tls_verify: Optional[bool] = tls_verify_option(),
     get_login: bool = typer.Option(False, "--get-login", help="Print the user name stored for the registry."),
+    cert_dir: Optional[str] = typer.Option(None, "--cert-dir", metavar="PATH", help="Directory of TLS certificates and keys (*.crt, *.cert, *.key)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Write more detailed information to stdout."),
 ) -> None:
     """Log in to a container registry."""
     images = engine(ctx).images
@@ -37,7 +39,9 @@ def login(
         if not sys.stdin.isatty():
             raise InvalidArgument("no password given: use --password-stdin")
         password = typer.prompt("Password", hide_input=True)
-    images.login(registry, username, password, tls_verify=tls_verify, authfile=authfile)
+    used = images.login(registry, username, password, tls_verify=tls_verify, authfile=authfile, cert_dir=cert_dir)
+    if verbose:
+        typer.echo(f"Used:  {used}")  # (two spaces, as podman)
     typer.echo("Login Succeeded!")
 
 

@@ -16,33 +16,42 @@ volume_app = PyctrTyper(help="Manage volumes.", no_args_is_help=True)
 def create(
     ctx: typer.Context,
     name: Optional[str] = typer.Argument(None, metavar="NAME", help="Volume name (default: a random ID)."),
-    label: List[str] = typer.Option([], "--label", "-l", metavar="KEY=VALUE", help="Add a label."),
+    driver: str = typer.Option("local", "--driver", metavar="DRIVER", help="Volume driver (only \"local\")."),
+    label: List[str] = typer.Option([], "--label", "-l", metavar="KEY=VALUE", help="Set metadata for a volume."),
+    opts: List[str] = typer.Option([], "--opt", "-o", metavar="KEY=VALUE",
+                                   help="Driver options: type=tmpfs|bind|FSTYPE, device=DEV, o=MOUNT_OPTIONS (uid=N,gid=N too)."),
     ignore: bool = typer.Option(False, "--ignore", help="Do nothing if the volume exists."),
 ) -> None:
-    """Create a named volume."""
+    """Create a new volume."""
     from pyctr.container.flags import key_values
 
-    volume = engine(ctx).volumes.create(name, labels=key_values(label, "label"), ignore=ignore)
+    volume = engine(ctx).volumes.create(name, labels=key_values(label, "label"), ignore=ignore, driver=driver,
+                                        options=key_values(opts, "opt"))
     typer.echo(volume.name)
 
 
 @volume_app.command("ls")
 def ls(
     ctx: typer.Context,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only volume names."),
+    filters: List[str] = typer.Option([], "--filter", "-f", metavar="KEY=VALUE",
+                                      help="Filter: name, driver, label, opt, scope, until, dangling."),
     fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="json, or a Go template such as '{{.Name}}'."),
+    noheading: bool = typer.Option(False, "--noheading", help="Do not print headers."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print volume output in quiet mode."),
 ) -> None:
     """List volumes."""
-    volumes = engine(ctx).volumes.list()
+    volumes = engine(ctx).volumes.list(filters=filters)
     if quiet:
         if volumes:
             typer.echo("\n".join(v.name for v in volumes))
         return
     rows = [v.inspect() for v in volumes]
     if fmt:
-        output.print_formatted(fmt, rows, headers={"Name": "VOLUME NAME", "Driver": "DRIVER"})
+        output.print_rows(fmt, rows, {"Name": "VOLUME NAME", "Driver": "DRIVER", "Mountpoint": "MOUNTPOINT"},
+                          heading=not noheading)
         return
-    output.print_table(["DRIVER", "VOLUME NAME"], [[r["Driver"], r["Name"]] for r in rows])
+    if rows:  # as podman: nothing at all, not even the heading, when no volume is listed
+        output.print_table(["DRIVER", "VOLUME NAME"], [[r["Driver"], r["Name"]] for r in rows], heading=not noheading)
 
 
 volume_app.command("list", hidden=True)(ls)
@@ -51,12 +60,18 @@ volume_app.command("list", hidden=True)(ls)
 @volume_app.command("inspect")
 def inspect(
     ctx: typer.Context,
-    names: List[str] = typer.Argument(..., metavar="NAME", help="Volumes to inspect."),
+    names: List[str] = typer.Argument(None, metavar="NAME", help="Volumes to inspect."),
+    all_volumes: bool = typer.Option(False, "--all", "-a", help="Inspect all volumes."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json (default), or a Go template."),
 ) -> None:
     """Show volumes' details."""
+    from pyctr.errors import InvalidArgument
+
     volumes_api = engine(ctx).volumes
-    results = [volumes_api.get(n).inspect() for n in names]
+    if all_volumes == bool(names):
+        raise InvalidArgument("provide one or more volume names or use --all")
+    volumes = volumes_api.list() if all_volumes else [volumes_api.get(n) for n in names]
+    results = [v.inspect() for v in volumes]
     if fmt and fmt.strip() != "json":
         output.print_each(fmt, results)
     else:
@@ -69,19 +84,90 @@ def rm(
     names: List[str] = typer.Argument(None, metavar="NAME", help="Volumes to remove."),
     force: bool = typer.Option(False, "--force", "-f", help="Remove the containers using them too."),
     all_volumes: bool = typer.Option(False, "--all", "-a", help="Remove all volumes not in use."),
+    timeout: Optional[int] = typer.Option(None, "--time", "-t", metavar="SECONDS",
+                                          help="Seconds to wait for running containers to stop before killing them (default 10)."),
 ) -> None:
     """Remove volumes."""
     from pyctr.engine.reports import removal_exit_code
 
-    reports = engine(ctx).volumes.remove(names, force=force, all_volumes=all_volumes)
+    reports = engine(ctx).volumes.remove(names, force=force, all_volumes=all_volumes, timeout=timeout)
     output.print_reports(reports, exit_code=removal_exit_code(reports))
 
 
 @volume_app.command("prune")
-def prune(ctx: typer.Context, force: bool = typer.Option(False, "--force", "-f", help="Do not ask for confirmation.")) -> None:
+def prune(
+    ctx: typer.Context,
+    filters: List[str] = typer.Option([], "--filter", metavar="KEY=VALUE", help="Provide filter values (label, until)."),
+    force: bool = typer.Option(False, "--force", "-f", help="Do not ask for confirmation."),
+) -> None:
     """Remove volumes no container uses."""
-    for name in engine(ctx).volumes.prune():
+    for name in engine(ctx).volumes.prune(filters=filters):
         typer.echo(name)
+
+
+@volume_app.command("export")
+def export(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="VOLUME", help="Volume to export."),
+    output_file: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to a specified file (default: stdout, which must be redirected)."),
+) -> None:
+    """Export the contents of a volume as a tar archive."""
+    import sys
+
+    from pyctr.errors import InvalidArgument
+
+    if output_file is None and sys.stdout.isatty():
+        raise InvalidArgument("refusing to export to terminal. Use -o flag or redirect")
+    if output_file:
+        with open(output_file, "wb") as out:
+            engine(ctx).volumes.export(name, out)
+    else:
+        engine(ctx).volumes.export(name, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+
+
+@volume_app.command("import")
+def import_(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="VOLUME", help="Volume to import into."),
+    source: str = typer.Argument("-", metavar="SOURCE", help="A tar archive, or - for standard input."),
+) -> None:
+    """Import a tar archive into a volume."""
+    import sys
+
+    from pyctr.errors import NotFound
+
+    if source == "-":
+        engine(ctx).volumes.import_(name, sys.stdin.buffer)
+        return
+    try:
+        stream = open(source, "rb")
+    except FileNotFoundError:
+        raise NotFound(f"open {source}: no such file or directory") from None
+    with stream:
+        engine(ctx).volumes.import_(name, stream)
+
+
+@volume_app.command("mount")
+def mount(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Volume to mount."),
+) -> None:
+    """Mount a volume (a tmpfs or device volume) and print where it is on the host."""
+    typer.echo(engine(ctx).volumes.mount(name))
+
+
+@volume_app.command("unmount")
+def unmount(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Volume to unmount."),
+) -> None:
+    """Unmount a volume mounted with `volume mount`."""
+    engine(ctx).volumes.unmount(name)
+    typer.echo(name)
+
+
+volume_app.command("umount", hidden=True)(unmount)
 
 
 @volume_app.command("exists")

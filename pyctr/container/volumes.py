@@ -17,6 +17,12 @@ from pyctr.values import value
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
+# Flags of `-o o=...` that are mount(2) flags; the other words are the filesystem's data.
+_MOUNT_FLAGS = {"ro": 1, "rw": 0, "nosuid": 2, "nodev": 4, "noexec": 8, "sync": 16, "noatime": 1024,
+                "nodiratime": 2048, "relatime": 1 << 21, "bind": 4096, "rbind": 4096 | 16384}
+_OPTION_KEYS = ("type", "device", "o")  # podman's local driver; size/inodes need quota support
+
+
 @value
 class Volume:
     name: str
@@ -24,19 +30,70 @@ class Volume:
     created: float
     labels: dict[str, str] = field(default_factory=dict)
     anonymous: bool = False
+    options: dict[str, str] = field(default_factory=dict)  # -o as given: type, device, o
+    driver: str = "local"
+
+    @property
+    def uid(self) -> int | None:
+        return _owner(self.options, "uid")
+
+    @property
+    def gid(self) -> int | None:
+        return _owner(self.options, "gid")
+
+    @property
+    def mounted_at_use(self) -> bool:
+        """A tmpfs or device volume: mounted on its directory when a container uses it."""
+        return bool(self.options.get("type") or self.options.get("device"))
 
     def inspect(self) -> dict:
         """podman's `volume inspect` fields."""
-        return {
+        options = dict(self.options)
+        doc = {
             "Name": self.name,
-            "Driver": "local",
+            "Driver": self.driver,
             "Mountpoint": self.mountpoint,
             "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.created)),
             "Labels": self.labels,
             "Scope": "local",
-            "Options": {},
-            "Anonymous": self.anonymous,
+            "Options": options,
         }
+        if self.uid is not None:
+            options["UID"] = str(self.uid)
+            doc["UID"] = self.uid
+        if self.gid is not None:
+            options["GID"] = str(self.gid)
+            doc["GID"] = self.gid
+        doc["Options"] = dict(sorted(options.items()))  # as podman prints a map
+        doc["Anonymous"] = self.anonymous
+        return doc
+
+
+def _owner(options: dict[str, str], key: str) -> int | None:
+    for word in options.get("o", "").split(","):
+        name, eq, value = word.partition("=")
+        if name == key and eq:
+            return int(value)
+    return None
+
+
+def check_options(name: str, driver: str, options: dict[str, str]) -> None:
+    """podman 4.3.1's checks of `volume create --driver/--opt`."""
+    if driver != "local":
+        raise InvalidArgument(f"volume {name} uses volume plugin {driver} but it could not be retrieved: "
+                              f"no volume plugin with name {driver} available: required plugin missing")
+    for key in options:
+        if key.lower() not in _OPTION_KEYS:
+            raise InvalidArgument(f"invalid mount option {key} for driver 'local': invalid argument")
+    for key in ("uid", "gid"):
+        for word in options.get("o", "").split(","):
+            name, _, value = word.partition("=")
+            if name == key and not value.isdigit():
+                raise InvalidArgument(f"cannot convert {key} {value} to integer: invalid argument")
+    if options.get("o") and not options.get("type") and not options.get("device"):
+        extra = [w for w in options["o"].split(",") if w.partition("=")[0] not in ("uid", "gid", "")]
+        if extra:
+            raise InvalidArgument(f"invalid mount option {extra[0]} for driver 'local': only uid and gid are valid without type or device")
 
 
 class VolumeService:
@@ -46,8 +103,11 @@ class VolumeService:
     def _record(self, name: str) -> Path:
         return self.dir / name / "volume.json"
 
-    def create(self, name: str | None = None, *, labels: dict[str, str] | None = None, exist_ok: bool = False, anonymous: bool = False) -> Volume:
+    def create(self, name: str | None = None, *, labels: dict[str, str] | None = None, exist_ok: bool = False,
+               anonymous: bool = False, options: dict[str, str] | None = None, driver: str = "local") -> Volume:
+        options = dict(options or {})
         name = name or secrets.token_hex(32)
+        check_options(name, driver, options)
         if not _NAME_RE.match(name):
             raise InvalidArgument(f"volume name {name!r} is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
         makedirs(self.dir)
@@ -59,7 +119,9 @@ class VolumeService:
                 raise NameInUse(f"volume with name {name} already exists: volume already exists")
             data = self.dir / name / "_data"
             makedirs(data, 0o755)
-            volume = Volume(name, str(data), time.time(), labels or {}, anonymous)
+            volume = Volume(name, str(data), time.time(), labels or {}, anonymous, options, driver)
+            if not volume.mounted_at_use and (volume.uid is not None or volume.gid is not None):
+                os.chown(data, -1 if volume.uid is None else volume.uid, -1 if volume.gid is None else volume.gid)
             atomic_write_json(self._record(name), asdict(volume))
         return volume
 
@@ -82,6 +144,30 @@ class VolumeService:
             return []
         return [v for v in (self._load(n) for n in names if not n.startswith(".")) if v]
 
+    def use(self, name: str | None, *, anonymous: bool = False) -> Volume:
+        """The volume a container is about to mount (made on first use); a tmpfs or device
+        volume is mounted on its directory, as podman's local driver mounts it at use."""
+        volume = self.create(name, exist_ok=True, anonymous=anonymous)
+        if volume.mounted_at_use:
+            with locked(self.dir / ".lock"):
+                _mount(volume)
+        return volume
+
+    def mount(self, name: str) -> Volume:
+        """`volume mount`: a tmpfs or device volume mounted on its directory (others need nothing)."""
+        volume = self.get(name)
+        if volume.mounted_at_use:
+            with locked(self.dir / ".lock"):
+                _mount(volume)
+        return volume
+
+    def unmount(self, name: str) -> Volume:
+        volume = self.get(name)
+        if volume.mounted_at_use:
+            with locked(self.dir / ".lock"):
+                _unmount(volume)
+        return volume
+
     def remove(self, name: str, *, users: list[str]) -> None:
         """Remove a volume; `users` are the containers that still mount it."""
         volume = self.get(name)
@@ -90,6 +176,35 @@ class VolumeService:
                 f"volume {name} is being used by the following container(s): {', '.join(users)}: volume is being used"
             )
         with locked(self.dir / ".lock"):
+            _unmount(volume)  # never delete what a device or bind volume holds
             gone = self.dir / f".removing-{volume.name}-{os.getpid()}"
             os.rename(self.dir / volume.name, gone)
             shutil.rmtree(gone, ignore_errors=True)
+
+
+def _mount(volume: Volume) -> None:
+    from pyctr.linux import mount
+
+    if mount.is_mountpoint(volume.mountpoint):
+        return
+    flags, data = 0, []
+    for word in volume.options.get("o", "").split(","):
+        if word in _MOUNT_FLAGS:
+            flags |= _MOUNT_FLAGS[word]
+        elif word:
+            data.append(word)
+    kind = volume.options.get("type") or None
+    if kind == "bind":
+        flags |= _MOUNT_FLAGS["bind"]
+    source = volume.options.get("device") or kind or "none"
+    mount.mount(source, volume.mountpoint, None if flags & _MOUNT_FLAGS["bind"] else kind, flags, ",".join(data) or None)
+
+
+def _unmount(volume: Volume) -> None:
+    from pyctr.linux import mount
+
+    for _ in range(8):  # stacked mounts, one at a time
+        if not mount.is_mountpoint(volume.mountpoint):
+            return
+        mount.unmount(volume.mountpoint, lazy=True)
+    raise Conflict(f"volume {volume.name}: {volume.mountpoint} is still mounted")

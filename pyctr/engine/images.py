@@ -12,7 +12,9 @@ from pyctr.values import value
 if TYPE_CHECKING:
     from pyctr.engine.services import Services
     from pyctr.image.index import ImageRecord
+    from pyctr.image.history import HistoryEntry
     from pyctr.image.pull import Progress
+    from pyctr.snapshot.diff import Change
 
 
 @value
@@ -39,19 +41,97 @@ class Images:
         self._s = services
 
     def pull(self, name: str, *, platform: str | None = None, tls_verify: bool | None = None,
-             authfile: str | None = None, progress: "Progress | None" = None) -> "ImageRecord":
-        """Pull `name` (a reference; short names resolve to docker.io) and return the local image."""
-        return self._s.images.pull(name, platform=platform, tls_verify=tls_verify, authfile=authfile, progress=progress)
+             authfile: str | None = None, progress: "Progress | None" = None, credentials: str | None = None,
+             cert_dir: str | None = None, arch: str | None = None, os_name: str | None = None,
+             variant: str | None = None) -> "ImageRecord":
+        """Pull `name` (a reference; short names resolve to docker.io) and return the local image.
+        `credentials`: USER:PASSWORD instead of the stored login; `cert_dir`: the registry's CA and
+        client certificates; `arch`/`os_name`/`variant`: parts of the platform (not with `platform`)."""
+        return self._s.images.pull(name, platform=_platform(platform, arch, os_name, variant), tls_verify=tls_verify,
+                                   authfile=authfile, progress=progress, credentials=_credentials(credentials),
+                                   cert_dir=cert_dir)
 
-    def list(self, name: str | None = None) -> list["ImageRecord"]:
-        """Newest first; with `name`, only the image it names (as get() finds it), if any."""
+    def pull_all_tags(self, name: str, *, platform: str | None = None, tls_verify: bool | None = None,
+                      authfile: str | None = None, progress: "Progress | None" = None, credentials: str | None = None,
+                      cert_dir: str | None = None, arch: str | None = None, os_name: str | None = None,
+                      variant: str | None = None) -> list["ImageRecord"]:
+        """Every tagged image of the repository `name` (which names no tag), as pull --all-tags."""
+        from pyctr.image import reference
+
+        if ":" in name.rpartition("/")[2] or "@" in name:
+            raise InvalidArgument("tag can't be used with --all-tags/-a")
+        repo = reference.parse(name).name
+        creds = _credentials(credentials)
+        tags = self._s.images.remote_tags(repo, tls_verify=tls_verify, authfile=authfile, credentials=creds, cert_dir=cert_dir)
+        wanted = _platform(platform, arch, os_name, variant)
+        return [self._s.images.pull(f"{repo}:{tag}", platform=wanted, tls_verify=tls_verify, authfile=authfile,
+                                    progress=progress, credentials=creds, cert_dir=cert_dir) for tag in tags]
+
+    def list(self, name: str | None = None, *, filters: list[str] | None = None) -> list["ImageRecord"]:
+        """Newest first; with `name`, only the image it names (as get() finds it), if any;
+        `filters`: podman's `images --filter KEY=VALUE` (every one must match)."""
         records = self._s.images.list()
         if name:
             from pyctr.image.index import find
 
             match = find(name, {record.id: record for record in records})
             records = [match] if match else []
+        if filters:
+            from pyctr.image import listing
+
+            for key, values in listing.parse_filters(filters).items():
+                for value in values:
+                    keep = self._image_filter(key, value)
+                    records = [record for record in records if keep(record)]
         return records
+
+    def _image_filter(self, key: str, value: str):
+        """A predicate over image records for one `--filter KEY=VALUE`."""
+        from pyctr import filters, units
+        from pyctr.image import listing
+
+        def created(record) -> float:
+            return units.parse_created(record.created) or 0.0
+
+        if key in ("after", "since", "before"):
+            try:
+                point = created(self.get(value))
+            except ImageNotFound as exc:
+                raise ImageNotFound(f"could not find local image for filter filter \"{key}\"=\"{value}\": {exc}") from None
+            return (lambda r: created(r) < point) if key == "before" else (lambda r: created(r) > point)
+        if key == "until":
+            limit = filters.until_time(value)
+            return lambda r: created(r) < limit
+        if key == "dangling":
+            wanted = listing.boolean(key, value)
+            return lambda r: (not r.names and not r.digest_names) == wanted
+        if key in ("intermediate", "readonly"):  # pyctr keeps no intermediate images and no read-only stores
+            wanted = listing.boolean(key, value)
+            return lambda r: not wanted
+        if key == "id":
+            return lambda r: r.id == value.removeprefix("sha256:")
+        if key == "reference":
+            return lambda r: any(listing.reference_matches(value, n) for n in r.names + r.digest_names)
+        if key == "label":
+            return lambda r: filters.label_matches(self._s.images.config_of(r).get("config", {}).get("Labels") or {}, value)
+        # containers: true, false, or a container's name or ID
+        records = self._s.containers.all()
+        if value in ("true", "false"):
+            used = {c.image_id for c in records}
+            return lambda r: (r.id in used) == (value == "true")
+        used = {c.image_id for c in records if c.name == value or c.id.startswith(value)}
+        return lambda r: r.id in used
+
+    def labels(self, record: "ImageRecord") -> dict[str, str]:
+        """The image's labels (from its config)."""
+        return dict((self._s.images.config_of(record).get("config") or {}).get("Labels") or {})
+
+    def container_counts(self) -> dict[str, int]:
+        """How many containers use each image, by image ID."""
+        counts: dict[str, int] = {}
+        for record in self._s.containers.all():
+            counts[record.image_id] = counts.get(record.image_id, 0) + 1
+        return counts
 
     def get(self, name: str) -> "ImageRecord":
         """By name, short name, ID or ID prefix, or digest."""
@@ -120,9 +200,11 @@ class Images:
         for record in self._s.containers.using_image(image_id):
             self._s.tasks.remove(record, force=True)
 
-    def prune(self, *, all_images: bool = False) -> list[str]:
-        """Remove dangling images (with all_images, every image no container uses); their IDs."""
-        return self._s.images.prune(all_images=all_images)
+    def prune(self, *, all_images: bool = False, filters: list[str] | None = None) -> list[str]:
+        """Remove dangling images (with all_images, every image no container uses), of those that
+        match `filters` (images --filter keys); their IDs."""
+        among = {record.id for record in self.list(filters=filters)} if filters else None
+        return self._s.images.prune(all_images=all_images, among=among)
 
     def mount(self, name: str) -> Path:
         """A read-only overlay of the image's layers; where it is mounted."""
@@ -137,16 +219,42 @@ class Images:
     def mounted(self) -> list[tuple["ImageRecord", Path]]:
         return self._s.images.mounted()
 
+    def history(self, name: str) -> list["HistoryEntry"]:
+        """The image's history entries, newest first, each with the size of the layer it made."""
+        from pyctr.image.history import history
+
+        service = self._s.images
+        record = service.get(name)
+        top_of = {}
+        for other in sorted(service.list(), key=lambda r: len(r.chain_ids), reverse=True):
+            if other.chain_ids:
+                top_of[other.chain_ids[-1]] = (other.id, list(other.names))
+        layers = service.layers
+        return history(record.id, service.config_of(record), list(record.chain_ids),
+                       lambda chain: int(layers.info(chain).get("size") or 0), top_of)
+
+    def diff(self, name: str) -> list["Change"]:
+        """What the image's top layer changes against the layers below it."""
+        from pyctr.snapshot.diff import changes
+
+        service = self._s.images
+        record = service.get(name)
+        if not record.chain_ids:
+            return []
+        layers = service.layers
+        return changes(str(layers.path(record.chain_ids[-1])), layers.lowerdirs(record.chain_ids[:-1]))
+
     # -- registries --------------------------------------------------------------------------
 
     def login(self, registry: str, username: str, password: str, *, tls_verify: bool | None = None,
-              authfile: str | None = None) -> None:
-        """Check the credentials against the registry, then store them in the auth file."""
+              authfile: str | None = None, cert_dir: str | None = None) -> Path:
+        """Check the credentials against the registry (`cert_dir`: its CA and client
+        certificates), then store them in the auth file; -> the auth file used."""
         from pyctr.image import auth
 
         host = auth.registry_host(registry)
-        auth.check_credentials(host, username, password, tls_verify=tls_verify)
-        auth.store(host, username, password, authfile)
+        auth.check_credentials(host, username, password, tls_verify=tls_verify, cert_dir=cert_dir)
+        return auth.store(host, username, password, authfile)
 
     def logout(self, registry: str | None = None, *, authfile: str | None = None) -> str | None:
         """Forget the stored credentials of `registry` (of every registry when None); -> the
@@ -169,3 +277,28 @@ class Images:
         if not found:
             raise NotFound(f"not logged into {host}")
         return found[0]
+
+
+def _platform(platform: str | None, arch: str | None, os_name: str | None, variant: str | None) -> str | None:
+    """OS/ARCH[/VARIANT] from --platform or from --os/--arch/--variant over the host's."""
+    if platform and (arch or os_name):
+        raise InvalidArgument("--platform option can not be specified with --arch or --os")
+    if platform or not (arch or os_name or variant):
+        return platform
+    from pyctr.image import oci
+
+    host = oci.Platform.host()
+    parts = [os_name or host.os, arch or host.architecture]
+    if variant or (not arch and host.variant):
+        parts.append(variant or host.variant)
+    return "/".join(parts)
+
+
+def _credentials(creds: str | None) -> tuple[str, str] | None:
+    """--creds USER:PASSWORD (the front end asks for a missing password)."""
+    if creds is None:
+        return None
+    user, sep, password = creds.partition(":")
+    if not user:
+        raise InvalidArgument("credentials must be in the form USERNAME[:PASSWORD]")
+    return user, password

@@ -35,6 +35,7 @@ def check_credentials(
     tls_verify: bool | None = None,
     conf: RegistriesConf | None = None,
     transport=None,
+    cert_dir: str | None = None,
 ) -> None:
     """Have `registry` (host[:port]) accept username and password, as `login` does before storing them.
 
@@ -49,7 +50,8 @@ def check_credentials(
     # The repository is a placeholder: the check is GET /v2/, which names none.
     ref = Reference(registry_host(registry), "library/login-check", tag="latest")
     conf = conf if conf is not None else RegistriesConf.load()
-    with RegistryClient(ref, credentials=(username, password), tls_verify=tls_verify, conf=conf, transport=transport) as client:
+    with RegistryClient(ref, credentials=(username, password), tls_verify=tls_verify, conf=conf, transport=transport,
+                        cert_dir=cert_dir) as client:
         client.ping_with_auth()
 
 

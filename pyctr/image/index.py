@@ -32,6 +32,8 @@ class ImageRecord:
     chain_ids: list[str]
     names: list[str] = field(default_factory=list)  # registry/repo:tag
     repo_digests: list[str] = field(default_factory=list)  # registry/repo@sha256:...
+    digest_names: list[str] = field(default_factory=list)  # registry/repo@sha256:... it was pulled by (podman lists REPO <none>)
+    names_history: list[str] = field(default_factory=list)  # every name it has had, newest first (images --history)
     created: str = ""
     pulled: float = 0.0
     size: int = 0

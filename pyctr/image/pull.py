@@ -80,13 +80,13 @@ class Puller:
         tls_verify: bool | None = None,
         authfile: str | None = None,
         progress: Progress | None = None,
+        credentials: tuple[str, str] | None = None,
+        cert_dir: str | None = None,
     ) -> ImageRecord:
-        from pyctr.image.registry import RegistryClient  # httpx is paid for only by commands that talk to a registry
-
+        """`credentials` (--creds) instead of those stored for the registry; `cert_dir`: its TLS material."""
         emit = progress or (lambda event: None)
         emit(PullEvent("trying", message=str(ref)))
-        credentials = auth.lookup(ref.registry, ref.repository, authfile)
-        with RegistryClient(ref, credentials=credentials, tls_verify=tls_verify, conf=RegistriesConf.load()) as client:
+        with self._client(ref, tls_verify, authfile, credentials, cert_dir) as client:
             manifest_digest, manifest, media_type = self._resolve_manifest(client, ref, platform or oci.Platform.host())
             config_desc = oci.Descriptor.from_json(manifest.get("config"))
             layer_descs = [oci.Descriptor.from_json(layer) for layer in manifest.get("layers") or []]
@@ -119,6 +119,19 @@ class Puller:
         )
         self._register(record, ref)
         return record
+
+    def tags(self, ref: Reference, *, tls_verify: bool | None = None, authfile: str | None = None,
+             credentials: tuple[str, str] | None = None, cert_dir: str | None = None) -> list[str]:
+        """Every tag of the repository `ref` names (pull --all-tags)."""
+        with self._client(ref, tls_verify, authfile, credentials, cert_dir) as client:
+            return client.list_tags()
+
+    @staticmethod
+    def _client(ref: Reference, tls_verify, authfile, credentials, cert_dir):
+        from pyctr.image.registry import RegistryClient  # httpx is paid for only by commands that talk to a registry
+
+        credentials = credentials or auth.lookup(ref.registry, ref.repository, authfile)
+        return RegistryClient(ref, credentials=credentials, tls_verify=tls_verify, conf=RegistriesConf.load(), cert_dir=cert_dir)
 
     def _resolve_manifest(self, client, ref: Reference, platform: oci.Platform) -> tuple[str, dict, str]:
         """Fetch the manifest the reference names, descending through an index to `platform`."""
@@ -183,7 +196,14 @@ class Puller:
             if existing:
                 record.names = existing.names
                 record.repo_digests = existing.repo_digests
+                record.digest_names = existing.digest_names
+                record.names_history = existing.names_history
+            if ref.digest:
+                if repo_digest not in record.digest_names:
+                    record.digest_names.append(repo_digest)
+                record.names_history = [repo_digest] + [n for n in record.names_history if n != repo_digest]
             if name:
+                record.names_history = [name] + [n for n in record.names_history if n != name]
                 for other in images.values():
                     if other.id != record.id and name in other.names:
                         other.names.remove(name)

@@ -151,14 +151,18 @@ class RegistryClient:
         conf: RegistriesConf | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        cert_dir: str | None = None,
     ):
+        from pyctr.image import certs
+
         self.ref = ref
         conf = conf or RegistriesConf()
         self._allow_http = tls_verify is False or conf.allows_http(ref.registry)
         self._sleep = sleep
         self.auth = RegistryAuth(credentials, f"repository:{ref.repository}:pull")
+        tls = certs.context(ref.endpoint, cert_dir) if tls_verify is not False else None
         self._client = httpx.Client(
-            verify=tls_verify is not False,
+            verify=tls or (tls_verify is not False),
             transport=transport,
             follow_redirects=True,
             timeout=httpx.Timeout(30.0, connect=10.0),
@@ -273,6 +277,25 @@ class RegistryClient:
             response.close()
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         return body, media_type
+
+    def list_tags(self) -> list[str]:
+        """Every tag of the repository (GET tags/list, following its Link pages)."""
+        url = f"{self.base_url()}/{self.ref.repository}/tags/list"
+        tags: list[str] = []
+        what = f"listing the tags of {self.ref.name}"
+        while url:
+            response = self._send("GET", url)
+            try:
+                response.read()
+                self._check(response, what, ManifestUnknown)
+                tags += list((response.json() or {}).get("tags") or [])
+            except (ValueError, httpx.TransportError) as exc:
+                raise RegistryError(f"{what}: {_reason(exc)}") from exc
+            finally:
+                response.close()
+            link = response.links.get("next", {}).get("url")
+            url = str(response.url.join(link)) if link else ""
+        return tags
 
     # -- blobs -------------------------------------------------------------------------------
 
