@@ -1,6 +1,7 @@
-"""version, info and unshare."""
+"""version, info, unshare, and the `system` group: info, df, prune, reset."""
 
 import sys
+import time
 from typing import List, Optional
 
 import typer
@@ -89,15 +90,163 @@ def _print_yaml(value, indent: int = 0) -> None:
 def unshare(
     ctx: typer.Context,
     command: Optional[List[str]] = typer.Argument(None, metavar="COMMAND", help="Command to run (default: $SHELL)."),
+    rootless_netns: bool = typer.Option(False, "--rootless-netns", help="Join the rootless network namespace (not supported yet: no user-defined networks)."),
 ) -> None:
     """Run a command inside pyctr's user namespace (uid 0 there is you)."""
     sys.stdout.flush()
-    code = engine(ctx).system.unshare(list(command or []))
+    code = engine(ctx).system.unshare(list(command or []), rootless_netns=rootless_netns)
     if code:
         raise typer.Exit(code)
 
 
+def _df_size(size: int) -> str:
+    """podman's df sizes: four significant digits, decimal units, no space (2.029MB, 96B)."""
+    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+    value, unit = float(size), 0
+    while value >= 1000 and unit < len(units) - 1:
+        value /= 1000
+        unit += 1
+    return f"{value:.4g}{units[unit]}"
+
+
+def df(
+    ctx: typer.Context,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show each image, container and volume."),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="json, or a Go template such as '{{.Type}} {{.Size}}'."),
+) -> None:
+    """Show the disk space images, containers and volumes use."""
+    from pyctr.cli import tabwriter
+
+    usage = engine(ctx).system.df()
+    if verbose:
+        _df_verbose(usage, fmt)
+        return
+    rows = []
+    for line in usage.summary():
+        percent = int(line.reclaimable * 100 / line.size) if line.size else 0
+        rows.append({"Type": line.kind, "Total": line.total, "Active": line.active, "Size": _df_size(line.size),
+                     "Reclaimable": f"{_df_size(line.reclaimable)} ({percent}%)", "RawSize": line.size,
+                     "RawReclaimable": line.reclaimable})
+    if fmt and fmt.strip() == "json":  # the numbers in bytes, as podman's {{json .}} shows them
+        output.print_json([{"Type": r["Type"], "Total": r["Total"], "Active": r["Active"], "Size": r["RawSize"],
+                            "Reclaimable": r["RawReclaimable"]} for r in rows])
+        return
+    if fmt:
+        output.print_formatted(fmt, rows, headers={"Type": "TYPE", "Total": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
+                                                   "Reclaimable": "RECLAIMABLE"})
+        return
+    tabwriter.write(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+                       [[r["Type"], str(r["Total"]), str(r["Active"]), r["Size"], r["Reclaimable"]] for r in rows])
+
+
+def _df_verbose(usage, fmt: Optional[str]) -> None:
+    from pyctr import units
+    from pyctr.cli import tabwriter
+
+    images = []
+    for image in usage.images:
+        repo, tag = "<none>", "<none>"
+        if image.names:
+            repo, _, tag = image.names[0].rpartition(":")
+        created = units.parse_created(image.created)
+        images.append({"Repository": repo, "Tag": tag, "ImageID": image.id[:12], "Created": units.human_duration(time.time() - created) if created else "",
+                       "Size": _df_size(image.size), "SharedSize": _df_size(image.shared_size),
+                       "UniqueSize": _df_size(image.size - image.shared_size), "Containers": image.containers})
+    containers = [{"ContainerID": c.id[:12], "Image": c.image_id[:12], "Command": " ".join(c.command),
+                   "LocalVolumes": c.local_volumes, "Size": _df_size(c.size),
+                   "RunningFor": units.human_duration(time.time() - c.created), "Status": c.state, "Names": c.name}
+                  for c in sorted(usage.containers, key=lambda c: c.id)]
+    volumes = [{"VolumeName": v.name, "Links": v.links, "Size": _df_size(v.size)} for v in usage.volumes]
+    if fmt:
+        # podman renders the template over the three lists in turn.
+        output.print_formatted(fmt, images + containers + volumes)
+        return
+    sys.stdout.write("Images space usage:\n\n")
+    tabwriter.write(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"],
+                       [[i["Repository"], i["Tag"], i["ImageID"], i["Created"], i["Size"], i["SharedSize"], i["UniqueSize"],
+                         str(i["Containers"])] for i in images])
+    sys.stdout.write("\nContainers space usage:\n\n")
+    tabwriter.write(["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"],
+                       [[c["ContainerID"], c["Image"], c["Command"], str(c["LocalVolumes"]), c["Size"], c["RunningFor"],
+                         c["Status"], c["Names"]] for c in containers])
+    sys.stdout.write("\nLocal Volumes space usage:\n\n")
+    tabwriter.write(["VOLUME NAME", "LINKS", "SIZE"], [[v["VolumeName"], str(v["Links"]), v["Size"]] for v in volumes])
+
+
+def _confirm(warning: str) -> bool:
+    """podman's question; only y or Y (on stdin) goes on."""
+    sys.stdout.write(warning + "Are you sure you want to continue? [y/N] ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() == "y"
+
+
+PRUNE_WARNING = """WARNING! This command removes:
+\t- all stopped containers
+\t- all networks not used by at least one container
+{volumes}\t- all {images}
+\t- all dangling build cache
+
+"""
+
+
+def prune(
+    ctx: typer.Context,
+    all_images: bool = typer.Option(False, "--all", "-a", help="Remove all unused images, not only dangling ones."),
+    volumes: bool = typer.Option(False, "--volumes", help="Remove unused volumes too."),
+    force: bool = typer.Option(False, "--force", "-f", help="Do not ask for confirmation."),
+    filters: List[str] = typer.Option([], "--filter", metavar="KEY=VALUE", help="label=KEY[=VALUE], label!=..., until=TIME."),
+) -> None:
+    """Remove stopped containers, unused images and (with --volumes) unused volumes."""
+    from pyctr.engine.system import _prune_filters
+
+    _prune_filters(filters)  # a bad filter fails before the question
+    if not force:
+        warning = PRUNE_WARNING.format(
+            volumes="\t- all volumes not used by at least one container\n" if volumes else "",
+            images="images without at least one container associated with them" if all_images else "dangling images")
+        if not _confirm(warning):
+            return
+    report = engine(ctx).system.prune(all_images=all_images, volumes=volumes, filters=filters)
+    for title, items in (("Deleted Containers", report.containers), ("Deleted Volumes", report.volumes),
+                         ("Deleted Images", report.images)):
+        if items:
+            typer.echo(title)
+            typer.echo("\n".join(items))
+    typer.echo(f"Total reclaimed space: {_df_size(report.reclaimed)}")
+
+
+def reset(
+    ctx: typer.Context,
+    force: bool = typer.Option(False, "--force", "-f", help="Do not ask for confirmation."),
+) -> None:
+    """Remove all containers, images and volumes, and the store itself."""
+    eng = engine(ctx)
+    if not force:
+        config = eng.config
+        warning = ("WARNING! This will remove:\n"
+                   + "".join(f"        - all {what}\n" for what in ("containers", "pods", "images", "networks", "build cache",
+                                                                      "machines", "volumes"))
+                   + f'        - the graphRoot directory: "{config.root}"\n'
+                   + f'        - the runRoot directory: "{config.runroot}"\n')
+        if not _confirm(warning):
+            return
+    eng.system.reset()
+
+
+system_app = None
+
+
 def register(app: typer.Typer) -> None:
+    from pyctr.cli.parsing import PyctrTyper
+
+    global system_app
     app.command("version")(version)
     app.command("info")(info)
     app.command("unshare", context_settings={"allow_interspersed_args": False})(unshare)
+    system_app = PyctrTyper(help="Manage pyctr: disk usage, prune, reset, info.", no_args_is_help=True)
+    system_app.command("info")(info)
+    system_app.command("df")(df)
+    system_app.command("prune")(prune)
+    system_app.command("reset")(reset)
+    app.add_typer(system_app, name="system")

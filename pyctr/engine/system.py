@@ -1,4 +1,5 @@
-"""engine.system: pyctr's version, how it runs on this host (info), and commands run in its user namespace (unshare)."""
+"""engine.system: pyctr's version, how it runs on this host (info), commands run in its user namespace
+(unshare), and the whole store: disk usage (df), prune and reset."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 from dataclasses import field
 from typing import TYPE_CHECKING
 
+from pyctr.errors import PyctrError
 from pyctr.values import value
 
 if TYPE_CHECKING:
@@ -59,6 +61,82 @@ class VersionInfo:
     arch: str  # as OCI names it (amd64, arm64, ...)
 
 
+@value
+class ImageUsage:
+    """One image of `system df -v`."""
+
+    id: str
+    names: list[str]
+    created: str  # RFC 3339, as the image says
+    size: int
+    shared_size: int  # layers other images use too
+    containers: int  # how many containers use it
+
+
+@value
+class ContainerUsage:
+    """One container of `system df -v`: its writable layer."""
+
+    id: str
+    name: str
+    image_id: str
+    command: list[str]
+    local_volumes: int
+    size: int
+    created: float
+    state: str
+
+
+@value
+class VolumeUsage:
+    name: str
+    links: int  # containers that mount it
+    size: int
+
+
+@value
+class UsageSummary:
+    """One line of `system df`."""
+
+    kind: str  # Images, Containers, Local Volumes
+    total: int
+    active: int
+    size: int
+    reclaimable: int
+
+
+@value
+class DiskUsage:
+    images: list[ImageUsage]
+    containers: list[ContainerUsage]
+    volumes: list[VolumeUsage]
+
+    def summary(self) -> list[UsageSummary]:
+        """As podman counts: an image or volume is active while a container uses it, a container
+        while it runs; what is not active could be reclaimed (an image's whole size)."""
+        images = UsageSummary("Images", len(self.images), sum(1 for i in self.images if i.containers),
+                              sum(i.size for i in self.images), sum(i.size for i in self.images if not i.containers))
+        running = [c for c in self.containers if c.state in ("running", "paused", "stopping")]
+        containers = UsageSummary("Containers", len(self.containers), len(running), sum(c.size for c in self.containers),
+                                  sum(c.size for c in self.containers if c not in running))
+        volumes = UsageSummary("Local Volumes", len(self.volumes), sum(1 for v in self.volumes if v.links),
+                               sum(v.size for v in self.volumes), sum(v.size for v in self.volumes if not v.links))
+        return [images, containers, volumes]
+
+
+@value
+class PruneReport:
+    """What `system prune` removed, and the bytes that freed."""
+
+    containers: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    reclaimed: int = 0
+
+
+PRUNE_FILTERS = ("label", "label!", "until")
+
+
 class System:
     def __init__(self, services: "Services"):
         self._s = services
@@ -97,15 +175,20 @@ class System:
             gid_map=gid_map,
         )
 
-    def unshare(self, argv: list[str] | None = None) -> int:
+    def unshare(self, argv: list[str] | None = None, *, rootless_netns: bool = False) -> int:
         """Run `argv` (default: $SHELL) with the caller's stdio, inside pyctr's user and mount
         namespace (the engine joined it when it was built); -> its exit status, 128+N when
-        killed by signal N. CommandNotFound (127) / CommandNotInvokable (126) when it cannot run."""
+        killed by signal N. CommandNotFound (127) / CommandNotInvokable (126) when it cannot run.
+        `rootless_netns` (podman's --rootless-netns) needs the rootless network namespace of
+        user-defined networks, which pyctr does not have yet: InvalidArgument."""
         import signal
         import subprocess
         import threading
 
-        from pyctr.errors import CommandNotFound, CommandNotInvokable
+        from pyctr.errors import CommandNotFound, CommandNotInvokable, InvalidArgument
+
+        if rootless_netns:
+            raise InvalidArgument("--rootless-netns: the rootless network namespace (of user-defined networks) is not supported yet")
 
         argv = list(argv or [os.environ.get("SHELL", "/bin/sh")])
         try:
@@ -127,6 +210,162 @@ class System:
             for sig, handler in saved.items():
                 signal.signal(sig, handler)
         return 128 - status if status < 0 else status
+
+
+    # -- the whole store ---------------------------------------------------------------------
+
+    def df(self) -> DiskUsage:
+        """The space images, containers (their writable layers) and volumes take."""
+        from collections import Counter
+
+        s = self._s
+        records = s.containers.all()
+        users = Counter(r.image_id for r in records)
+        images = s.images.list()
+        layer_users = Counter(chain for image in images for chain in set(image.chain_ids))
+        layer_size = {}
+        for image in images:
+            for chain in image.chain_ids:
+                if chain not in layer_size:
+                    layer_size[chain] = int(s.images.layers.info(chain).get("size") or 0)
+        image_rows = []
+        for image in images:
+            shared = sum(layer_size[c] for c in set(image.chain_ids) if layer_users[c] > 1)
+            image_rows.append(ImageUsage(image.id, list(image.names), image.created, image.size, shared, users[image.id]))
+        volumes = s.volumes.list()
+        by_path = {v.mountpoint: v for v in volumes}
+        links = Counter()
+        container_rows = []
+        for record in records:
+            mine = {m.get("source") for m in record.mounts} & by_path.keys()
+            links.update(mine)
+            container_rows.append(ContainerUsage(
+                record.id, record.name, record.image_id, list(record.args), len(mine),
+                _tree_size(s.containers.path(record.id) / "overlay" / "upper"), record.created,
+                s.containers.status(record.id).state))
+        volume_rows = [VolumeUsage(v.name, links[v.mountpoint], _tree_size(v.mountpoint)) for v in volumes]
+        return DiskUsage(image_rows, container_rows, volume_rows)
+
+    def prune(self, *, all_images: bool = False, volumes: bool = False, filters: list[str] | None = None) -> PruneReport:
+        """Remove stopped containers, then dangling images (every unused one with all_images), then
+        with `volumes` unused volumes; `filters`: label=, label!=, until= (as podman's)."""
+        from pyctr import filters as filtermod
+        from pyctr.engine.images import Images
+        from pyctr.engine.volumes import Volumes
+
+        wanted = _prune_filters(filters)
+        s = self._s
+        report = PruneReport()
+        for record in s.containers.all():
+            if s.containers.status(record.id).state not in ("exited", "created"):
+                continue
+            if not _kept(wanted, record.labels, record.created):
+                size = _tree_size(s.containers.path(record.id) / "overlay" / "upper")
+                s.tasks.remove(record)
+                report.containers.append(record.id)
+                report.reclaimed += size
+        if volumes:
+            engine_volumes = Volumes(s)
+            for volume in engine_volumes.list():
+                if engine_volumes.users(volume) or _kept(wanted, volume.labels, volume.created):
+                    continue
+                size = _tree_size(volume.mountpoint)
+                engine_volumes.remove([volume.name])
+                report.volumes.append(volume.name)
+                report.reclaimed += size
+        in_use = {r.image_id for r in s.containers.all()}
+        images = Images(s)
+        for image in s.images.list():
+            if image.id in in_use or (image.names and not all_images):
+                continue
+            config = s.images.config_of(image) if "label" in wanted or "label!" in wanted else {}
+            labels = (config.get("config") or {}).get("Labels") or {}
+            if _kept(wanted, labels, filtermod.until_time(image.created) if image.created else 0):
+                continue
+            result = images.remove([image.id], force=True)  # unused (checked above): force only lets a named image go
+            if not result.errors:
+                report.images.append(image.id)
+                report.reclaimed += image.size
+        return report
+
+    def reset(self) -> None:
+        """Remove every container (running ones stopped first), volume and image, then the store
+        and the runtime state themselves; the next command starts from an empty store."""
+        import shutil
+
+        from pyctr.linux import mount as mountmod
+
+        s = self._s
+        for record in s.containers.all():
+            try:
+                s.tasks.remove(record, force=True, timeout=0)
+            except PyctrError:
+                pass  # whatever is left goes with the directories below
+        for record, _point in s.images.mounted():
+            s.images.unmount(record.id)
+        config = self._s.config
+        for top in (config.runroot, config.root):
+            top = str(top)
+            # Anything still mounted below (a stale rootfs) is detached before its tree goes.
+            for point in sorted(_mounts_under(top), key=len, reverse=True):
+                try:
+                    mountmod.unmount(point, lazy=True)
+                except OSError:
+                    pass
+            shutil.rmtree(top, ignore_errors=True)
+
+
+def _prune_filters(items: list[str] | None) -> dict[str, list[str]]:
+    from pyctr.errors import InvalidArgument
+
+    wanted: dict[str, list[str]] = {}
+    for item in items or []:
+        key, eq, val = item.partition("=")
+        if key not in PRUNE_FILTERS:
+            raise InvalidArgument(f"{key} is an invalid filter")
+        wanted.setdefault(key, []).append(val)
+    return wanted
+
+
+def _kept(wanted: dict[str, list[str]], labels: dict[str, str], created: float) -> bool:
+    """Whether the filters spare an object: it must match every label=, none of label!=, and be older than until=."""
+    from pyctr import filters as filtermod
+
+    if "label" in wanted and not all(filtermod.label_matches(labels, w) for w in wanted["label"]):
+        return True
+    if any(filtermod.label_matches(labels, w) for w in wanted.get("label!", [])):
+        return True
+    return any(created >= filtermod.until_time(w) for w in wanted.get("until", []))
+
+
+def _tree_size(path) -> int:
+    """Bytes of the regular files below `path` (0 when it is gone)."""
+    total = 0
+    stack = [str(path)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            continue
+    return total
+
+
+def _mounts_under(top: str) -> list[str]:
+    points = []
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                point = line.split()[4].replace("\\040", " ")
+                if point == top or point.startswith(top.rstrip("/") + "/"):
+                    points.append(point)
+    except OSError:
+        pass
+    return points
 
 
 def _id_mappings() -> tuple[list[IDMap], list[IDMap]]:
