@@ -19,6 +19,8 @@ _EXPORTS = {
     "Mount": "pyctr.container.spec",
     "PortMapping": "pyctr.container.spec",
     "RestartPolicy": "pyctr.container.spec",
+    "SecretRef": "pyctr.container.spec",
+    "EngineOptions": "pyctr.engine.options",
 }
 
 __all__ = ["__version__", *_EXPORTS]

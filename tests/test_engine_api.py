@@ -149,7 +149,7 @@ def test_exec_and_top(engine, image):
     engine.containers.run(spec)
     assert engine.containers.exec("busy", ["sh", "-c", "exit 7"]) == 7
     top = engine.containers.top("busy")
-    assert "PID" in top.header and any("sleep 30" in line for line in top.lines)
+    assert "PID" in top.headers and any(row[-1] == "sleep 30 " for row in top.rows)  # args: cmdline, NULs as spaces
     engine.containers.remove(["busy"], force=True)
 
 

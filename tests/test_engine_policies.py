@@ -75,7 +75,8 @@ def test_rm_force_stops_then_deletes(engine, runc):
     runc.results["kill"] = exits_on(engine, cid, 15)
     [report] = engine.containers.remove(["f"], force=True)
     assert report.ok
-    assert runc.names() == ["kill", "delete"]
+    # (`exists` only asks whether the run still needs its died/cleanup events: pyctr.events)
+    assert [name for name in runc.names() if name != "exists"] == ["kill", "delete"]
     assert runc.called("delete")[0].kwargs == {"force": True}
     assert not engine.containers.exists(cid)
 
@@ -93,9 +94,9 @@ def test_pause_and_unpause(engine, runc):
 def test_top_shows_only_the_container_pids(engine, runc):
     running(engine, "t")
     runc.results["ps"] = [os.getpid()]
-    top = engine.containers.top("t", ["-o", "pid,comm"])
-    assert top.header.split() == ["PID", "COMMAND"]
-    assert [line.split()[0] for line in top.lines] == [str(os.getpid())]
+    top = engine.containers.top("t", ["hpid", "comm"])  # podman's descriptors, from /proc of those pids
+    assert top.headers == ["HPID", "COMMAND"]
+    assert [row[0] for row in top.rows] == [str(os.getpid())]
 
 
 def test_stop_all_selects_only_running_containers(engine, runc):

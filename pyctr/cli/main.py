@@ -1,9 +1,9 @@
 """`pyctr`: global options, command registration, and the one place errors become exit codes."""
 
 
-import enum
 import os
 import sys
+from typing import List
 
 import click
 import typer
@@ -25,13 +25,12 @@ app = PyctrTyper(
 )
 
 
-class LogLevel(str, enum.Enum):
-    debug = "debug"
-    info = "info"
-    warn = "warn"
-    error = "error"
-    fatal = "fatal"
-    panic = "panic"
+LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic")
+_to_syslog = False  # --syslog: error messages go to syslog too
+
+
+class _LogLevelError(PyctrError):
+    exit_code = 1  # podman's (cobra's) for a bad --log-level
 
 
 def _version(value: bool) -> None:
@@ -40,17 +39,95 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _log_level(value: str) -> str:
+    if value not in LOG_LEVELS:
+        # podman's words, and its exit code (1: cobra's, before podman's own checks).
+        raise _LogLevelError(f'Log Level "{value}" is not supported, choose from: {", ".join(LOG_LEVELS)}')
+    return value
+
+
+class _NoOutput:
+    """--noout: pyctr's own output goes nowhere; what an attached container writes (to the
+    binary `buffer`) still reaches the real stdout, as with podman."""
+
+    closed = False
+
+    def __init__(self, real):
+        self.buffer, self.encoding, self.errors, self._real = real.buffer, real.encoding, real.errors, real
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):  # so that click takes us for the text stream we are
+            raise TypeError("write() argument must be str")
+        return len(text)
+
+    def flush(self) -> None:
+        self.buffer.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._real.fileno()
+
+    def isatty(self) -> bool:
+        return self._real.isatty()
+
+
+def _opt(*names: str, help: str, metavar: str = "VALUE", multiple: bool = False):
+    return typer.Option([] if multiple else None, *names, metavar=metavar, help=help, show_default=False)
+
+
+def _flag(*names: str, help: str):
+    return typer.Option(False, *names, help=help)
+
+
 @app.callback()
 def global_options(
     ctx: typer.Context,
     root: str = typer.Option(None, "--root", metavar="PATH", help="Path to the storage root directory.", envvar="PYCTR_ROOT"),
     runroot: str = typer.Option(None, "--runroot", metavar="PATH", help="Path to the runtime state directory.", envvar="PYCTR_RUNROOT"),
-    log_level: LogLevel = typer.Option(LogLevel.warn.value, "--log-level", help="Log messages at and above this level (debug shows tracebacks)."),
+    log_level: str = typer.Option("warn", "--log-level", metavar="LEVEL", callback=_log_level,
+                                  help=f"Log messages at and above this level ({', '.join(LOG_LEVELS)}; debug shows tracebacks)."),
     version: bool = typer.Option(False, "--version", "-v", callback=_version, is_eager=True, help="Print the version."),
+    noout: bool = _flag("--noout", help="Do not write pyctr's own output to stdout (an attached container's still shows)."),
+    syslog: bool = _flag("--syslog", help="Send error messages to syslog too."),
+    storage_driver: str = _opt("--storage-driver", metavar="DRIVER", help="Storage driver: overlay (the only one pyctr has)."),
+    storage_opt: List[str] = _opt("--storage-opt", metavar="OPT", multiple=True,
+                                  help="Storage option: overlay.mount_program=PATH (rootless: the fuse-overlayfs to use)."),
+    runtime: str = _opt("--runtime", metavar="PATH", help="The runc to run containers with: a path, or a name found on PATH."),
+    runtime_flag: List[str] = _opt("--runtime-flag", metavar="FLAG", multiple=True, help="A global flag for runc, without its -- (e.g. debug)."),
+    tmpdir: str = _opt("--tmpdir", metavar="PATH", help="Directory for pyctr's temporary files."),
+    cgroup_manager: str = _opt("--cgroup-manager", metavar="MANAGER", help="Cgroup manager: cgroupfs (systemd is not supported)."),
+    events_backend: str = _opt("--events-backend", metavar="BACKEND", help="Where events go: file (default) or none."),
+    url: str = _opt("--url", metavar="URL", help="Remote service URL (not supported yet: pyctr has no service)."),
+    remote: bool = _flag("--remote", "-r", help="Use the remote service (not supported yet)."),
+    connection: str = _opt("--connection", "-c", metavar="NAME", help="Remote connection (not supported yet)."),
+    identity: str = _opt("--identity", metavar="PATH", help="SSH identity for the remote service (not supported yet)."),
+    ssh: str = _opt("--ssh", metavar="MODE", help="SSH mode for the remote service (not supported yet)."),
+    conmon: str = _opt("--conmon", metavar="PATH", help="Not supported: pyctr runs its own shim, not conmon."),
+    hooks_dir: List[str] = _opt("--hooks-dir", metavar="PATH", multiple=True, help="OCI hooks directory (not supported yet)."),
+    namespace: str = _opt("--namespace", metavar="NAME", help="libpod namespace (not supported)."),
+    network_cmd_path: str = _opt("--network-cmd-path", metavar="PATH", help="Network command path (not supported yet)."),
+    network_config_dir: str = _opt("--network-config-dir", metavar="PATH", help="Network configuration directory (not supported yet)."),
+    volumepath: str = _opt("--volumepath", metavar="PATH", help="Volume directory (not supported: volumes live under --root)."),
 ) -> None:
-    os.environ["PYCTR_LOG_LEVEL"] = log_level.value
+    from pyctr.engine.options import EngineOptions
+
+    os.environ["PYCTR_LOG_LEVEL"] = log_level
     current = session(ctx)  # the engine is built later, when the command runs (see Session)
-    current.root, current.runroot, current.log_level = root, runroot, log_level.value
+    current.root, current.runroot, current.log_level = root, runroot, log_level
+    global _to_syslog
+    _to_syslog = syslog
+    current.options = EngineOptions(
+        storage_driver=storage_driver, storage_opts=list(storage_opt), runtime=runtime, runtime_flags=list(runtime_flag),
+        cgroup_manager=cgroup_manager, events_backend=events_backend, tmpdir=tmpdir,
+        refused={"--url": url, "--remote": remote, "--connection": connection, "--identity": identity, "--ssh": ssh,
+                 "--conmon": conmon, "--hooks-dir": list(hooks_dir), "--namespace": namespace,
+                 "--network-cmd-path": network_cmd_path, "--network-config-dir": network_config_dir,
+                 "--volumepath": volumepath})
+    current.options.check()  # now, also for commands that never build the engine
+    if noout:
+        sys.stdout = _NoOutput(sys.stdout)
 
 
 # The command modules each top-level word needs. typer builds the parameters of
@@ -59,15 +136,26 @@ def global_options(
 COMMAND_MODULES = {
     **dict.fromkeys(("pull", "images", "tag", "untag", "rmi", "image"), ("images",)),
     **dict.fromkeys(("run", "create", "start"), ("run",)),
-    **dict.fromkeys(("ps", "logs", "stop", "kill", "rm", "wait", "rename", "pause", "unpause", "restart", "top",
+    **dict.fromkeys(("ps", "logs", "stop", "kill", "rm", "wait", "rename", "pause", "unpause", "restart",
                      "exec", "attach", "inspect", "cp", "export"), ("containers",)),
-    "container": ("containers", "run"),
+    **dict.fromkeys(("port", "diff", "history", "mount", "unmount", "umount", "init", "update", "top"), ("inspection",)),
+    "image": ("images", "inspection"),
+    "container": ("containers", "run", "stats", "inspection"),
+    "events": ("events",),
+    "stats": ("stats",),
     "volume": ("volumes",),
+    "secret": ("secrets",),
+    "healthcheck": ("healthcheck",),
     **dict.fromkeys(("login", "logout"), ("login",)),
-    **dict.fromkeys(("version", "info", "unshare"), ("system",)),
+    **dict.fromkeys(("version", "info", "unshare", "system"), ("system",)),
 }
-ALL_MODULES = ("images", "containers", "run", "volumes", "login", "system")
-GLOBAL_OPTIONS_WITH_VALUE = {"--root", "--runroot", "--log-level"}
+ALL_MODULES = ("images", "containers", "run", "volumes", "login", "system", "events", "stats", "secrets", "inspection", "healthcheck")
+GLOBAL_OPTIONS_WITH_VALUE = {
+    "--root", "--runroot", "--log-level", "--storage-driver", "--storage-opt", "--runtime", "--runtime-flag", "--tmpdir",
+    "--cgroup-manager", "--events-backend", "--url", "--connection", "-c", "--identity", "--ssh", "--conmon",
+    "--hooks-dir", "--namespace", "--network-cmd-path", "--network-config-dir", "--volumepath",
+}
+GLOBAL_FLAGS = {"--noout", "--syslog", "--remote", "-r"}  # global options without a value (not --help, --version)
 
 
 def split_global_options(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -90,7 +178,7 @@ def command_word(argv: list[str]) -> str | None:
 
 
 def runs_a_container(argv: list[str]) -> bool:
-    """`pyctr [--root/--runroot/--log-level ...] [container] run ...` where no word could ask for help.
+    """`pyctr [global options but --help/--version] [container] run ...` where no word could ask for help.
 
     A shortcut only: then the user namespace and the container's shim can be started before the
     command line is parsed. Any other `run` (`run IMG ls --help` too: the container's own --help
@@ -104,12 +192,15 @@ def runs_a_container(argv: list[str]) -> bool:
             values = False
         elif arg in GLOBAL_OPTIONS_WITH_VALUE:
             values = True
-        elif arg.partition("=")[0] not in GLOBAL_OPTIONS_WITH_VALUE:
+        elif arg.partition("=")[0] not in GLOBAL_OPTIONS_WITH_VALUE and arg not in GLOBAL_FLAGS:
             return False
-    if rest[:2] == ["container", "run"]:
+    if rest[:2] in (["container", "run"], ["container", "exec"]):
         rest = rest[1:]
-    # run's only help option is --help (-h is --hostname).
-    return rest[:1] == ["run"] and not any(arg.startswith("--help") for arg in rest)
+    if rest[:1] == ["exec"]:  # an exec session has a shim of its own too; not with --preserve-fds,
+        # whose fds 3.. must be the caller's, not the shim's pipes
+        return not any(arg.startswith(("--help", "--preserve-fds")) or arg == "-h" for arg in rest)
+    # run's only help option is --help (-h is --hostname); --preserve-fds as for exec.
+    return rest[:1] == ["run"] and not any(arg.startswith(("--help", "--preserve-fds")) for arg in rest)
 
 
 def _register_commands(argv: list[str] | None = None) -> None:
@@ -124,10 +215,12 @@ def _register_commands(argv: list[str] | None = None) -> None:
     loaded = {name: import_module(f"pyctr.cli.{name}") for name in modules}
     container_app = loaded["containers"].register(app, group=groups) if "containers" in loaded else None
     for name, module in loaded.items():
-        if name == "run":
+        if name in ("run", "stats"):
             module.register(app, container_app)
         elif name == "images":
             module.register(app, group=groups)
+        elif name == "inspection":  # also into the container and image groups, when they are built
+            module.register(app, container_app, loaded["images"].image_app if groups and "images" in loaded else None)
         elif name != "containers":
             module.register(app)
 
@@ -151,6 +244,11 @@ def _prestart_shim() -> None:
 
 def _fail(message: str, hint: str | None = None, code: int = EXIT_ENGINE) -> int:
     sys.stderr.write(f"Error: {message}\n")
+    if _to_syslog:
+        import syslog
+
+        syslog.openlog("pyctr", syslog.LOG_PID, syslog.LOG_USER)
+        syslog.syslog(syslog.LOG_ERR, message)
     if hint:
         sys.stderr.write(f"Hint: {hint}\n")
     return code

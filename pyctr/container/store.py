@@ -416,6 +416,8 @@ class ContainerStore:
         if not exit_record:
             shim = self.shim_pid(container_id)
             active = "paused" if state.get("paused") else ("stopping" if state.get("stopping") else "running")
+            if state.get("initialized"):  # `init`: runc created it, its process waits for `start`
+                active = "initialized"
             # A live shim means the container runs, even if the command that started it died
             # before it could record the start.
             if _is_process(shim, state.get("shim_start") if state.get("shim_pid") == shim else None):

@@ -39,6 +39,8 @@ from pyctr.signals import parse_signal
 
 POLL = 0.05
 ACTIVE = ("running", "paused", "stopping")
+# podman 4.3.1 exits 255 (-1) when an exec session fails before its process could run.
+EXIT_EXEC_FAILED = 255
 
 
 @value
@@ -55,12 +57,14 @@ class TaskService:
         self.config = config
         self.store = store
         self.images = images
-        self.runc = runc or Runc(store.runc_root)
+        self.runc = runc or Runc(store.runc_root, config.runtime, extra_args=config.runtime_flags)
         self._volumes = volumes
 
     # -- rootfs ------------------------------------------------------------------------------
 
     def _mount_rootfs(self, record: ContainerRecord) -> Path:
+        if record.spec.image.rootfs:  # --rootfs: the directory itself, nothing to mount
+            return Path(record.spec.image.name)
         base = self.store.path(record.id)
         merged = self.store.rootfs(record.id)
         if mountmod.is_mountpoint(str(merged)):
@@ -74,6 +78,10 @@ class TaskService:
         return merged
 
     def _unmount_rootfs(self, record: ContainerRecord) -> None:
+        from pyctr.container import usermounts
+
+        if usermounts.held(self.store, record.id):
+            return  # the user's `pyctr mount` keeps it until their unmount
         merged = self.store.rootfs(record.id)
         if merged.exists() and mountmod.is_mountpoint(str(merged)):
             mountmod.unmount(str(merged), lazy=True)
@@ -106,8 +114,13 @@ class TaskService:
             network.add_hosts, dns_servers=ocimap.dns_servers(record, netns), dns_search=network.dns_search,
             dns_options=network.dns_options,
         )
+        from pyctr.container import passwd
+
+        etc.update(passwd.write_files(str(self.store.path(record.id) / "userdata"), str(rootfs), record, uid, gid))
         spec_options = ocimap.spec_options(record, rootfs=str(rootfs), uid=uid, gid=gid, groups=groups, home=home,
-                                           etc_files=etc, netns=netns, rootless=self.config.rootless)
+                                           etc_files=etc, netns=netns, rootless=self.config.rootless,
+                                           container_dir=str(self.store.path(record.id)),
+                                           namespace_path=self._namespace_path)
         bundle = self.store.bundle(record.id)
         makedirs(bundle)
         generated = spec.generate(spec_options)
@@ -124,6 +137,7 @@ class TaskService:
         that receives the container's output from its first byte (pyctr.runtime.attach frames).
         `by_policy`: a restart policy's start, which a stop or rm since the exit cancels."""
         try:
+            self._start_dependencies(record)
             return self._start(record, attach=attach, shim=shim, console_size=console_size, by_policy=by_policy)
         except ContainerNotFound:  # removed meanwhile (its lock went with it)
             if shim:
@@ -142,6 +156,10 @@ class TaskService:
                 if shim:
                     shim.abandon()
                 return Started(status.pid, self.store.state_dir(record.id))
+            if status.state == "initialized":  # `init` created it: only runc start is left
+                if shim:
+                    shim.abandon()
+                return self._start_initialized(record, status)
             # The shim's interpreter boots while we mount and write the bundle.
             shim = shim or ShimLauncher()
             self._reset_for_start(record)
@@ -164,6 +182,8 @@ class TaskService:
                 self._teardown_network(record)
                 self._unmount_rootfs(record)
                 raise
+            self._event("init", record)  # runc creates and starts in one step
+            self._event("start", record)
             # With the pids and start times of this run's processes: should its shim die, they
             # tell whether the container still runs (store.status).
             try:
@@ -175,7 +195,38 @@ class TaskService:
                 # exit record when it started; only a full disk gets here (its log may fill it at once).
                 if not _no_space(exc):
                     raise
+            _write_pidfiles(record, started.pid, self.store.shim_pid(record.id))
         return started
+
+    def _start_dependencies(self, record: ContainerRecord, seen: frozenset = frozenset()) -> None:
+        """--requires and container:NAME namespaces: those containers run first (started if need be, as podman)."""
+        from pyctr.container.ocimap import dependencies
+
+        for container_id in dependencies(record.spec):
+            if container_id in seen or container_id == record.id:
+                continue
+            try:
+                other = self.store.resolve(container_id)
+            except ContainerNotFound:
+                raise ContainerNotFound(f"container {container_id} that {record.name} depends on was removed") from None
+            if self.store.status(other.id).state not in ACTIVE:
+                self._start_dependencies(other, seen | {record.id})
+                self._start(other, attach=False, shim=None, console_size=None, by_policy=False)
+
+    def _refuse_if_depended_on(self, record: ContainerRecord) -> None:
+        """podman's rule: a container others require (--requires, container:NAME) goes after them, even with -f."""
+        from pyctr.container.create import dependents as dependents_of
+
+        dependents = dependents_of(self.store, record.id)
+        if dependents:  # a PyctrError (125), not a Conflict: rm's exit code is podman's 125 here
+            raise PyctrError(f"container {record.id} has dependent containers which must be removed before it: "
+                           f"{', '.join(dependents)}: container already exists")
+
+    def _namespace_path(self, container_id: str, kind: str) -> str:
+        status = self.store.status(container_id)
+        if status.state not in ("running", "paused") or not status.pid:
+            raise ContainerStateError(f"cannot join the {kind} namespace of container {container_id[:12]}: it is {status.state}")
+        return f"/proc/{status.pid}/ns/{kind}"
 
     def _reset_for_start(self, record: ContainerRecord) -> None:
         """Forget the previous run: its runc state and shim directory (its exit record: see _start)."""
@@ -187,7 +238,47 @@ class TaskService:
                 with contextlib.suppress(OSError):
                     os.unlink(state_dir / name)
 
-    def _go(self, shim: ShimLauncher, record: ContainerRecord, attach: bool) -> Started:
+    def init(self, record: ContainerRecord) -> Started:
+        """podman's `init`: the shim runs `runc create` (mounts, bundle, namespaces, the process
+        waiting in runc init) and a later start only runs `runc start` (_start_initialized)."""
+        with self.store.lock(record.id):
+            status = self.store.status(record.id)
+            if status.state in (*ACTIVE, "initialized"):
+                raise ContainerStateError(f"container {record.id} has already been created in runtime: "
+                                          "container state improper")
+            shim = ShimLauncher()
+            self._reset_for_start(record)
+            try:
+                rootfs = self._mount_rootfs(record)
+                netns = self._setup_network(record)
+                self._write_bundle(record, rootfs, netns)
+            except BaseException:
+                shim.abandon()
+                self._teardown_network(record)
+                self._unmount_rootfs(record)
+                raise
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.store.exit_file(record.id))
+            try:
+                started = self._go(shim, record, False, start=False)
+            except BaseException:
+                self._teardown_network(record)
+                self._unmount_rootfs(record)
+                raise
+            self.store.write_state(record.id, initialized=True, started_at=0, paused=False, stopping=False,
+                                   **self.store.processes(record.id, started.pid))
+            self._event("init", record)
+        return started
+
+    def _start_initialized(self, record: ContainerRecord, status: Status) -> Started:
+        self.runc.start(record.id)
+        self.store.write_state(record.id, initialized=False, started_at=time.time())
+        self._event("start", record)
+        return Started(status.pid, self.store.state_dir(record.id))
+
+    def _go(self, shim: ShimLauncher, record: ContainerRecord, attach: bool, *, start: bool = True) -> Started:
+        from pyctr.container import logdriver
+
         state_dir = makedirs(self.store.state_dir(record.id))
         makedirs(self.runc.root)
         report = shim.go({
@@ -196,13 +287,16 @@ class TaskService:
             "state_dir": str(state_dir),
             "runc": self.runc.binary,
             "runc_root": str(self.runc.root),
-            "log_path": str(self.store.log_path(record.id)),
+            "log_path": logdriver.log_file(record.spec.lifecycle, str(self.store.log_path(record.id))),
             "log_size_max": record.log_size_max,
             "exit_file": str(self.store.exit_file(record.id)),
             "terminal": record.tty,
             "stdin": record.stdin,
             "cleanup_argv": self.cleanup_argv(record.id),
             "runc_extra_args": list(self.runc.extra_args),
+            "health": _health_for_shim(record, self.store, self.config),
+            "timeout": record.spec.process.timeout,
+            "start": start,
         }, attach=attach)
         if "error" in report:
             shim.client.close()
@@ -210,8 +304,10 @@ class TaskService:
         return Started(int(report["pid"]), state_dir, shim.client if attach else None)
 
     def cleanup_argv(self, container_id: str) -> list[str]:
+        from pyctr.engine.options import config_argv
+
         return [sys.executable, "-P", "-m", "pyctr.cleanup", "--root", str(self.config.root),
-                "--runroot", str(self.config.runroot), container_id]
+                "--runroot", str(self.config.runroot), *config_argv(self.config), container_id]
 
     # -- signals, stop, wait -----------------------------------------------------------------
 
@@ -235,6 +331,7 @@ class TaskService:
         if number in (9, 15):  # a kill meant to end it: no restart policy brings it back
             self._mark_stopped_by_user(record)
         self.runc.kill(record.id, number)
+        self._event("kill", record)
 
     def _mark_stopped_by_user(self, record: ContainerRecord, *, removing: bool = False) -> None:
         """The restart policy must not bring it back (also between two restarts). On a full
@@ -249,8 +346,11 @@ class TaskService:
 
     def stop(self, record: ContainerRecord, timeout: int | None = None) -> None:
         """The stop signal, then SIGKILL after the timeout (podman's default: 10 s)."""
+        was_running = self.store.status(record.id).state in ACTIVE
         self._stop(record, timeout)
         self._settle(record)
+        if was_running:
+            self._event("stop", record)
 
     def _stop(self, record: ContainerRecord, timeout: int | None, *, removing: bool = False) -> None:
         self._mark_stopped_by_user(record, removing=removing)
@@ -296,6 +396,7 @@ class TaskService:
             raise ContainerStateError(f"{record.id[:12]} is already paused: container state improper")
         self.runc.pause(record.id)
         self._note_paused(record, True)
+        self._event("pause", record)
 
     def unpause(self, record: ContainerRecord) -> None:
         status = self._require_running(record, "unpause")
@@ -303,6 +404,7 @@ class TaskService:
             raise ContainerStateError(f"{record.id[:12]} is not paused, can't unpause: container state improper")
         self.runc.resume(record.id)
         self._note_paused(record, False)
+        self._event("unpause", record)
 
     def _note_paused(self, record: ContainerRecord, paused: bool) -> None:
         """Record what runc just did; if that fails (a full disk), undo it: the state stays true."""
@@ -327,7 +429,7 @@ class TaskService:
                 status = self.store.status(record.id)  # again, under the lock: a start may have won
                 if not self._unsettled(record, status):
                     return status
-                self._release(record)
+                self._release_and_report(record, status)
                 if record.remove:
                     self._forget(record)
                     return status
@@ -365,11 +467,24 @@ class TaskService:
             status = self.store.status(record.id)
             if status.state in ACTIVE and shim_pid is None:
                 return False  # a newer run is going on: not ours to clean
-            self._release(record)
+            self._release_and_report(record, status)
             if record.remove:
                 self._forget(record)
                 return False
             return shim_pid is not None and self._should_restart(record, status)
+
+    def _event(self, status: str, record: ContainerRecord, **extra) -> None:
+        from pyctr import events
+
+        events.container(self.config, status, record, **extra)
+
+    def _release_and_report(self, record: ContainerRecord, status: Status) -> None:
+        """_release; the first time after a run (runc still has its state), the events of its end."""
+        ended = self.runc.exists(record.id)
+        self._release(record)
+        if ended:
+            self._event("died", record, exit_code=status.exit_code)
+            self._event("cleanup", record)
 
     def _release(self, record: ContainerRecord) -> None:
         """What an ended container holds: runc's state of it, its network, its rootfs mount."""
@@ -383,6 +498,7 @@ class TaskService:
         cleanup) sees the container gone and returns."""
         self.remove_anonymous_volumes(record)
         self.store.remove(record)
+        self._event("remove", record)
 
     def _should_restart(self, record: ContainerRecord, status: Status) -> bool:
         policy = record.spec.lifecycle.restart
@@ -406,7 +522,12 @@ class TaskService:
         self.start(record, by_policy=True)
 
     def remove(self, record: ContainerRecord, *, force: bool = False, timeout: int | None = None) -> None:
+        self._refuse_if_depended_on(record)
         status = self.store.status(record.id)
+        if status.state == "initialized":  # its process never ran: ended at once, as podman's rm does
+            with contextlib.suppress(RuntimeFailure):
+                self.runc.kill(record.id, 9)
+            self._wait(record, timeout=30)
         if status.state in ACTIVE:
             if not force:
                 raise ContainerStateError(
@@ -419,8 +540,12 @@ class TaskService:
                 # Checked again under the lock: a concurrent start may have won the race.
                 if self.store.status(record.id).state in ACTIVE:
                     raise ContainerStateError(f"container {record.name} was started again while being removed")
-                self._release(record)
+                from pyctr.container import usermounts
+
+                usermounts.forget(self.store, record.id)  # rm unmounts whoever mounted it
+                self._release_and_report(record, self.store.status(record.id))
                 self.store.remove(record)  # last: the lock goes with it
+                self._event("remove", record)
         except ContainerNotFound:
             return  # removed meanwhile (its --rm cleanup, another rm): what we were asked for
 
@@ -433,6 +558,9 @@ class TaskService:
         for volume in volumes.list():
             if volume.anonymous and volume.mountpoint in sources:
                 volumes.remove(volume.name, users=[])
+                from pyctr import events
+
+                events.emit(self.config, "volume", "remove", name=volume.name)
 
     @contextlib.contextmanager
     def rootfs(self, record: ContainerRecord):
@@ -449,71 +577,62 @@ class TaskService:
 
     # -- exec --------------------------------------------------------------------------------
 
-    def exec_process(self, record: ContainerRecord, args: list[str], *, tty: bool, env: list[str], workdir: str | None, user: str | None) -> Path:
-        """Write the process.json for `runc exec`: the container's process with these changes."""
-        from pyctr.container import userdb
+    def exec_process(self, record: ContainerRecord, args: list[str], *, tty: bool, env: list[str], workdir: str | None,
+                     user: str | None, privileged: bool = False, path: Path | None = None) -> Path:
+        """Write the process.json for `runc exec` (to `path`): the container's process with
+        these changes. Whether the command exists is runc's to say (podman's words, then)."""
+        from pyctr.container import execs
 
-        self._require_running(record, "exec into")
+        self._require_running(record, "exec into")  # (exec sessions check require_exec_state first)
         spec = json.loads((self.store.bundle(record.id) / "config.json").read_text())
-        process = spec["process"]
-        rootfs = str(self.store.rootfs(record.id))
-        _check_command(rootfs, args, process.get("env", []) + env)
-        process["args"] = args
-        process["terminal"] = tty
-        if env:
-            keys = {e.partition("=")[0] for e in env}
-            process["env"] = [e for e in process.get("env", []) if e.partition("=")[0] not in keys] + env
-        if workdir:
-            process["cwd"] = workdir
-        if user:
-            uid, gid, groups, _ = userdb.resolve_user(rootfs, user)
-            process["user"] = {"uid": uid, "gid": gid, "additionalGids": groups}
-        process.pop("consoleSize", None)
-        path = self.store.state_dir(record.id) / f"exec-{os.getpid()}-{time.monotonic_ns()}.json"
+        process = execs.exec_process(spec["process"], str(self.store.rootfs(record.id)), args, tty=tty, env=env,
+                                     workdir=workdir, user=user, privileged=privileged)
+        path = path or self.store.state_dir(record.id) / f"exec-{os.getpid()}-{time.monotonic_ns()}.json"
         atomic_write_json(path, process)
         return path
+
+    def require_exec_state(self, record: ContainerRecord) -> None:
+        status = self.store.status(record.id)
+        if status.state != "running":
+            self._settle(record, status)
+            error = ContainerStateError("can only create exec sessions on running containers: container state improper")
+            error.exit_code = EXIT_EXEC_FAILED
+            raise error
+
+    def start_exec(self, record: ContainerRecord, session_dir: Path, process_file: Path, *, tty: bool, stdin: bool,
+                   attach: bool, shim: ShimLauncher | None = None, pass_fds: list[int] = ()) -> Started:
+        """Start an exec session under its own shim (`runc exec --detach`): the process, its
+        stdio and its exit record outlive the caller. Started.client as with start()."""
+        from pyctr.container.execs import shim_config
+
+        shim = shim or ShimLauncher()
+        report = shim.go(shim_config(record.id, self.store.bundle(record.id), session_dir, process_file, self.runc,
+                                     tty=tty, stdin=stdin, preserve_fds=len(pass_fds)),
+                         attach=attach, pass_fds=pass_fds)
+        if "error" in report:
+            shim.client.close()
+            raise error_from_runc(str(report["error"]))
+        return Started(int(report["pid"]), session_dir, shim.client if attach else None)
+
+
+def _health_for_shim(record: ContainerRecord, store: ContainerStore, config: Config) -> dict:
+    from pyctr.container import health
+
+    return health.for_shim(record, store, config)
+
+
+def _write_pidfiles(record: ContainerRecord, pid: int, shim_pid: int) -> None:
+    """--pidfile and --conmon-pidfile, at each start."""
+    lifecycle = record.spec.lifecycle
+    for path, value in ((lifecycle.pidfile, pid), (lifecycle.conmon_pidfile, shim_pid)):
+        if path:
+            try:
+                with open(path, "w") as f:
+                    f.write(str(value))
+            except OSError as exc:
+                raise StoreError(f"writing pid file {path}: {exc.strerror}") from exc
 
 
 def _no_space(exc: StoreError) -> bool:
     cause = exc.__cause__
     return isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-def _check_command(rootfs: str, args: list[str], env: list[str]) -> None:
-    """Fail with 127/126 before runc does (runc exec's own exit code cannot tell us why)."""
-    from pyctr.errors import CommandNotFound, CommandNotInvokable
-
-    command = args[0] if args else ""
-    if not command:
-        raise CommandNotFound("no command given")
-    if command.startswith("/"):
-        kind = _kind_in_rootfs(rootfs, command)
-        if kind is None:
-            raise CommandNotFound(f"{command}: no such file or directory: OCI runtime attempted to invoke a command that was not found")
-        if kind != "executable":
-            raise CommandNotInvokable(f"{command}: permission denied: OCI permission denied")
-        return
-    if "/" in command:
-        return  # relative to the working directory: runc will tell
-    path = next((e[5:] for e in reversed(env) if e.startswith("PATH=")), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-    for directory in path.split(":"):
-        if _kind_in_rootfs(rootfs, os.path.join(directory or "/", command)) == "executable":
-            return
-    raise CommandNotFound(f"{command}: executable file not found in $PATH: OCI runtime attempted to invoke a command that was not found")
-
-
-def _kind_in_rootfs(rootfs: str, path: str) -> str | None:
-    """None (missing), "executable", or "other"; symlinks resolved as the container sees them."""
-    import stat
-
-    from pyctr.container import userdb
-
-    try:
-        fd = userdb.open_in_rootfs(rootfs, path)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-    finally:
-        os.close(fd)
-    return "executable" if stat.S_ISREG(info.st_mode) and info.st_mode & 0o111 else "other"

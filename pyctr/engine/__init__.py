@@ -27,10 +27,11 @@ class Engine:
     """One engine per process (or per command). Services are built on first use."""
 
     def __init__(self, root: str | os.PathLike | None = None, runroot: str | os.PathLike | None = None, *,
-                 config: Config | None = None, runc=None):
+                 config: Config | None = None, runc=None, options=None):
         """`root`/`runroot`: the store and runtime state (else $PYCTR_ROOT/$PYCTR_RUNROOT, else podman's
         defaults: /var/lib/pyctr and /run/pyctr as root, under $XDG_DATA_HOME and $XDG_RUNTIME_DIR rootless).
-        `runc`: a replacement for pyctr.runtime.runc.Runc (tests use a recording fake)."""
+        `runc`: a replacement for pyctr.runtime.runc.Runc (tests use a recording fake).
+        `options`: podman's global options (pyctr.engine.options.EngineOptions): runtime, storage, events."""
         if config is None and os.geteuid() != 0:
             # Rootless: every process works inside the user's shared user and mount namespace.
             from pyctr import config as configmod
@@ -38,6 +39,11 @@ class Engine:
 
             userns.enter(configmod.runtime_dir() / "pyctr")
         self.config = config or Config.create(root or os.environ.get("PYCTR_ROOT"), runroot or os.environ.get("PYCTR_RUNROOT"))
+        if options is not None:
+            from pyctr.engine.options import apply_to_process
+
+            options.apply(self.config)
+            apply_to_process(self.config)
         self.services = Services(self.config, runc)
 
     @cached_property
@@ -62,8 +68,22 @@ class Engine:
         return Volumes(self.services)
 
     @cached_property
+    def events(self):
+        """pyctr.engine.events.Events: what happened to containers, images and volumes"""
+        from pyctr.engine.events import Events
+
+        return Events(self.services)
+
+    @cached_property
+    def secrets(self):
+        """pyctr.engine.secrets.Secrets"""
+        from pyctr.engine.secrets import Secrets
+
+        return Secrets(self.services)
+
+    @cached_property
     def system(self):
-        """pyctr.engine.system.System: info, unshare"""
+        """pyctr.engine.system.System: version, info, unshare, df, prune, reset"""
         from pyctr.engine.system import System
 
         return System(self.services)
@@ -74,8 +94,10 @@ class Engine:
         -> pyctr.engine.containers.ContainerInfo or pyctr.engine.images.ImageInfo."""
         from pyctr.errors import ContainerNotFound, InvalidArgument, NotFound, PyctrError
 
-        if kind not in ("all", "container", "image"):
-            raise InvalidArgument(f"invalid --type {kind!r}: container, image or all")
+        if kind not in ("all", "container", "image", "exec"):
+            raise InvalidArgument(f"invalid --type {kind!r}: container, image, exec or all")
+        if kind == "exec":  # an exec session (pyctr.container.execs.ExecSession), by ID
+            return self.containers.exec_inspect(name)
         if kind != "image":
             try:
                 return self.containers.inspect(name)
@@ -87,4 +109,7 @@ class Engine:
         except PyctrError:
             if kind == "image":
                 raise
+        try:
+            return self.containers.exec_inspect(name)
+        except PyctrError:
             raise NotFound(f'no such object: "{name}"') from None

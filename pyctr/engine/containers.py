@@ -16,13 +16,18 @@ from pyctr.errors import ContainerNotFound, ContainerStateError, InvalidArgument
 from pyctr.values import value
 
 if TYPE_CHECKING:
+    from pyctr.engine.inspection import MountedContainer, Top
+    from pyctr.snapshot.diff import Change
+    from pyctr.container.execs import ExecSession
     from pyctr.container.spec import ContainerSpec, PortMapping
     from pyctr.container.store import ContainerRecord, Status
     from pyctr.engine.services import Services
     from pyctr.runtime.logs import LogLine
 
 ACTIVE = ("running", "paused", "stopping")
-FILTER_KEYS = ("status", "name", "id", "ancestor", "label", "exited")
+# podman 4.3.1's `wait --condition` states ("configured" is not one it accepts).
+WAIT_CONDITIONS = ("created", "exited", "healthy", "initialized", "paused", "removing", "running", "stopped",
+                   "stopping", "unhealthy")
 
 
 @value
@@ -54,6 +59,12 @@ class ContainerSummary:
     ports: list["PortMapping"]
     mounts: list[str]  # destinations
     auto_remove: bool
+    volumes: list[str] = field(default_factory=list)  # names of the volumes it mounts
+    health: str = ""  # starting, healthy, unhealthy; "" without a health check
+    restarts: int = 0
+    rw_size: int = -1  # list(size=True): bytes written in the container's upper directory
+    root_size: int = -1  # list(size=True): the image's size plus rw_size (podman's "virtual")
+    namespaces: dict[str, str] = field(default_factory=dict)  # list(namespaces=True): {"Mnt": inode, ...}
 
 
 @value
@@ -62,16 +73,12 @@ class ContainerInfo:
 
     record: "ContainerRecord"
     status: "Status"
-    log_path: str
+    log_path: str  # "" when the container keeps no log (the none driver)
     userdata_dir: str  # hosts, hostname, resolv.conf
-
-
-@value
-class Top:
-    """`ps` output of the host, cut to the container's processes."""
-
-    header: str
-    lines: list[str] = field(default_factory=list)
+    rw_size: int = -1  # inspect --size: what the container wrote; -1 when not asked
+    root_size: int = -1  # inspect --size: that plus the image
+    exec_ids: list[str] = field(default_factory=list)  # its exec sessions, oldest first
+    health: dict | None = None  # the health check's status file (Status, FailingStreak, Log); None without a check
 
 
 @value
@@ -83,6 +90,7 @@ class AttachSession:
     pid: int
     tty: bool
     stdin: bool  # the container keeps stdin open
+    exec_id: str = ""  # an exec session's (its exit code: Containers.exec_exit_code)
 
 
 @value
@@ -102,8 +110,39 @@ class Containers:
     def _record(self, name: str) -> "ContainerRecord":
         return self._s.containers.resolve(name)
 
+    def _event(self, status: str, record: "ContainerRecord", **extra) -> None:
+        from pyctr import events
+
+        events.container(self._s.config, status, record, **extra)
+
     def get(self, name: str) -> Container:
         return _container(self._record(name))
+
+    def latest(self) -> Container:
+        """The container created last (podman's --latest); ContainerNotFound when there is none."""
+        records = self._s.containers.all()
+        if not records:
+            raise ContainerNotFound("no such container")
+        return _container(max(records, key=lambda r: r.created))
+
+    def resolve(self, names: list[str] | None = None, *, all_containers: bool = False, latest: bool = False,
+                cidfiles: list[str] | None = None, filters: list[str] | None = None,
+                states: tuple[str, ...] = ()) -> list[str]:
+        """The containers a bulk command acts on, with podman's checks of its arguments: the names
+        given, those in --cidfile files, the latest, or every container (all_containers, filters)
+        whose state is in `states` (when given) and that matches `filters`. Names as given, else IDs."""
+        from pyctr.engine import selection
+
+        selection.check_targets(list(names or []), all_containers=all_containers, latest=latest,
+                                cidfiles=cidfiles, filters=filters)
+        if names:
+            return list(names)
+        if cidfiles:  # (a missing file is an error even with --ignore, as podman; a missing container is not)
+            return selection.read_cidfiles(cidfiles)
+        if latest:
+            return [self.latest().id]
+        return [row.id for row in self.list(all_containers=True, filters=filters)
+                if not states or row.state in states]
 
     def exists(self, name: str) -> bool:
         try:
@@ -112,17 +151,11 @@ class Containers:
             return False
         return True
 
-    def _select(self, names: list[str] | None, all_containers: bool, *, running_only: bool = False) -> list[str]:
-        """The targets of a bulk operation: the names given, or with all_containers every (running) container."""
-        if all_containers:
-            store = self._s.containers
-            records = store.all()
-            if running_only:
-                records = [r for r in records if store.status(r.id).state in ACTIVE]
-            return [r.id for r in records]
-        if not names:
-            raise InvalidArgument("you must provide at least one container name or ID")
-        return list(names)
+    def _select(self, names: list[str] | None, all_containers: bool, *, running_only: bool = False,
+                states: tuple[str, ...] = (), **how) -> list[str]:
+        """The targets of a bulk operation (see resolve): with all_containers every container, or every
+        running one; `how`: latest, cidfiles, filters."""
+        return self.resolve(names, all_containers=all_containers, states=ACTIVE if running_only else states, **how)
 
     def _each(self, names: list[str], action: Callable[["ContainerRecord"], int | None], *,
               ignore_missing: bool = False) -> list[Report]:
@@ -151,13 +184,9 @@ class Containers:
 
     def warnings(self, spec: "ContainerSpec") -> list[str]:
         """What the spec asks for that this host will not do (the container still runs)."""
-        resources = spec.resources
-        asked = [flag for flag, given in (("--memory", resources.memory), ("--cpus", resources.cpus),
-                                          ("--pids-limit", (resources.pids_limit or 0) > 0)) if given]
-        if self._s.config.rootless and asked:
-            # As podman on cgroup v1: rootless containers get no cgroup, so limits cannot hold.
-            return [f"resource limits ({', '.join(asked)}) are not applied to rootless containers on this host (cgroup v1)"]
-        return []
+        from pyctr.container import specrules
+
+        return specrules.warnings(spec, self._s.config.rootless)
 
     def _create(self, spec: "ContainerSpec", *, replace: bool, progress) -> "ContainerRecord":
         from pyctr.container.create import create_container
@@ -165,7 +194,12 @@ class Containers:
         s = self._s
 
         def volume_path(name: str) -> str:  # the volume service only for containers that mount volumes
-            return s.volumes.create(name or None, exist_ok=True, anonymous=not name).mountpoint
+            volume = s.volumes.use(name or None, anonymous=not name)  # (mounts a tmpfs/device volume)
+            if not name:  # an anonymous volume is always new (as podman, an event)
+                from pyctr import events
+
+                events.emit(s.config, "volume", "create", name=volume.name)
+            return volume.mountpoint
 
         def remove_namesake() -> None:  # --replace, once the new container is known to be possible
             try:
@@ -175,17 +209,32 @@ class Containers:
             s.tasks.remove(old, force=True)
 
         make_room = remove_namesake if replace and spec.lifecycle.name else None
-        return create_container(s.containers, s.images, volume_path, spec, progress, make_room)
+        for ref in spec.storage.secrets:  # each must exist before anything is made
+            s.secrets.get(ref.name)
+        record = create_container(s.containers, s.images, volume_path, spec, progress, make_room)
+        if spec.storage.secrets:
+            from pyctr.container.secrets import copy_for_container
+
+            try:
+                copy_for_container(s.secrets, s.containers.path(record.id), spec.storage.secrets)
+            except BaseException:
+                s.tasks.remove(record, force=True)
+                raise
+        self._event("create", record)
+        return record
 
     def run(self, spec: "ContainerSpec", *, replace: bool = False, remove_image: bool = False, progress=None,
             attach: "Callable[[AttachSession], int | None] | None" = None, console_size=None, shim=None,
-            on_created: "Callable[[Container], None] | None" = None) -> RunResult:
+            on_created: "Callable[[Container], None] | None" = None, preserve_fds: int = 0) -> RunResult:
         """create + start. Without `attach`, the container runs detached. With it, `attach(session)` proxies
         the container's stdio and returns its exit code (None if the user detached); then `--rm` removes the
         container before this returns (as podman), and `remove_image` (--rmi) its image too.
         `shim`: a ShimLauncher started early by the caller, so that its boot overlaps our work.
-        `on_created(container)` runs between create and start (e.g. to write a --cidfile)."""
+        `on_created(container)` runs between create and start (e.g. to write a --cidfile).
+        `preserve_fds`: our fds 3..3+N-1 become the container process's (its first start only)."""
         try:
+            if preserve_fds:
+                shim = _passing_fds(shim, preserve_fds)
             record = self._create(spec, replace=replace, progress=progress)
         except BaseException:
             if shim is not None:
@@ -227,8 +276,18 @@ class Containers:
         except PyctrError:
             pass
 
-    def start(self, names: list[str]) -> list[Report]:
-        return self._each(names, lambda r: self._s.tasks.start(r) and None)
+    def start(self, names: list[str] | None = None, *, all_containers: bool = False, latest: bool = False,
+              filters: list[str] | None = None) -> list[Report]:
+        """Start created or exited containers (one that runs already is left as it is)."""
+        if not names and not latest and (all_containers or filters):  # as podman: only those not running
+            targets = self.resolve(all_containers=all_containers, filters=filters, states=("created", "exited"))
+        else:
+            targets = self.resolve(names, latest=latest)
+        return self._each(targets, self._start_one)
+
+    def _start_one(self, record: "ContainerRecord") -> None:
+        if self._s.containers.status(record.id).state not in ACTIVE:
+            self._s.tasks.start(record)
 
     # -- attaching ---------------------------------------------------------------------------
 
@@ -243,6 +302,7 @@ class Containers:
         if status.state not in ("running", "paused"):
             raise ContainerStateError(f"you can only attach to running containers: {record.name} is {status.state}")
         client = attach.AttachClient(attach.connect(str(self._s.containers.state_dir(record.id))))
+        self._event("attach", record)
         return AttachSession(_container(record), client, status.pid, record.tty, record.stdin)
 
     def _attach_started(self, record: "ContainerRecord", *, console_size=None, shim=None) -> AttachSession:
@@ -250,52 +310,96 @@ class Containers:
 
         started = self._s.tasks.start(record, attach=True, shim=shim, console_size=console_size)
         sock = started.client if started.client is not None else attach.connect(str(started.state_dir))
+        self._event("attach", record)
         return AttachSession(_container(record), attach.AttachClient(sock), started.pid, record.tty, record.stdin)
 
     # -- stopping and signals ----------------------------------------------------------------
 
     def stop(self, names: list[str] | None = None, *, all_containers: bool = False, ignore: bool = False,
-             timeout: int | None = None) -> list[Report]:
-        """The stop signal, then SIGKILL after `timeout` (default: the container's stop timeout)."""
-        targets = self._select(names, all_containers, running_only=True)
+             timeout: int | None = None, latest: bool = False, cidfiles: list[str] | None = None,
+             filters: list[str] | None = None) -> list[Report]:
+        """The stop signal, then SIGKILL after `timeout` (default: the container's stop timeout).
+        --all: the running ones; --filter: every match (a stopped one stays stopped)."""
+        targets = self._select(names, all_containers, running_only=all_containers and not filters, latest=latest,
+                               cidfiles=cidfiles, filters=filters)
         return self._each(targets, lambda r: self._s.tasks.stop(r, timeout=timeout), ignore_missing=ignore)
 
-    def kill(self, names: list[str] | None = None, *, signal: str | int = "KILL", all_containers: bool = False) -> list[Report]:
+    def kill(self, names: list[str] | None = None, *, signal: str | int = "KILL", all_containers: bool = False,
+             latest: bool = False, cidfiles: list[str] | None = None) -> list[Report]:
         from pyctr.signals import parse_signal
 
         parse_signal(signal)  # a bad signal is one error, not one per container
-        targets = self._select(names, all_containers, running_only=True)
+        targets = self._select(names, all_containers, running_only=True, latest=latest, cidfiles=cidfiles)
         return self._each(targets, lambda r: self._s.tasks.kill(r, signal))
 
-    def restart(self, names: list[str] | None = None, *, all_containers: bool = False, timeout: int | None = None) -> list[Report]:
-        """Stop (when running), wait for the exit, start again."""
+    def restart(self, names: list[str] | None = None, *, all_containers: bool = False, timeout: int | None = None,
+                running: bool = False, latest: bool = False, cidfiles: list[str] | None = None,
+                filters: list[str] | None = None) -> list[Report]:
+        """Stop (when running), wait for the exit, start again. `running`: with all_containers
+        or filters, only the containers that run."""
         def restart_one(record):
             self._s.tasks.stop(record, timeout=timeout)
             self._s.tasks.wait(record, timeout=30)
+            self._event("restart", record)
             self._s.tasks.start(record)
 
-        return self._each(self._select(names, all_containers), restart_one)
+        targets = self._select(names, all_containers, running_only=running, latest=latest, cidfiles=cidfiles,
+                               filters=filters)
+        return self._each(targets, restart_one)
 
-    def pause(self, names: list[str]) -> list[Report]:
-        return self._each(names, self._s.tasks.pause)
+    def pause(self, names: list[str] | None = None, *, all_containers: bool = False, latest: bool = False,
+              cidfiles: list[str] | None = None, filters: list[str] | None = None) -> list[Report]:
+        """--all: the running containers."""
+        targets = self._select(names, all_containers, states=("running",), latest=latest, cidfiles=cidfiles,
+                               filters=filters)
+        return self._each(targets, self._s.tasks.pause)
 
-    def unpause(self, names: list[str]) -> list[Report]:
-        return self._each(names, self._s.tasks.unpause)
+    def unpause(self, names: list[str] | None = None, *, all_containers: bool = False, latest: bool = False,
+                cidfiles: list[str] | None = None, filters: list[str] | None = None) -> list[Report]:
+        """--all: the paused containers."""
+        targets = self._select(names, all_containers, states=("paused",), latest=latest, cidfiles=cidfiles,
+                               filters=filters)
+        return self._each(targets, self._s.tasks.unpause)
 
-    def wait(self, names: list[str], *, condition: str = "stopped") -> list[Report]:
-        """Block until each container has exited (Report.exit_code), or with condition="running" until it runs (-1)."""
-        if condition not in ("stopped", "exited", "running"):
-            raise InvalidArgument(f"invalid --condition {condition!r}: stopped, exited or running")
+    def wait(self, names: list[str] | None = None, *, condition: str | list[str] = "stopped", interval: float = 0.25,
+             latest: bool = False) -> list[Report]:
+        """Block until each container is in one of the `condition` states (podman's names); the exit code
+        (Report.exit_code) when that is stopped or exited, else -1. `interval`: seconds between looks."""
+        conditions = [condition] if isinstance(condition, str) else list(condition or ["stopped"])
+        for word in conditions:
+            if word not in WAIT_CONDITIONS:
+                raise InvalidArgument(f"unknown container state: {word}: invalid argument")
+        if not names and not latest:
+            raise InvalidArgument('"pyctr wait" requires a name, id, or the "--latest" flag')
+        if names and latest:
+            raise InvalidArgument("--latest and containers cannot be used together")
+        targets = [self.latest().id] if latest else list(names)
+        exits = {"stopped", "exited"} & set(conditions)
 
         def wait_one(record) -> int:
-            if condition == "running":
-                while self._s.containers.status(record.id).state not in ("running", "exited"):
-                    time.sleep(0.05)
-                return -1
+            others = [c for c in conditions if c not in exits]
+            while others:
+                if self._in_state(record, others):
+                    return -1
+                if exits and self._s.containers.status(record.id).state == "exited":
+                    break
+                time.sleep(interval)
             status = self._s.tasks.wait(record)
             return status.exit_code if status else 0
 
-        return self._each(names, wait_one)
+        return self._each(targets, wait_one)
+
+    def _in_state(self, record: "ContainerRecord", conditions: list[str]) -> bool:
+        """Whether the container is in one of the wait conditions that are not its exit."""
+        if "removing" in conditions and not self._s.containers.load(record.id):
+            return True
+        status = self._s.containers.status(record.id)
+        # pyctr's containers go from created to running at once: initialized is running.
+        if status.state in conditions or (status.state == "running" and "initialized" in conditions):
+            return True
+        if {"healthy", "unhealthy"} & set(conditions):
+            return (_health_status(record, self._s.containers) or {}).get("Status", "") in conditions
+        return False
 
     def exit_code(self, container_id: str) -> int:
         """Wait for the container to exit; its exit code. A --rm container may be removed as soon as
@@ -306,121 +410,411 @@ class Containers:
     # -- removing ----------------------------------------------------------------------------
 
     def remove(self, names: list[str] | None = None, *, force: bool = False, all_containers: bool = False,
-               ignore: bool = False, volumes: bool = False, timeout: int | None = None) -> list[Report]:
+               ignore: bool = False, volumes: bool = False, timeout: int | None = None, latest: bool = False,
+               cidfiles: list[str] | None = None, filters: list[str] | None = None, depend: bool = False) -> list[Report]:
         """Remove containers; `force` stops running ones first (SIGKILL at once unless `timeout`);
-        `volumes` removes their anonymous volumes too."""
+        `volumes` removes their anonymous volumes too; `depend` removes first the containers that
+        depend on each (--requires, or sharing its namespaces), named by ID."""
         def remove_one(record) -> None:
             self._s.tasks.remove(record, force=force, timeout=timeout if timeout is not None else (0 if force else None))
             if volumes:
                 self._s.tasks.remove_anonymous_volumes(record)
 
-        return self._each(self._select(names, all_containers), remove_one, ignore_missing=ignore)
+        ignore = ignore or force  # as podman: rm -f of what is not there says nothing
+        targets = self._select(names, all_containers, latest=latest, cidfiles=cidfiles, filters=filters)
+        if all_containers:  # newest first: a container that depends on another was made after it
+            targets = list(reversed(targets))
+        if not depend:
+            return self._each(targets, remove_one, ignore_missing=ignore)
+        reports = []
+        for name in targets:
+            try:
+                order = self._dependents_first(self._record(name))
+            except ContainerNotFound as exc:
+                if not ignore:
+                    reports.append(Report(name, error=exc))
+                continue
+            reports += self._each(order, remove_one, ignore_missing=True)
+        return reports
 
-    def prune(self) -> list[str]:
-        """Remove every container that is not running; their IDs."""
+    def _dependents_first(self, record: "ContainerRecord") -> list[str]:
+        """The IDs of the containers that depend on `record` (transitively), then its own."""
+        from pyctr.container.create import dependents
+
+        order: list[str] = []
+
+        def visit(container_id: str) -> None:
+            for other in dependents(self._s.containers, container_id):
+                if other not in order:
+                    visit(other)
+            if container_id not in order:
+                order.append(container_id)
+
+        visit(record.id)
+        return order
+
+    def prune(self, filters: list[str] | None = None) -> list[str]:
+        """Remove every container that is not running and matches `filters` (until=, label=, label!=); their IDs."""
+        from pyctr import filters as filtering
+
+        for item in filters or []:
+            if item.partition("=")[0] not in ("until", "label", "label!"):
+                raise InvalidArgument(f"{item.partition('=')[0]} is an invalid filter")
+        wanted = filtering.parse(filters, ("until", "label", "label!"))
+        until = [filtering.until_time(v) for v in wanted.get("until", [])]
         removed = []
         for record in self._s.containers.all():
+            if until and not any(record.created < t for t in until):
+                continue
+            if not all(filtering.label_matches(record.labels, v) for v in wanted.get("label", [])):
+                continue
+            if any(filtering.label_matches(record.labels, v) for v in wanted.get("label!", [])):
+                continue
             if self._s.containers.status(record.id).state in ("exited", "created"):
-                self._s.tasks.remove(record)
+                try:
+                    self._s.tasks.remove(record)
+                except ContainerStateError:  # started meanwhile
+                    continue
                 removed.append(record.id)
         return removed
 
     def rename(self, name: str, new_name: str) -> None:
-        self._s.containers.rename(self._record(name), new_name)
+        record = self._record(name)
+        self._s.containers.rename(record, new_name)
+        self._event("rename", self._s.containers.resolve(record.id))
 
     # -- reading -----------------------------------------------------------------------------
 
-    def list(self, *, all_containers: bool = False, filters: list[str] | None = None, last: int = -1) -> list[ContainerSummary]:
-        """Newest first; running ones only unless all_containers or filters are given (as podman).
-        `filters`: KEY=VALUE with KEY one of status, name, id, ancestor, label, exited."""
-        filters = list(filters or [])
-        for item in filters:
-            if item.partition("=")[0] not in FILTER_KEYS:
-                raise InvalidArgument(f"invalid filter {item!r}: supported are {', '.join(FILTER_KEYS)}")
-        store = self._s.containers
-        rows = [_summary(r, store.status(r.id)) for r in store.all()]
-        if not all_containers and not filters:
-            rows = [r for r in rows if r.state in ACTIVE]
-        rows = [r for r in rows if all(_matches(r, f) for f in filters)]
-        rows.sort(key=lambda r: r.created, reverse=True)
-        return rows[:last] if last >= 0 else rows
+    def list(self, *, all_containers: bool = False, filters: list[str] | None = None, last: int = -1,
+             latest: bool = False, sort: str = "created", size: bool = False,
+             namespaces: bool = False) -> list[ContainerSummary]:
+        """As podman's ps: oldest first (or by `sort`); running ones only unless all_containers, filters,
+        `last` (the N created last) or `latest` (the one created last). `filters`: podman's ps keys
+        (pyctr.engine.selection). `size`: rw_size and root_size; `namespaces`: the /proc namespaces."""
+        from pyctr.engine import listing
 
-    def inspect(self, name: str) -> ContainerInfo:
+        return listing.list_containers(self, all_containers=all_containers, filters=filters, last=last, latest=latest,
+                                       sort=sort, size=size, namespaces=namespaces)
+
+    def inspect(self, name: str, *, size: bool = False) -> ContainerInfo:
+        """`size`: also what the container wrote (rw_size) and that plus its image (root_size)."""
+        from pyctr.container.execs import ExecStore
+
         record = self._record(name)
         store = self._s.containers
-        return ContainerInfo(record, store.status(record.id), str(store.log_path(record.id)),
-                             str(store.path(record.id) / "userdata"))
+        rw_size = root_size = -1
+        if size:
+            from pyctr.engine import listing
+
+            sized = listing.with_size(self, _summary(record, None))
+            rw_size, root_size = sized.rw_size, sized.root_size
+        return ContainerInfo(record, store.status(record.id), self._log_path(record),
+                             str(store.path(record.id) / "userdata"), rw_size, root_size,
+                             health=_health_status(record, store), exec_ids=ExecStore(store).ids(record.id))
+
+    def _log_path(self, record: "ContainerRecord") -> str:
+        from pyctr.engine import listing
+
+        return listing.log_path(self, record)
 
     def logs(self, name: str, *, follow: bool = False, tail: int | None = None, since: float | None = None,
              until: float | None = None) -> Iterator["LogLine"]:
         """The container's output lines (k8s-file log); `follow` keeps reading until the container exits."""
-        from pyctr.runtime import logs
+        from pyctr.engine import listing
+
+        return listing.log_lines(self, self._record(name), follow=follow, tail=tail, since=since, until=until)
+
+    def logs_of(self, names: list[str] | None = None, *, latest: bool = False, follow: bool = False,
+                tail: int | None = None, since: float | None = None,
+                until: float | None = None) -> Iterator[tuple[Container, "LogLine"]]:
+        """The lines of several containers, each with its container, merged by time (also when following).
+        Every name is looked up (and a container without a log refused) before any line is read."""
+        from pyctr.engine import listing
+
+        return listing.logs_of(self, names, latest=latest, follow=follow, tail=tail, since=since, until=until)
+
+    def stats(self, names: list[str] | None = None, *, all_containers: bool = False, latest: bool = False,
+              previous: dict | None = None) -> list:
+        """One resource sample per container (pyctr.container.stats.ContainerStats), by ID. Without
+        names every container, as podman 4.3 (those not running with zeros); `latest`: the newest.
+        `previous` ({id: the last sample}) makes CPU % the use since then."""
+        from pyctr.container import stats
+        from pyctr.linux import cgroupstats
+
+        stats.check_options(names, all_containers, latest)
+        stats.check_supported(self._s.config.rootless)
+        store = self._s.containers
+        if names:
+            records = []
+            for name in names:
+                try:
+                    records.append(self._record(name))
+                except ContainerNotFound as exc:
+                    raise ContainerNotFound(f"unable to get list of containers: unable to look up container {name}: {exc}") from None
+        else:
+            records = sorted(store.all(), key=lambda r: r.created, reverse=True)[:1 if latest else None]
+        mounts = cgroupstats.cgroup_mounts()
+        previous = previous or {}
+        found = [stats.sample(store, r, previous.get(r.id), mounts) for r in records]
+        return sorted(found, key=lambda s: s.id)
+
+    # -- port, diff, top, mount, init, update (pyctr.engine.inspection does the work) ---------
+
+    def top(self, name: str | None, args: list[str] | None = None, *, latest: bool = False) -> "Top":
+        """podman's descriptors (`pid user args etime ...`, default: user pid ppid pcpu etime tty time
+        args) from /proc; arguments that are not descriptors (`-ef`, `aux`) run the container's ps."""
+        from pyctr.engine import inspection
+
+        try:
+            record = self._latest() if latest else self._record(name or "")
+        except ContainerNotFound as exc:
+            raise ContainerNotFound(f"unable to look up requested container: {exc}") from None
+        return inspection.top(self._s, record, list(args or []))
+
+    def port(self, name: str | None = None, private: str | None = None, *, all_containers: bool = False,
+             latest: bool = False) -> list[tuple["Container", list["PortMapping"]]]:
+        """Published ports: of one container (only those of container port `private`, PORT[/PROTO]),
+        or of every container with published ports (`all_containers`), or of the latest one."""
+        from pyctr.engine import inspection
+
+        if all_containers and (name or private):
+            raise InvalidArgument("no arguments are needed with --all")
+        if not (all_containers or latest or name):
+            raise InvalidArgument("you must supply a running container name or id")
+        if all_containers:
+            records = [r for r in self._s.containers.all() if r.ports]
+            return [(_container(r), r.ports) for r in sorted(records, key=lambda r: r.id)]
+        record = self._latest() if latest else self._record(name)
+        return [(_container(record), inspection.ports(record, private))]
+
+    def _latest(self) -> "ContainerRecord":
+        return self._record(self.latest().id)
+
+    def diff(self, name: str | None = None, *, latest: bool = False) -> list["Change"]:
+        """What the container changed in its filesystem (A added, C changed, D deleted), as podman's diff."""
+        from pyctr.engine import inspection
+
+        return inspection.container_diff(self._s, self._latest() if latest else self._record(name))
+
+    def mount(self, names: list[str] | None = None, *, all_containers: bool = False, latest: bool = False) -> list[tuple["Container", str]]:
+        """Mount containers' root filesystems (counted: each needs its unmount); where each is."""
+        from pyctr.engine import inspection
+
+        records = [self._latest()] if latest else (self._s.containers.all() if all_containers else [self._record(n) for n in names or []])
+        return [(_container(r), inspection.mount(self._s, r)) for r in records]
+
+    def mounted(self) -> list["MountedContainer"]:
+        """Containers whose root filesystem is mounted now."""
+        from pyctr.engine import inspection
+
+        return inspection.mounted(self._s)
+
+    def unmount(self, names: list[str] | None = None, *, all_containers: bool = False, force: bool = False,
+                latest: bool = False) -> list[Report]:
+        """One mount less each (every one with `force`); the last unmounts unless the container runs."""
+        from pyctr.engine import inspection
+
+        if latest:
+            names = [self._latest().id]
+        elif all_containers:
+            names = [m.id for m in inspection.mounted(self._s)]
+        elif not names:
+            raise InvalidArgument("you must provide at least one name or id")
+        return self._each(list(names), lambda r: inspection.unmount(self._s, r, force=force))
+
+    def init(self, names: list[str] | None = None, *, all_containers: bool = False, latest: bool = False) -> list[Report]:
+        """Create containers in the runtime without starting them (podman's `init`)."""
+        from pyctr.engine import inspection
+
+        targets = [self._latest().id] if latest else self._select(names, all_containers)
+        if all_containers:  # as podman: --all passes over those already created in the runtime
+            store = self._s.containers
+            targets = [t for t in targets if store.status(t).state in ("created", "exited")]
+        return self._each(targets, lambda r: inspection.init(self._s, r))
+
+    def update(self, name: str, **changes) -> Container:
+        """New resource limits (pyctr.container.update.UPDATABLE fields of the spec's resources): applied
+        to the running container's cgroup now, and recorded for its next start."""
+        from pyctr.engine import inspection
 
         record = self._record(name)
-        store = self._s.containers
-        path = str(store.log_path(record.id))
-        if follow:
-            lines = logs.follow_log(path, is_finished=lambda: store.status(record.id).state not in (*ACTIVE, "created"),
-                                    tail=tail, since=since)
-        else:
-            lines = logs.read_log(path, tail=tail, since=since, until=until)
-        for line in lines:
-            if until is not None and line.time > until:
-                return
-            yield line
-
-    def top(self, name: str, ps_args: list[str] | None = None) -> Top:
-        """The host's `ps` (default -ef), cut to the container's processes."""
-        import subprocess
-
-        pids = set(self._s.tasks.pids(self._record(name)))
-        args = list(ps_args or ["-ef"])
-        result = subprocess.run(["ps", *args], capture_output=True, text=True, close_fds=True, stdin=subprocess.DEVNULL)
-        lines = result.stdout.splitlines()
-        if not lines:
-            raise InvalidArgument(f"ps {' '.join(args)} failed: {result.stderr.strip()}")
-        header = lines[0].split()
-        pid_col = header.index("PID") if "PID" in header else 1
-
-        def ours(line: str) -> bool:
-            fields = line.split()
-            return len(fields) > pid_col and fields[pid_col].isdigit() and int(fields[pid_col]) in pids
-
-        return Top(lines[0], [line for line in lines[1:] if ours(line)])
+        inspection.update(self._s, record, changes)
+        return _container(record)
 
     # -- exec, copies ------------------------------------------------------------------------
 
-    def exec(self, name: str, command: list[str], *, interactive: bool = False, tty: bool = False, detach: bool = False,
-             env: dict[str, str] | None = None, workdir: str | None = None, user: str | None = None) -> int:
-        """Run a command in a running container with the caller's stdio (stdin only when interactive);
-        returns its exit code (0 once started, when detached)."""
-        import os
+    # -- health checks -----------------------------------------------------------------------
+
+    def healthcheck_run(self, name: str) -> bool:
+        """Run the container's health check now, as podman's `healthcheck run`: whether it passed.
+        The status moves by podman's rules (pyctr.container.health), and once it is unhealthy the
+        container's --health-on-failure action runs (kill, stop, or restart)."""
+        from pyctr.container import health
+
+        try:
+            record = self._record(name)
+        except ContainerNotFound as exc:
+            raise ContainerNotFound(f"unable to look up {name} to perform a health check: {exc}") from None
+        passed, status = health.run_once(self._s.tasks, record)
+        self._event("health_status", record, health_status=status)
+        if status == health.UNHEALTHY:
+            self.health_on_failure(record.id)
+        return passed
+
+    def health_on_failure(self, name: str) -> None:
+        """The container's --health-on-failure action, now that it is unhealthy (podman's: kill and
+        stop keep it stopped; restart stops it and starts it again)."""
+        from pyctr.container import health
 
         record = self._record(name)
-        tasks = self._s.tasks
-        env_list = [f"{k}={v}" for k, v in (env or {}).items()]
-        process_file = tasks.exec_process(record, list(command), tty=tty, env=env_list, workdir=workdir, user=user)
+        action = health.on_failure_of(record)
+        act = {"kill": self.kill, "stop": self.stop, "restart": self.restart}.get(action)
+        if act is None:
+            return
+        for report in act([record.id]):
+            if report.error is not None:
+                raise report.error
+
+    def exec(self, name: str | None, command: list[str], *, interactive: bool = False, tty: bool = False,
+             detach: bool = False, env: dict[str, str] | None = None, workdir: str | None = None,
+             user: str | None = None, privileged: bool = False, preserve_fds: int = 0, latest: bool = False,
+             attach: "Callable[[AttachSession], int | None] | None" = None, shim=None,
+             on_started: "Callable[[str], None] | None" = None) -> int | None:
+        """Run a command in a running container as an exec session under its own shim (as podman's
+        under conmon): it outlives the caller, and so does its exit code (exec_inspect).
+        `on_started(session_id)` once it runs. Detached: returns 0 at once. Else `attach(session)`
+        proxies its stdio and returns its exit code (None: the user detached); without `attach`,
+        its output goes to our fds 1 and 2. `preserve_fds`: our fds 3..3+N-1 reach the process.
+        `latest`: the container created last instead of `name`. `shim`: a ShimLauncher started early
+        (not with `preserve_fds`: its own fds could pass for the caller's)."""
         try:
-            # Our stdin (fd 0) only when asked for; runc.exec keeps a detached process off our stdout.
-            return tasks.runc.exec(record.id, str(process_file), tty=tty, detach=detach,
-                                   stdin=0 if (interactive or tty) and not detach else None)
-        finally:
+            return self._exec(name, command, interactive=interactive, tty=tty, detach=detach, env=env,
+                              workdir=workdir, user=user, privileged=privileged, preserve_fds=preserve_fds,
+                              latest=latest, attach=attach, shim=shim, on_started=on_started)
+        except BaseException:
+            if shim is not None and shim.config_w >= 0:
+                shim.abandon()
+            raise
+
+    def _exec(self, name, command, *, interactive, tty, detach, env, workdir, user, privileged, preserve_fds,
+              latest, attach, shim, on_started) -> int | None:
+        import os
+
+        from pyctr.container.execs import ExecStore
+        from pyctr.container.tasks import EXIT_EXEC_FAILED
+
+        if not name and not latest:
+            raise InvalidArgument("exec requires the name or ID of a container or the --latest flag")
+        if not command:
+            error = InvalidArgument("must provide a non-empty command to start an exec session: invalid argument")
+            error.exit_code = EXIT_EXEC_FAILED  # as podman 4.3.1
+            raise error
+        if preserve_fds < 0:
+            raise InvalidArgument(f"invalid --preserve-fds {preserve_fds}: must not be negative")
+        pass_fds = list(range(3, 3 + preserve_fds))
+        for fd in pass_fds:
             try:
-                os.unlink(process_file)
+                os.fstat(fd)
             except OSError:
-                pass
+                raise InvalidArgument(f"file descriptor {fd} is not available - the preserve-fds option "
+                                      "requires that file descriptors must be passed") from None
+        record = self._record(self.latest().id if latest else name)
+        tasks, execs = self._s.tasks, ExecStore(self._s.containers)
+        try:
+            tasks.require_exec_state(record)
+            session_id, path = execs.new(record.id, command, tty=tty, open_stdin=interactive, privileged=privileged,
+                                         user=user or "", workdir=workdir or "", detached=detach)
+            try:
+                env_list = [f"{k}={v}" for k, v in (env or {}).items()]
+                process_file = tasks.exec_process(record, list(command), tty=tty, env=env_list, workdir=workdir,
+                                                  user=user, privileged=privileged, path=path / "process.json")
+                started = tasks.start_exec(record, path, process_file, tty=tty, stdin=interactive and not detach,
+                                           attach=not detach, shim=shim, pass_fds=pass_fds)
+            except BaseException:
+                execs.discard(record.id, session_id)
+                raise
+        except PyctrError as exc:
+            if exc.exit_code == 125:
+                exc.exit_code = EXIT_EXEC_FAILED  # as podman 4.3.1: a session that never ran is -1
+            raise
+        self._event("exec", record)
+        if on_started is not None:
+            on_started(session_id)
+        if detach:
+            return 0
+        from pyctr.runtime import attach as attachmod
 
-    def copy_from(self, name: str, path: str, host_path: str) -> None:
+        session = AttachSession(_container(record), attachmod.AttachClient(started.client), started.pid, tty,
+                                interactive, exec_id=session_id)
+        code = attach(session) if attach is not None else _relay_output(session.client)
+        if code is None and attach is None:
+            code = self.exec_exit_code(session_id)
+        if code is not None:
+            self._event("exec_died", record, exit_code=code)
+        return code
+
+    def exec_exit_code(self, session_id: str) -> int:
+        """Wait for an exec session's process to end; its exit code (-1 if nobody saw how it ended)."""
+        from pyctr.container.execs import ExecStore
+
+        execs = ExecStore(self._s.containers)
+        session = execs.wait(*execs.find(session_id))
+        return session.exit_code if session.exit_code is not None else -1
+
+    def exec_inspect(self, session_id: str) -> "ExecSession":
+        """An exec session (podman's /exec/{id}/json): ID or a unique prefix of it."""
+        from pyctr.container.execs import ExecStore
+
+        execs = ExecStore(self._s.containers)
+        return execs.get(*execs.find(session_id))
+
+    def exec_ids(self, name: str) -> list[str]:
+        """The container's exec sessions (running, and the last finished ones), oldest first."""
+        from pyctr.container.execs import ExecStore
+
+        return ExecStore(self._s.containers).ids(self._record(name).id)
+
+    def copy_from(self, name: str, path: str, host_path: str | None = None, *, out=None, overwrite: bool = False) -> None:
+        """Container `path` to `host_path`, or as a tar stream to the binary file `out`; the
+        path is seen as the container sees it (its volumes and bind mounts included; a relative
+        one under its working directory)."""
         from pyctr.container import copy
 
-        with self._s.tasks.rootfs(self._record(name)) as rootfs:
-            copy.copy_out(rootfs, path, host_path)
+        record = self._copy_record(name)
+        with self._s.tasks.rootfs(record) as rootfs:
+            fs = copy.container_fs(rootfs, record, self._s.containers.bundle(record.id))
+            copy.copy_out(fs, copy.in_workdir(record.workdir, path), out if host_path is None else host_path,
+                          container=name, overwrite=overwrite, rootless=self._s.config.rootless)
 
-    def copy_to(self, name: str, host_path: str, path: str) -> None:
-        from pyctr.container import copy
+    def copy_to(self, name: str, host_path: str | None, path: str, *, stream=None, archive: bool = True,
+                overwrite: bool = False) -> None:
+        """`host_path` (or the tar stream `stream`) to container `path`. `archive`: the copies
+        belong to the container's user, as podman's --archive; else they keep their owners."""
+        from pyctr.container import copy, userdb
 
-        with self._s.tasks.rootfs(self._record(name)) as rootfs:
-            copy.copy_in(rootfs, host_path, path)
+        record = self._copy_record(name)
+        with self._s.tasks.rootfs(record) as rootfs:
+            owner = tuple(userdb.resolve_user(rootfs, record.user)[:2]) if archive else None
+            fs = copy.container_fs(rootfs, record, self._s.containers.bundle(record.id))
+            copy.copy_in(fs, stream if host_path is None else host_path, copy.in_workdir(record.workdir, path),
+                         container=name, owner=owner, overwrite=overwrite, rootless=self._s.config.rootless)
+
+    def copy_between(self, src_name: str, src_path: str, dest_name: str, dest_path: str, *, archive: bool = True,
+                     overwrite: bool = False) -> None:
+        """From one container to another, through a private directory on the host."""
+        import os
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="pyctr-cp-") as spool:
+            self.copy_from(src_name, src_path, spool)
+            copied = spool + "/." if src_path.endswith("/.") else os.path.join(spool, os.listdir(spool)[0])
+            self.copy_to(dest_name, copied, dest_path, archive=archive, overwrite=overwrite)
+
+    def _copy_record(self, name: str) -> "ContainerRecord":
+        try:
+            return self._record(name)
+        except ContainerNotFound:
+            raise ContainerNotFound(f"container \"{name}\" does not exist") from None  # podman's words in cp
 
     def export(self, name: str, out) -> None:
         """Write the container's filesystem to the binary file `out` as a tar archive."""
@@ -430,31 +824,72 @@ class Containers:
             copy.export(rootfs, out)
 
 
+def _relay_output(client) -> int | None:
+    """Without a front end: the session's output to our fds 1 and 2; its exit code
+    (None if the shim went away without one)."""
+    import json
+    import os
+
+    from pyctr.runtime import attach
+
+    client.close_stdin()
+    for kind, payload in client.frames():
+        if kind in (attach.STDOUT, attach.STDERR):
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(kind, view):]  # fd 1 or 2
+        elif kind == attach.EXIT:
+            client.close()
+            return int(json.loads(payload).get("exit_code", 0))
+    client.close()
+    return None
+
+
+def _passing_fds(shim, count: int):
+    """The shim, told to hand fds 3..3+count-1 to the container (run --preserve-fds, as podman checks them)."""
+    import os
+
+    if count < 0:
+        raise InvalidArgument(f"invalid --preserve-fds {count}: must not be negative")
+    for fd in range(3, 3 + count):
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise InvalidArgument(f"file descriptor {fd} is not available - the preserve-fds option "
+                                  "requires that file descriptors must be passed") from None
+    if shim is None:
+        from pyctr.runtime.shimlauncher import ShimLauncher
+
+        shim = ShimLauncher()
+    shim.pass_fds = list(range(3, 3 + count))
+    return shim
+
+
 def _container(record: "ContainerRecord") -> Container:
     return Container(record.id, record.name, record.image_name, record.image_id)
 
 
 def _summary(record: "ContainerRecord", status) -> ContainerSummary:
+    """A ps row; `status` None when only the record's fields are wanted (before=, since=)."""
+    from pyctr.container.store import Status
+
+    status = status or Status("created")
     return ContainerSummary(
         id=record.id, name=record.name, image=record.image_name, image_id=record.image_id, command=list(record.args),
         created=record.created, state=status.state, exit_code=status.exit_code, pid=status.pid,
         started_at=status.started_at, finished_at=status.finished_at, labels=dict(record.labels),
         ports=record.ports, mounts=[m.get("destination", "") for m in record.mounts],
-        auto_remove=record.remove,
+        auto_remove=record.remove, volumes=[m["volume_name"] for m in record.mounts if m.get("volume_name")],
+        health=getattr(status, "health", "") or "", restarts=status.restart_count,
     )
 
 
-def _matches(row: ContainerSummary, item: str) -> bool:
-    key, _, value = item.partition("=")
-    if key == "status":
-        return row.state == value
-    if key == "name":
-        return value in row.name
-    if key == "id":
-        return row.id.startswith(value)
-    if key == "ancestor":
-        return value in (row.image, row.image_id, row.image_id[:12])
-    if key == "label":
-        lkey, eq, lvalue = value.partition("=")
-        return lkey in row.labels and (not eq or row.labels[lkey] == lvalue)
-    return row.state == "exited" and str(row.exit_code) == value  # exited
+def _health_status(record: "ContainerRecord", store) -> dict | None:
+    """The health check's status file; None without a check (the file is read only for those)."""
+    if not ((record.spec_data.get("health") or {}).get("test") or record.image_config.get("Healthcheck")):
+        return None
+    from pyctr.container import health
+
+    if health.command_of(health.of_record(record)) is None:
+        return None
+    return health.read_status(health.status_path(store.path(record.id)))

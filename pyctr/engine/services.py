@@ -31,6 +31,12 @@ class Services:
         return TaskService(self.config, self.containers, self.images, runc=self._runc, volumes=lambda: self.volumes)
 
     @cached_property
+    def secrets(self):
+        from pyctr.container.secrets import SecretStore
+
+        return SecretStore(self.config.root)
+
+    @cached_property
     def volumes(self):
         from pyctr.container.volumes import VolumeService
 
