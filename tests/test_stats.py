@@ -151,7 +151,7 @@ def test_stats_errors(pyctr, args, message):
     assert (result.returncode, result.stderr) == (125, message)
 
 
-def test_rootless_on_cgroup_v1_fails_and_events_are_recorded(rootless, registry):
+def test_rootless_on_cgroup_v1_fails_and_events_are_recorded(rootless, registry):  # noqa: F811
     """Run under `flock /tmp/pyctr-rootless-tests.lock` (it creates a user, as test_rootless does)."""
     if cgroupstats.is_v2():
         pytest.skip("cgroup v2 host: rootless stats are read from the delegated cgroup")

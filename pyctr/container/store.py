@@ -136,6 +136,10 @@ def _legacy_spec(obj: dict) -> "ContainerSpec":
     return spec
 
 
+# The states in which a container has processes (its shim is up).
+ACTIVE = ("running", "paused", "stopping")
+
+
 @value
 class Status:
     """What `ps` and `inspect` show; derived from files, never by running runc (fast for 200

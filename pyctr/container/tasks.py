@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 from pyctr.linux import mount as mountmod
 from pyctr.config import Config
-from pyctr.container.store import ContainerRecord, ContainerStore, Status
+from pyctr.container.store import ACTIVE, ContainerRecord, ContainerStore, Status
 from pyctr.errors import ContainerNotFound, ContainerStateError, PyctrError, RuntimeFailure, StoreError
 from pyctr.linux.fsutil import atomic_write_json, makedirs
 from pyctr.runtime.runc import OciRuntime, Runc, error_from_runc
@@ -38,7 +38,6 @@ from pyctr.runtime.shimlauncher import ShimLauncher
 from pyctr.signals import parse_signal
 
 POLL = 0.05
-ACTIVE = ("running", "paused", "stopping")
 # podman 4.3.1 exits 255 (-1) when an exec session fails before its process could run.
 EXIT_EXEC_FAILED = 255
 
@@ -624,11 +623,11 @@ def _health_for_shim(record: ContainerRecord, store: ContainerStore, config: Con
 def _write_pidfiles(record: ContainerRecord, pid: int, shim_pid: int) -> None:
     """--pidfile and --conmon-pidfile, at each start."""
     lifecycle = record.spec.lifecycle
-    for path, value in ((lifecycle.pidfile, pid), (lifecycle.conmon_pidfile, shim_pid)):
+    for path, number in ((lifecycle.pidfile, pid), (lifecycle.conmon_pidfile, shim_pid)):
         if path:
             try:
                 with open(path, "w") as f:
-                    f.write(str(value))
+                    f.write(str(number))
             except OSError as exc:
                 raise StoreError(f"writing pid file {path}: {exc.strerror}") from exc
 

@@ -8,6 +8,7 @@ import json
 import subprocess
 from typing import TYPE_CHECKING
 
+from pyctr.container.store import ACTIVE
 from pyctr.errors import InvalidArgument, RuntimeFailure
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ UPDATABLE = ("blkio_weight", "blkio_weight_devices", "cpu_period", "cpu_quota", 
              "device_write_bps", "device_write_iops", "memory", "memory_reservation", "memory_swap",
              "memory_swappiness")
 CPU_PERIOD = 100_000
-ACTIVE = ("running", "paused", "stopping")
 
 
 def merged(resources: "ResourceSpec", changes: dict) -> "ResourceSpec":

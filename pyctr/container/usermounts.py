@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from pyctr.container.store import ACTIVE
 from pyctr.errors import ContainerStateError, InvalidArgument
 from pyctr.linux.fsutil import atomic_write_json
 
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
     from pyctr.container.tasks import TaskService
 
 COUNT_FILE = "user-mounts.json"
-ACTIVE = ("running", "paused", "stopping")
 
 
 def _path(store: "ContainerStore", container_id: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import TYPE_CHECKING
 
+from pyctr.container.store import ACTIVE
 from pyctr.errors import ContainerStateError, InvalidArgument, NotFound, PyctrError
 from pyctr.values import value
 
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
     from pyctr.engine.services import Services
     from pyctr.snapshot.diff import Change
 
-ACTIVE = ("running", "paused", "stopping")
 
 
 @value

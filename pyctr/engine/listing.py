@@ -18,7 +18,8 @@ def list_containers(ctrs: "Containers", *, all_containers: bool, filters: list[s
                     sort: str, size: bool, namespaces: bool) -> list["ContainerSummary"]:
     """See Containers.list."""
     from pyctr.engine import selection
-    from pyctr.engine.containers import ACTIVE, _health_status, _summary
+    from pyctr.container.store import ACTIVE
+    from pyctr.engine.containertypes import _health_status, _summary
 
     store = ctrs._s.containers
     records = store.all()
@@ -104,7 +105,7 @@ def log_path(ctrs: "Containers", record: "ContainerRecord") -> str:
 def log_lines(ctrs: "Containers", record: "ContainerRecord", *, follow: bool, tail: int | None,
               since: float | None, until: float | None) -> Iterator["LogLine"]:
     from pyctr.container import logdriver
-    from pyctr.engine.containers import ACTIVE
+    from pyctr.container.store import ACTIVE
     from pyctr.runtime import logs
 
     path = log_path(ctrs, record)
