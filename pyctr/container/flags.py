@@ -26,14 +26,20 @@ def key_values(items: list[str], what: str) -> dict[str, str]:
     return result
 
 
-def env_file_lines(path: str) -> list[str]:
-    """The `KEY=VALUE` (or `KEY`) lines of an --env-file, without blanks and comments."""
+def _setting_lines(path: str, error: str) -> list[str]:
+    """The lines of an --env-file or --label-file, without blanks and comments; `error` is podman's
+    message for a file that cannot be read ({path} and {reason} filled in)."""
     try:
         with open(path) as f:
             lines = f.read().splitlines()
     except OSError as exc:
-        raise InvalidArgument(f"reading env file {path}: {exc.strerror}") from exc
+        raise InvalidArgument(error.format(path=path, reason=(exc.strerror or str(exc)).lower())) from exc
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def env_file_lines(path: str) -> list[str]:
+    """The `KEY=VALUE` (or `KEY`) lines of an --env-file."""
+    return _setting_lines(path, 'parsing env file "{path}": open {path}: {reason}')
 
 
 def environment(items: list[str], caller_env: dict[str, str] | None = None) -> dict[str, str]:
@@ -273,13 +279,8 @@ def sysctls(items: list[str]) -> dict[str, str]:
 
 
 def label_file_lines(path: str) -> list[str]:
-    """The KEY=VALUE lines of a --label-file, without blanks and comments."""
-    try:
-        with open(path) as f:
-            lines = f.read().splitlines()
-    except OSError as exc:
-        raise InvalidArgument(f"unable to process labels: open {path}: {(exc.strerror or str(exc)).lower()}") from exc
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    """The KEY=VALUE lines of a --label-file."""
+    return _setting_lines(path, "unable to process labels: open {path}: {reason}")
 
 
 def requires(items: list[str]) -> list[str]:
