@@ -3,10 +3,13 @@
 Container paths are resolved through the container's volumes and bind mounts (ctrpath), with
 symlinks resolved inside the container. Every copy is a tar stream: the source side walks its
 tree through directory fds, opening files with O_NOFOLLOW and reading only regular files (a
-device node in a hostile image is never opened); the destination side goes through the layer
-unpacker, whose every write is resolved under the destination directory. Docker's and
-podman's rules: into DEST when it is a directory, as DEST when its parent is one; `SRC/.`
-copies the contents; ownership is the container user's (`--archive`) or the caller's (out).
+device node in a hostile image is never opened); the destination side goes through the
+unpacker's copy mode (a copy is not a layer: `.wh.` names are plain files, as docker and
+podman copy them), whose every write is resolved under the destination directory on the host,
+or from the container's `/` in a container (ctrpath.CopyRoot, which also keeps read-only mounts
+and mounted files as the container has them). Docker's and podman's rules: into DEST when it is
+a directory, as DEST when its parent is one; `SRC/.` copies the contents; ownership is the
+container user's (`--archive`) or the caller's (out).
 """
 
 from __future__ import annotations
@@ -20,21 +23,23 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from pyctr.container.ctrpath import ContainerFS
+from pyctr.container.ctrpath import ContainerFS, CopyRoot
 from pyctr.errors import InvalidArgument, NotFound
 
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def container_fs(rootfs: str, record, bundle: Path) -> ContainerFS:
+def container_fs(rootfs: str, record, bundle: Path, pid: int = 0) -> ContainerFS:
     """The container's rootfs with the mounts of its OCI config once it has one (its /etc/hosts
-    and the like too), else those of its record (volumes and binds)."""
+    and the like too), else those of its record (volumes and binds). `pid`: its init while it
+    runs (then a read-only root filesystem refuses writes, and its tmpfs mounts are seen)."""
     try:
-        mounts = json.loads((bundle / "config.json").read_text())["mounts"]
-    except (OSError, ValueError, KeyError):
-        mounts = record.mounts
-    return ContainerFS(rootfs, mounts)
+        config = json.loads((bundle / "config.json").read_text())
+        mounts, read_only = config["mounts"], bool(config.get("root", {}).get("readonly"))
+    except (OSError, ValueError, KeyError, AttributeError):
+        mounts, read_only = record.mounts, False
+    return ContainerFS(rootfs, mounts, read_only_root=read_only and pid > 0, pid=pid)
 
 
 def in_workdir(workdir: str, path: str) -> str:
@@ -78,7 +83,7 @@ def copy_out(fs: ContainerFS, src: str, dest: str | BinaryIO, *, container: str,
                                 nodes=False, check=check)
                 finally:
                     os.close(dir_fd)
-            _unpack(spool, target_dir, rootless)
+            _unpack(spool, target_dir, rootless, shown=target_dir)
     finally:
         os.close(fd)
 
@@ -108,30 +113,26 @@ def copy_in(fs: ContainerFS, src: str | BinaryIO, dest: str, *, container: str, 
     if not streamed and not os.path.lexists(src):
         raise _not_found(src, "the host")
     path = fs.canonical(dest)
-    dest_fd = _open_or_none(fs, path)
+    found = fs.lstat(path)
     src_is_dir = not streamed and os.path.isdir(src)
+    if found is not None and stat.S_ISDIR(found.st_mode):
+        dir_path = path
+        name = "" if streamed or src.endswith("/.") else os.path.basename(os.path.abspath(src))
+    elif streamed:
+        raise InvalidArgument("destination must be a directory when copying from stdin")
+    elif found is not None and src_is_dir:
+        raise InvalidArgument("destination must be a directory when copying a directory")
+    else:  # a file to replace (a mounted one is refused by CopyRoot, as podman is), or a new name
+        dir_path, name = posixpath.split(path)
+        parent = fs.lstat(dir_path)
+        if (dest.endswith("/") and found is None) or parent is None or not stat.S_ISDIR(parent.st_mode):
+            raise _not_found(dest, f"container {container}")
     try:
-        if dest_fd is not None and stat.S_ISDIR(os.fstat(dest_fd).st_mode):
-            dir_fd, dir_path = dest_fd, path
-            name = "" if streamed or src.endswith("/.") else os.path.basename(os.path.abspath(src))
-            dest_fd = None
-        elif streamed:
-            raise InvalidArgument("destination must be a directory when copying from stdin")
-        elif dest_fd is not None and src_is_dir:
-            raise InvalidArgument("destination must be a directory when copying a directory")
-        elif dest_fd is not None and fs.mount_source(path):
-            _write_in_place(src, fs.mount_source(path))  # a file mounted there (/etc/hosts): keep the mount
-            return
-        else:
-            found = None if dest.endswith("/") and dest_fd is None else fs.parent(path)
-            if found is None:
-                raise _not_found(dest, f"container {container}")
-            (dir_fd, name), dir_path = found, os.path.dirname(path)
-    finally:
-        if dest_fd is not None:
-            os.close(dest_fd)
+        root = CopyRoot(fs, dir_path, rootless=rootless)
+    except OSError:
+        raise _not_found(dest, f"container {container}") from None
     try:
-        check = None if overwrite else _Conflicts(dir_fd, dir_path)
+        check = None if overwrite else _Conflicts(root.root, dir_path, fs)
         with tempfile.TemporaryFile() as spool:
             with tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as tar:
                 if streamed:
@@ -142,23 +143,9 @@ def copy_in(fs: ContainerFS, src: str | BinaryIO, dest: str, *, container: str, 
                         _write_tree(tar, fd, name, owner=owner, check=check)
                     finally:
                         os.close(fd)
-            _unpack(spool, f"/proc/self/fd/{dir_fd}", rootless)
+            _unpack(spool, dir_path, rootless, shown=dir_path, root=root)
     finally:
-        os.close(dir_fd)
-
-
-def _write_in_place(src: str, target: str) -> None:
-    with open(src, "rb") as source, open(target, "r+b") as out:
-        out.truncate(0)
-        while chunk := source.read(1 << 20):
-            out.write(chunk)
-
-
-def _open_or_none(fs: ContainerFS, path: str) -> int | None:
-    try:
-        return fs.open(path)
-    except OSError:
-        return None
+        root.close()
 
 
 def _retar(stream: BinaryIO, out: tarfile.TarFile, owner: tuple[int, int] | None, check) -> None:
@@ -177,39 +164,46 @@ def _retar(stream: BinaryIO, out: tarfile.TarFile, owner: tuple[int, int] | None
             out.addfile(member, source.extractfile(member) if member.isreg() else None)
 
 
-def _unpack(spool, dest_dir: str, rootless: bool) -> None:
+def _unpack(spool, dest_dir: str, rootless: bool, *, shown: str, root: CopyRoot | None = None) -> None:
+    """The spooled tar as a copy (never as a layer: no whiteouts) into `dest_dir`, or through `root`."""
     from pyctr.snapshot import archive
 
     spool.flush()
-    archive.unpack_layer(f"/proc/self/fd/{spool.fileno()}", "none", dest_dir, rootless=rootless)
+    archive.unpack_copy(f"/proc/self/fd/{spool.fileno()}", dest_dir, shown=shown, rootless=rootless, root=root)
 
 
 class _Conflicts:
     """Refuses (as podman without --overwrite) to replace a directory by a non-directory or back."""
 
-    def __init__(self, dir_fd: int, dir_path: str):
-        self.dir_fd, self.dir_path = dir_fd, dir_path
+    def __init__(self, dir_fd: int, dir_path: str, fs: ContainerFS | None = None):
+        self.dir_fd, self.dir_path, self.fs = dir_fd, dir_path, fs  # `fs`: paths are in that container
 
     def __call__(self, name: str, is_dir: bool) -> None:
-        from pyctr.container import userdb
-
-        parent, _, base = name.strip("/").rpartition("/")
-        if not base or base == ".":
+        parent, _, base = posixpath.normpath("/" + name).strip("/").rpartition("/")
+        if not base:
             return
-        try:
-            fd = userdb.open_in_root(self.dir_fd, parent)
-        except OSError:
-            return
-        try:
-            info = os.stat(base, dir_fd=fd, follow_symlinks=False)
-        except OSError:
-            return
-        finally:
-            os.close(fd)
-        if stat.S_ISDIR(info.st_mode) != is_dir:
+        info = self._lstat(parent, base)
+        if info is not None and stat.S_ISDIR(info.st_mode) != is_dir:
             where = os.path.join(self.dir_path, name.strip("/"))
             how = "mkdir" if is_dir else "open"
             raise InvalidArgument(f"copier: put: error creating \"{where}\": {how} {where}: file exists")
+
+    def _lstat(self, parent: str, base: str) -> os.stat_result | None:
+        from pyctr.container import userdb
+
+        if self.fs is not None:
+            where = self.fs.canonical(posixpath.join(self.dir_path, parent))
+            return self.fs.lstat(posixpath.join(where, base))
+        try:
+            fd = userdb.open_in_root(self.dir_fd, parent)
+        except OSError:
+            return None
+        try:
+            return os.stat(base, dir_fd=fd, follow_symlinks=False)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
 
 # -- the tar writer ------------------------------------------------------------------------------
@@ -230,13 +224,28 @@ def _write_tree(tar: tarfile.TarFile, fd: int, arcname: str, *, fs: ContainerFS 
     for name in sorted(os.listdir(fd)):
         child_arc = f"{arcname}/{name}" if arcname else name
         child_path = f"{path.rstrip('/')}/{name}"
+        mount = fs.mount_at(child_path) if fs else None
+        if mount is not None and mount.kind != "pseudo":  # what the container sees there: the mount
+            try:
+                sub = fs.open(child_path)
+            except OSError:
+                continue
+            try:
+                _write_tree(tar, sub, child_arc, fs=fs, path=child_path, owner=owner, nodes=nodes, check=check)
+            finally:
+                os.close(sub)
+            continue
         try:
             child = os.stat(name, dir_fd=fd, follow_symlinks=False)
         except FileNotFoundError:
             continue  # gone meanwhile (a running container)
         if stat.S_ISDIR(child.st_mode):
-            source = fs.mount_source(child_path) if fs else None
-            sub = os.open(source, _DIR & ~os.O_NOFOLLOW) if source else os.open(name, _DIR, dir_fd=fd)
+            if mount is not None:  # /proc, /sys: the kernel's views are not copied, only their place
+                if check:
+                    check(child_arc, True)
+                _add(tar, child_arc, child, owner=owner, nodes=nodes)
+                continue
+            sub = os.open(name, _DIR, dir_fd=fd)
             try:
                 _write_tree(tar, sub, child_arc, fs=fs, path=child_path, owner=owner, nodes=nodes, check=check)
             finally:
@@ -244,14 +253,7 @@ def _write_tree(tar: tarfile.TarFile, fd: int, arcname: str, *, fs: ContainerFS 
             continue
         if check:
             check(child_arc, False)
-        source = fs.mount_source(child_path) if fs else None
-        if source:  # a file mounted there (/etc/hosts): what the container reads
-            sub = os.open(source, _READ & ~os.O_NOFOLLOW)
-            try:
-                _add(tar, child_arc, os.fstat(sub), fd=sub, owner=owner, nodes=nodes)
-            finally:
-                os.close(sub)
-        elif stat.S_ISREG(child.st_mode):
+        if stat.S_ISREG(child.st_mode):
             sub = os.open(name, _READ, dir_fd=fd)
             try:
                 _add(tar, child_arc, os.fstat(sub), fd=sub, owner=owner, nodes=nodes)
@@ -305,7 +307,7 @@ def import_dir(stream: BinaryIO, directory: str, *, rootless: bool = False) -> N
     with tempfile.TemporaryFile() as spool:
         with tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as tar:
             _retar(stream, tar, None, None)
-        _unpack(spool, directory, rootless)
+        _unpack(spool, directory, rootless, shown=directory)
 
 
 # -- export --------------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ class ContainerProcesses:
 
         record = self._copy_record(name)
         with self._s.tasks.rootfs(record) as rootfs:
-            fs = copy.container_fs(rootfs, record, self._s.containers.bundle(record.id))
+            fs = copy.container_fs(rootfs, record, self._s.containers.bundle(record.id), self._copy_pid(record))
             copy.copy_out(fs, copy.in_workdir(record.workdir, path), out if host_path is None else host_path,
                           container=name, overwrite=overwrite, rootless=self._s.config.rootless)
 
@@ -167,7 +167,7 @@ class ContainerProcesses:
         record = self._copy_record(name)
         with self._s.tasks.rootfs(record) as rootfs:
             owner = tuple(userdb.resolve_user(rootfs, record.user)[:2]) if archive else None
-            fs = copy.container_fs(rootfs, record, self._s.containers.bundle(record.id))
+            fs = copy.container_fs(rootfs, record, self._s.containers.bundle(record.id), self._copy_pid(record))
             copy.copy_in(fs, stream if host_path is None else host_path, copy.in_workdir(record.workdir, path),
                          container=name, owner=owner, overwrite=overwrite, rootless=self._s.config.rootless)
 
@@ -181,6 +181,11 @@ class ContainerProcesses:
             self.copy_from(src_name, src_path, spool)
             copied = spool + "/." if src_path.endswith("/.") else os.path.join(spool, os.listdir(spool)[0])
             self.copy_to(dest_name, copied, dest_path, archive=archive, overwrite=overwrite)
+
+    def _copy_pid(self, record: "ContainerRecord") -> int:
+        """The container's init while its mounts exist (cp then sees them as the container does), else 0."""
+        status = self._s.containers.status(record.id)
+        return (status.pid or 0) if status.state in ("running", "paused", "stopping", "initialized") else 0
 
     def _copy_record(self, name: str) -> "ContainerRecord":
         try:

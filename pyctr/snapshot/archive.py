@@ -1,6 +1,8 @@
 """Unpack an image layer (a tar stream, maybe compressed) into an overlay lower directory.
 
-The one entry point is `unpack_layer`. A layer is untrusted input: every path
+The entry point is `unpack_layer`; `unpack_copy` is its copy mode for cp and
+volume import (a copy is not a layer: no whiteouts, podman's copier's error
+words, and paths maybe resolved from a container's root). A layer is untrusted input: every path
 in it is resolved relative to the destination directory as if that directory
 were `/` (which is what docker and containerd amount to), so that `..`,
 absolute names and symlinks planted by earlier entries are clamped inside it.
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 import errno
 import os
+import posixpath
+import tarfile
 
 from pyctr.snapshot import tarstream
 from pyctr.digest import validate
@@ -37,7 +41,7 @@ from pyctr.snapshot.tarstream import COMPRESSIONS
 from pyctr.snapshot.layerwriter import WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, WHITEOUT_PREFIX  # noqa: F401
 from pyctr.snapshot.tarstream import CHUNK  # noqa: F401
 
-__all__ = ["unpack_layer", "COMPRESSIONS"]
+__all__ = ["unpack_layer", "unpack_copy", "copy_error", "COMPRESSIONS"]
 
 # errno values that say "the store is unwell", not "the layer is bad".
 _STORAGE_ERRNOS = frozenset(
@@ -101,8 +105,62 @@ def unpack_layer(
     return diff_id
 
 
-def _write_entries(source: tarstream.Source, writer: LayerWriter, what: str) -> None:
-    """Every entry of the tar stream through `writer`, then the deferred directory metadata."""
+def unpack_copy(tar_path: str, dest: str, *, shown: str, rootless: bool = False, root=None) -> None:
+    """Unpack the plain tar `tar_path` as a copy (cp, volume import), not as a layer: `.wh.`
+    names are plain files, never whiteouts. Paths resolve under `dest` as under `/`, or through
+    `root` (see LayerWriter). Errors are worded as podman's copier's, with `shown` (the
+    destination directory as the user knows it) in place of `dest`."""
+    what = "copier: put"
+    try:
+        fh = open(tar_path, "rb")
+    except OSError as e:
+        raise StoreError(f"{what}: {e.strerror}") from None
+    with fh:
+        source = tarstream.open_source(fh, "none", what)
+        try:
+            writer = LayerWriter(dest, rootless=rootless, notes=Notes(None), what=what, whiteouts=False, root=root)
+            try:
+                _write_entries(source, writer, what, lambda e, ti: _copy_entry_error(e, ti, shown))
+            finally:
+                writer.close()
+        finally:
+            source.close()
+
+
+def copy_error(path: str, e: OSError | int, ti: tarfile.TarInfo | None = None, *, removing: bool = False) -> str:
+    """podman's copier's words for a failed write of `path` (an entry `ti`, or the item it replaces)."""
+    code = e if isinstance(e, int) else e.errno
+    why = os.strerror(code) if code else str(e)
+    why = why[:1].lower() + why[1:]  # as Go words errno values
+    if removing:
+        unlinked = "/" + path if posixpath.dirname(path) == "/" else path  # podman's own join: "//name"
+        how = f"copier: put: error removing item to be overwritten \"{path}\": unlinkat {unlinked}: {why}"
+    elif ti is None or ti.type in tarfile.REGULAR_TYPES:
+        how = f"copier: put: error opening file \"{path}\" for writing: open {path}: {why}"
+    elif ti.type == tarfile.DIRTYPE:
+        how = f"mkdir {path}: {why}"
+    elif ti.type == tarfile.SYMTYPE:
+        how = f"symlink {ti.linkname} {path}: {why}"
+    elif ti.type == tarfile.LNKTYPE:
+        how = f"link {ti.linkname} {path}: {why}"
+    else:
+        how = f"mknod {path}: {why}"
+    return f"copier: put: error creating \"{path}\": {how}"
+
+
+def _copy_entry_error(e: OSError, ti: tarfile.TarInfo | None, shown: str) -> PyctrError:
+    if ti is None:
+        return StoreError(f"copier: put: setting directory times under \"{shown}\": {e.strerror or e}")
+    rel = posixpath.normpath("/" + ti.name).lstrip("/")
+    path = posixpath.join(shown, rel) if rel else shown
+    message = copy_error(path, e, ti)
+    return StoreError(message) if e.errno in _STORAGE_ERRNOS else UnsafeArchive(message)
+
+
+def _write_entries(source: tarstream.Source, writer: LayerWriter, what: str, error=None) -> None:
+    """Every entry of the tar stream through `writer`, then the deferred directory metadata.
+    `error(OSError, TarInfo or None)`: the PyctrError to raise for a failed entry (None: layer wording)."""
+    error = error or (lambda e, ti: _entry_error(e, ti.name if ti else "(directory times)", what))
     tar = tarstream.open_tar(source, what)
     last = "(start of the archive)"
     try:
@@ -117,7 +175,7 @@ def _write_entries(source: tarstream.Source, writer: LayerWriter, what: str) -> 
             try:
                 writer.entry(tar, ti)
             except OSError as e:
-                raise _entry_error(e, ti.name, what) from None
+                raise error(e, ti) from None
             except (ValueError, OverflowError) as e:
                 raise UnsafeArchive(f"{what}: entry {ti.name!r}: {e}") from None
             last = ti.name
@@ -127,7 +185,7 @@ def _write_entries(source: tarstream.Source, writer: LayerWriter, what: str) -> 
     try:
         writer.finish()
     except OSError as e:
-        raise _entry_error(e, "(directory times)", what) from None
+        raise error(e, None) from None
     except (ValueError, OverflowError) as e:  # an absurd mtime such as inf on a directory
         raise UnsafeArchive(f"{what}: directory times: {e}") from None
 

@@ -67,13 +67,26 @@ class Notes:
 
 
 class LayerWriter:
-    """Creates tar entries in the directory `dest`; raises OSError as the kernel does (the caller words it)."""
+    """Creates tar entries in the directory `dest`; raises OSError as the kernel does (the caller words it).
 
-    def __init__(self, dest: str, *, rootless: bool, notes: Notes, what: str):
+    Copy mode (`whiteouts=False`, for cp and volume import): `.wh.` names are plain names, never
+    whiteouts or opaque markers, since a copy is not a layer. `root` then replaces the LayerRoot
+    of `dest`: an object with its methods (parent, resolve_dir, create, remove, forget, root,
+    close) that resolves paths some other way (a container's root), and may have
+    `before_entry(parent, base, rel, ti) -> bool` (False: skip the entry; raises to refuse it).
+    """
+
+    def __init__(self, dest: str, *, rootless: bool, notes: Notes, what: str, whiteouts: bool = True, root=None):
         self.rootless = rootless
         self.notes = notes
         self.what = what
-        self.fs = LayerRoot(dest, rootless=rootless, what=what, on_dir_removed=self._drop_deferred)
+        self.whiteouts = whiteouts
+        if root is None:
+            self.fs = LayerRoot(dest, rootless=rootless, what=what, on_dir_removed=self._drop_deferred)
+        else:
+            self.fs = root
+            root.on_dir_removed = self._drop_deferred
+        self.before_entry = getattr(root, "before_entry", None)
         self.opaque_xattr = "user.overlay.opaque" if rootless else "trusted.overlay.opaque"
         self._dir_times: dict[str, tuple[int, int]] = {}
         self._dir_modes: dict[str, int] = {}  # rootless: modes that would lock us out, set at the end
@@ -85,12 +98,14 @@ class LayerWriter:
         """Create the entry `ti`; its data (for a file) is read from `tar`."""
         rel = normalize(ti.name, self.what)
         parent, _, base = rel.rpartition("/")
-        if parent.startswith(WHITEOUT_META_PREFIX) or "/" + WHITEOUT_META_PREFIX in parent:
+        if self.whiteouts and (parent.startswith(WHITEOUT_META_PREFIX) or "/" + WHITEOUT_META_PREFIX in parent):
             return  # inside an aufs bookkeeping directory
         if not (0 <= ti.uid <= _MAX_ID and 0 <= ti.gid <= _MAX_ID):
             raise UnsafeArchive(f"{self.what}: entry {ti.name!r} has an invalid owner {ti.uid}:{ti.gid}")
-        if base.startswith(WHITEOUT_PREFIX):
+        if self.whiteouts and base.startswith(WHITEOUT_PREFIX):
             self._whiteout(parent, base, rel, ti)
+            return
+        if self.before_entry is not None and not self.before_entry(parent, base, rel, ti):
             return
         kind = ti.type
         if rel == "":
