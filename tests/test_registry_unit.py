@@ -219,6 +219,8 @@ def test_plain_http_only_for_loopback_or_insecure():
         remote.get_manifest("latest")
     assert schemes == ["https"]
     assert "--tls-verify=false" in (err.value.hint or "")
+    assert str(err.value) == ('pinging container registry registry.example: Get "https://registry.example/v2/": '
+                              'http: server gave HTTP response to HTTPS client')  # podman 4.3.1's words
     schemes.clear()
     insecure = RegistryClient(parse("registry.example/app"), tls_verify=False, transport=httpx.MockTransport(handler), sleep=lambda s: None)
     with insecure:

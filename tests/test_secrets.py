@@ -169,6 +169,15 @@ def test_run_with_secrets(pyctr, image, tmp_path):
     # A container keeps its copy: the secret may go (podman allows it), the container still starts.
     pyctr("create", "--name", "keeps", "--secret", "db", image, "cat", "/run/secrets/db")
     pyctr("create", "--name", "keeps-env", "--secret", "db,type=env", image, "sh", "-c", "echo $db")
+    # inspect's Config.Secrets as podman 4.3.1's: the file secrets with their ID (env ones are not listed).
+    secret_id = pyctr("secret", "inspect", "--format", "{{.ID}}", "db").stdout.strip()
+    pyctr("create", "--name", "owned", "--secret", "db", "--secret", "db,target=/t2,uid=1,gid=2,mode=0400", image, "true")
+    assert json.loads(pyctr("inspect", "--format", "{{json .Config.Secrets}}", "owned").stdout) == [
+        {"Name": "db", "ID": secret_id, "UID": 0, "GID": 0, "Mode": 292},
+        {"Name": "db", "ID": secret_id, "UID": 1, "GID": 2, "Mode": 256}]
+    config = json.loads(pyctr("container", "inspect", "owned").stdout)[0]["Config"]
+    assert list(config)[list(config).index("Secrets") - 1] == "Umask"  # where podman puts it
+    assert "Secrets" not in json.loads(pyctr("container", "inspect", "keeps-env").stdout)[0]["Config"]
     pyctr("secret", "rm", "db")
     assert pyctr("start", "-a", "keeps").stdout == "hunter2"
     assert pyctr("start", "-a", "keeps-env").stdout == "hunter2\n"

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 
+from tests.conftest import wait_for
+
 
 def test_volume_create_options_and_errors(pyctr, store):
     bad = pyctr("volume", "create", "--driver", "foo", "vx", check=False)
@@ -85,3 +87,69 @@ def test_volume_export_import_mount(pyctr, store, tmp_path):
     point = pyctr("volume", "mount", "mem").stdout.strip()
     assert point in store.mounts()
     assert pyctr("volume", "unmount", "mem").stdout == "mem\n" and point not in store.mounts()
+
+
+def test_tmpfs_volume_is_mounted_only_while_used(pyctr, image, store, tmp_path):
+    # podman 4.3.1 counts the users of a volume with options (MountCount): mounted at a container's
+    # start, unmounted when the last one ends; the second run below sees an empty tmpfs.
+    pyctr("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "tv")
+    point = json.loads(pyctr("volume", "inspect", "tv").stdout)[0]["Mountpoint"]
+    assert point not in store.mounts()  # not at create
+    pyctr("run", "--rm", "-v", "tv:/t", image, "sh", "-c", "echo hi > /t/f")
+    assert point not in store.mounts()
+    assert pyctr("run", "--rm", "-v", "tv:/t", image, "ls", "/t").stdout == ""
+    pyctr("run", "-d", "--name", "holder", "-v", "tv:/t", image, "sleep", "60")
+    assert pyctr("volume", "inspect", "--format", "{{.MountCount}}", "tv").stdout == "1\n"
+    # volume mount/unmount count too; unmount with no user left does nothing (and prints the name).
+    assert pyctr("volume", "mount", "tv").stdout.strip() == point
+    assert pyctr("volume", "inspect", "--format", "{{.MountCount}}", "tv").stdout == "2\n"
+    pyctr("volume", "unmount", "tv")
+    pyctr("stop", "-t", "0", "holder")
+    assert wait_for(lambda: point not in store.mounts())  # the container's cleanup, after its exit
+    assert pyctr("volume", "unmount", "tv").stdout == "tv\n"
+    # export/import mount it for themselves and leave it as they found it.
+    pyctr("volume", "export", "-o", tmp_path / "tv.tar", "tv")
+    pyctr("volume", "import", "tv", tmp_path / "tv.tar")
+    assert point not in store.mounts()
+    pyctr("rm", "holder")
+
+
+def test_volume_prune_asks_first(pyctr):
+    # podman 4.3.1: the volumes that would go, then the question; none: no question; EOF: `Error: EOF`, 125.
+    warning = ("WARNING! This will remove all volumes not used by at least one container. "
+               "The following volumes will be removed:\n")
+    pyctr("volume", "create", "--label", "k=v", "pa")
+    pyctr("volume", "create", "pb")
+    eof = pyctr("volume", "prune", check=False)
+    assert (eof.returncode, eof.stdout, eof.stderr) == (
+        125, warning + "pa\npb\nAre you sure you want to continue? [y/N] ", "Error: EOF\n")
+    assert pyctr("volume", "prune", input="n\n").stdout.endswith("[y/N] ")
+    assert pyctr("volume", "prune", "--filter", "label=nosuch").stdout == warning + "No dangling volumes found\n"
+    bad = pyctr("volume", "prune", "--filter", "foo=bar", check=False)
+    assert (bad.returncode, bad.stderr) == (125, 'Error: "foo" is an invalid volume filter\n')
+    assert pyctr("volume", "prune", "--filter", "label=k", input="y\n").stdout.endswith("[y/N] pa\n")
+    assert pyctr("volume", "ls", "-q").stdout == "pb\n"
+    # container prune shares the question (podman: 125 on EOF).
+    eof = pyctr("container", "prune", check=False)
+    assert (eof.returncode, eof.stderr) == (125, "Error: EOF\n")
+
+
+def test_volume_inspect_shows_what_it_found(pyctr):
+    # podman 4.3.1: the volumes found, then an error per missing one (125).
+    pyctr("volume", "create", "va")
+    out = pyctr("volume", "inspect", "va", "missing", check=False)
+    assert [d["Name"] for d in json.loads(out.stdout)] == ["va"]
+    assert (out.returncode, out.stderr) == (125, "Error: inspecting object: no such volume missing\n")
+    bad = pyctr("volume", "inspect", check=False)
+    assert bad.stderr == "Error: provide one or more volume names or use --all\n"
+    assert pyctr("volume", "inspect", "--format", "{{.Name}} {{.MountCount}}", "--all").stdout == "va 0\n"
+
+
+def test_a_killed_volume_rm_is_swept_up(pyctr, store):
+    # What `volume rm` renamed away before it was killed goes at the next create, rm or prune.
+    leftover = store.root / "volumes" / ".removing-old-999999"
+    (leftover / "_data").mkdir(parents=True)
+    (leftover / "_data" / "file").write_text("x")
+    pyctr("volume", "create", "fresh")
+    assert not leftover.exists()
+    assert pyctr("volume", "ls", "-q").stdout == "fresh\n"

@@ -39,7 +39,7 @@ def pull(
 
             raise InvalidArgument("no password given in --creds USER:PASSWORD")
         creds = f"{creds}:{typer.prompt('Password', hide_input=True)}"
-    options = dict(platform=platform, tls_verify=tls_verify, authfile=authfile, progress=for_stream(quiet),
+    options = dict(platform=platform, tls_verify=tls_verify, authfile=authfile, progress=for_stream(quiet) or _warnings_only,
                    credentials=creds, cert_dir=cert_dir, arch=arch, os_name=os_name, variant=variant)
     images_api = engine(ctx).images
     if all_tags:
@@ -49,25 +49,36 @@ def pull(
     typer.echo(images_api.pull(image, **options).id)
 
 
-def _split_name(name: str) -> tuple[str, str]:
-    repo, _, tag = name.rpartition(":")
-    return repo, tag
+def _warnings_only(event) -> None:
+    """pull -q: no progress, but a warning still shows, as podman logs it (logrus's line)."""
+    import time
+
+    if event.kind == "warning":
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        sys.stderr.write(f"time=\"{stamp}\" level=warning msg=\"{event.message}\"\n")
 
 
-def _image_rows(records, *, no_trunc: bool) -> list[dict]:
-    """One row per name (podman lists an image once per repository:tag); an image known only by
-    digest is `REPO <none>`, one without any name `<none> <none>`."""
-    rows = []
-    for rec in records:
+def _display_rows(rows, *, no_trunc: bool) -> list[dict]:
+    """The engine's image rows as the fields `--format` templates name."""
+    from pyctr.cli.views import go_time
+
+    out = []
+    for row in rows:
+        rec = row.record
         created_ts = units.parse_created(rec.created)
-        image_id = f"sha256:{rec.id}" if no_trunc else rec.id[:12]
-        base = {
-            "ID": image_id,
+        out.append({
+            "ID": f"sha256:{rec.id}" if no_trunc else rec.id[:12],
             "Id": rec.id,
             "Digest": rec.manifest_digest,
-            "Created": int(created_ts) if created_ts else 0,
-            "CreatedAt": rec.created,
+            "Created": units.since(created_ts),  # imageReporter's methods: human, and Go's time.Time
+            "CreatedAt": go_time(created_ts or 0),
             "CreatedSince": units.since(created_ts),
+            "CreatedTime": go_time(created_ts or 0),
+            "SharedSize": 0,
+            "ParentId": "",
+            "IsReadOnly": False,
+            "Labels": {},
+            "Containers": 0,
             "Size": units.human_size(rec.size),
             "VirtualSize": rec.size,
             "Names": list(rec.names) + list(rec.digest_names),
@@ -76,21 +87,10 @@ def _image_rows(records, *, no_trunc: bool) -> list[dict]:
             "History": ", ".join(rec.names_history or rec.names),
             "Dangling": not rec.names and not rec.digest_names,
             "ReadOnly": False,
-        }
-        if rec.names:
-            names = [_split_name(name) for name in rec.names]
-        elif rec.digest_names:
-            names = list(dict.fromkeys((name.split("@")[0], "<none>") for name in rec.digest_names))
-        else:
-            names = [("<none>", "<none>")]
-        for repo, tag in names:
-            rows.append({**base, "Repository": repo, "Tag": tag})
-    return rows
-
-
-IMAGE_HEADERS = {"ID": "IMAGE ID", "Id": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
-                 "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "Size": "SIZE", "History": "HISTORY",
-                 "ReadOnly": "READONLY"}
+            "Repository": row.repository,
+            "Tag": row.tag,
+        })
+    return out
 
 
 def images(
@@ -108,58 +108,28 @@ def images(
     fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="json, or a Go template such as '{{.Repository}}:{{.Tag}}'."),
 ) -> None:
     """List images in local storage."""
-    from pyctr.image.listing import sort_key
-
-    key = sort_key(sort)  # a bad key fails before any work, as podman
-    records = engine(ctx).images.list(filter_name, filters=filters)
-    rows = sorted(_image_rows(records, no_trunc=no_trunc), key=key)
+    images_api = engine(ctx).images
+    image_rows = images_api.rows(filter_name, filters=filters, sort=sort)
+    rows = _display_rows(image_rows, no_trunc=no_trunc)
     if quiet:
         ids = list(dict.fromkeys(row["ID"] for row in rows))
         if ids:
             typer.echo("\n".join(ids))
         return
-    if fmt and fmt.strip() == "json":
-        images_api, by_id = engine(ctx).images, {rec.id: rec for rec in records}
-        counts = images_api.container_counts()
-        output.print_json([_image_json(by_id[image_id], images_api.labels(by_id[image_id]), counts.get(image_id, 0))
-                           for image_id in dict.fromkeys(row["Id"] for row in rows)])
+    from pyctr.cli import gotemplate, reporters
+
+    if fmt and gotemplate.is_json_format(fmt):
+        output.print_json(images_api.summaries(image_rows))
         return
     if fmt:
-        if ".Labels" in fmt or ".Containers" in fmt:  # read only when asked: a config file per image
-            images_api, by_id = engine(ctx).images, {rec.id: rec for rec in records}
-            counts = images_api.container_counts()
-            for row in rows:
-                row["Labels"], row["Containers"] = images_api.labels(by_id[row["Id"]]), counts.get(row["Id"], 0)
-        output.print_rows(fmt, rows, IMAGE_HEADERS, heading=not noheading)
-        return
-    headers = ["REPOSITORY", "TAG"] + (["DIGEST"] if digests else []) + ["IMAGE ID", "CREATED", "SIZE"] + (["HISTORY"] if history else [])
-    table = [
-        [r["Repository"], r["Tag"]] + ([r["Digest"]] if digests else []) + [r["ID"], r["CreatedSince"], r["Size"]]
-        + ([r["History"]] if history else [])
-        for r in rows
-    ]
-    output.print_table(headers, table, heading=not noheading)
-
-
-def _image_json(rec, labels: dict, containers: int) -> dict:
-    """An entry of `images --format json`, with podman's field names (RepoTags is null in podman 4.3.1)."""
-    created = units.parse_created(rec.created)
-    return {
-        "Id": rec.id,
-        "ParentId": "",
-        "RepoTags": None,
-        "RepoDigests": list(rec.repo_digests),
-        "Size": rec.size,
-        "SharedSize": 0,
-        "VirtualSize": rec.size,
-        "Labels": labels or None,  # null without labels, as podman
-        "Containers": containers,
-        "Names": list(rec.names) + list(rec.digest_names),
-        "Digest": rec.manifest_digest,
-        "History": list(rec.names_history or rec.names),
-        "Created": int(created) if created else 0,
-        "CreatedAt": rec.created,
-    }
+        if "Labels" in fmt or "Containers" in fmt or "json" in fmt or "{{." not in fmt:
+            counts = images_api.container_counts()  # read only when shown: a config file per image
+            for row, image_row in zip(rows, image_rows):
+                row["Labels"], row["Containers"] = images_api.labels(image_row.record), counts.get(row["Id"], 0)
+    else:  # podman's own layout
+        fmt = ("table {{.Repository}}\t{{.Tag}}\t" + ("{{.Digest}}\t" if digests else "")
+               + "{{.ID}}\t{{.Created}}\t{{.Size}}" + ("\t{{.History}}" if history else ""))
+    output.print_report(reporters.IMAGES, fmt, reporters.IMAGES.rows(rows), heading=not noheading)
 
 
 def inspect(
@@ -224,11 +194,16 @@ def rmi(
 def prune(
     ctx: typer.Context,
     all_images: bool = typer.Option(False, "--all", "-a", help="Remove all unused images, not just dangling ones."),
-    external: bool = typer.Option(False, "--external", help="Also images used by external containers (pyctr has none)."),
+    external: bool = typer.Option(False, "--external", help="Also images used by external containers (pyctr makes none: no effect)."),
     filters: List[str] = typer.Option([], "--filter", metavar="KEY=VALUE", help="Provide filter values (as images --filter, e.g. label=KEY=VALUE, until=1h)."),
     force: bool = typer.Option(False, "--force", "-f", help="Do not ask for confirmation."),
 ) -> None:
     """Remove unused images."""
+    from pyctr.cli.confirm import confirm
+
+    what = "images without at least one container associated with them" if all_images else "dangling images"
+    if not force and not confirm(f"WARNING! This command removes all {what}.\n"):
+        return
     for image_id in engine(ctx).images.prune(all_images=all_images, filters=filters):
         typer.echo(image_id)
 
@@ -245,18 +220,15 @@ def mount(
     if fmt is not None and fmt.strip() != "json":
         raise InvalidArgument(f"unknown --format argument: \"{fmt}\"")
     images_api = engine(ctx).images
-    if all_images:
-        names = [record.id for record in images_api.list()]
-        for name in names:
-            images_api.mount(name)
     if not names or all_images:
-        mounted = images_api.mounted()
+        mounted = images_api.mount_all() if all_images else images_api.mounted()
         if fmt:
             output.print_json([{"id": rec.id, "Names": [rec.manifest_digest], "Repositories": list(rec.names),
                                 "mountpoint": str(point)} for rec, point in mounted])
-        elif mounted:
-            output.print_table(["NAME", "MOUNTPOINT"], [[(rec.names or [rec.id[:12]])[0], str(point)] for rec, point in mounted],
-                               heading=False)
+        elif mounted:  # podman's tabwriter layout
+            from pyctr.cli import tabwriter
+
+            tabwriter.write(None, [[(rec.names or [rec.id[:12]])[0], str(point)] for rec, point in mounted])
         return
     for name in names:
         typer.echo(str(images_api.mount(name)))

@@ -47,6 +47,8 @@ class PlainProgress:
             return "Writing manifest to image destination"
         if event.kind == "note":
             return f"Note: {event.message}"
+        if event.kind == "warning":
+            return f"WARNING: {event.message}"
         return None
 
 

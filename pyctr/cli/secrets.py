@@ -13,7 +13,6 @@ from pyctr.cli.parsing import PyctrTyper
 secret_app = PyctrTyper(help="Manage secrets.", no_args_is_help=True)
 
 TABLE = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.CreatedAt}}\t{{.UpdatedAt}}"
-HEADERS = {"ID": "ID", "Name": "NAME", "Driver": "DRIVER", "CreatedAt": "CREATED", "UpdatedAt": "UPDATED"}
 # podman's --pretty layout, spaces and all.
 PRETTY = ("ID:              {ID}\nName:              {Name}\nDriver:            {Driver}\n"
           "Created at:        {Created}\nUpdated at:        {Updated}\n")
@@ -70,13 +69,10 @@ def ls(
         return
     rows = [{"ID": s.id, "Name": s.name, "Driver": s.driver, "CreatedAt": units.since(s.created),
              "UpdatedAt": units.since(s.updated)} for s in secrets]
-    template = fmt or TABLE
-    if noheading and template.startswith("table"):
-        from pyctr.cli import gotemplate
+    from pyctr.cli import reporters
 
-        sys.stdout.write("".join(gotemplate.render_rows(template, rows, HEADERS).splitlines(True)[1:]))
-        return
-    output.print_formatted(template, rows, headers=HEADERS)
+    # podman 4.3.1's secret ls knows no "json" format: a template like any other (it prints "json")
+    output.print_report(reporters.SECRETS, fmt or TABLE, reporters.SECRETS.rows(rows), heading=not noheading)
 
 
 secret_app.command("list", hidden=True)(ls)
@@ -109,7 +105,9 @@ def inspect(
         if errors:
             raise errors[-1]
         return
-    output.print_inspect(fmt, found, errors)
+    from pyctr.cli import reporters
+
+    output.print_inspect(fmt, found, errors, types=reporters.SECRET_TYPES, prefix="", indent=4)
 
 
 @secret_app.command("rm")
@@ -119,10 +117,6 @@ def rm(
     all_secrets: bool = typer.Option(False, "--all", "-a", help="Remove all secrets."),
 ) -> None:
     """Remove secrets (containers that use them keep their own copy)."""
-    from pyctr.errors import InvalidArgument
-
-    if bool(names) == all_secrets:
-        raise InvalidArgument("`pyctr secret rm` requires one argument, or the --all flag")
     reports = engine(ctx).secrets.remove(names, all_secrets=all_secrets)
     output.print_reports(reports, label=lambda report: report.id)
 

@@ -45,13 +45,17 @@ def ls(
         if volumes:
             typer.echo("\n".join(v.name for v in volumes))
         return
-    rows = [v.inspect() for v in volumes]
-    if fmt:
-        output.print_rows(fmt, rows, {"Name": "VOLUME NAME", "Driver": "DRIVER", "Mountpoint": "MOUNTPOINT"},
-                          heading=not noheading)
+    from pyctr.cli import gotemplate, reporters, views
+
+    rows = engine(ctx).volumes.documents(volumes)
+    if fmt and gotemplate.is_json_format(fmt):
+        output.print_json([views.volume_json(r) for r in rows], 2, empty_quirk=True)
         return
-    if rows:  # as podman: nothing at all, not even the heading, when no volume is listed
-        output.print_table(["DRIVER", "VOLUME NAME"], [[r["Driver"], r["Name"]] for r in rows], heading=not noheading)
+    if not rows:  # as podman: nothing at all, not even a heading, when no volume is listed
+        return
+    output.print_report(reporters.VOLUMES, fmt or "table {{.Driver}}\t{{.Name}}",
+                        reporters.VOLUMES.rows([views.volume_row(r) for r in rows], [views.volume_json(r) for r in rows]),
+                        heading=not noheading)
 
 
 volume_app.command("list", hidden=True)(ls)
@@ -65,17 +69,10 @@ def inspect(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json (default), or a Go template."),
 ) -> None:
     """Show volumes' details."""
-    from pyctr.errors import InvalidArgument
+    from pyctr.cli import views
 
-    volumes_api = engine(ctx).volumes
-    if all_volumes == bool(names):
-        raise InvalidArgument("provide one or more volume names or use --all")
-    volumes = volumes_api.list() if all_volumes else [volumes_api.get(n) for n in names]
-    results = [v.inspect() for v in volumes]
-    if fmt and fmt.strip() != "json":
-        output.print_each(fmt, results)
-    else:
-        output.print_json(results)
+    results, errors = engine(ctx).volumes.inspect(names, all_volumes=all_volumes)
+    output.print_inspect(fmt, [views.volume_json(r) for r in results], errors)
 
 
 @volume_app.command("rm")
@@ -101,7 +98,20 @@ def prune(
     force: bool = typer.Option(False, "--force", "-f", help="Do not ask for confirmation."),
 ) -> None:
     """Remove volumes no container uses."""
-    for name in engine(ctx).volumes.prune(filters=filters):
+    volumes_api = engine(ctx).volumes
+    if not force:
+        from pyctr.cli.confirm import confirm
+
+        # As podman: the volumes that would go, then the question (none: no question).
+        typer.echo("WARNING! This will remove all volumes not used by at least one container. "
+                   "The following volumes will be removed:")
+        names = [volume.name for volume in volumes_api.prunable(filters=filters)]
+        if not names:
+            typer.echo("No dangling volumes found")
+            return
+        if not confirm("\n".join(names) + "\n"):
+            return
+    for name in volumes_api.prune(filters=filters):
         typer.echo(name)
 
 

@@ -98,6 +98,7 @@ class SecretRef:
     uid: int = 0  # mount only: the file's owner and mode in the container
     gid: int = 0
     mode: int = 0o444
+    id: str = ""  # the secret's ID, noted at create (inspect's Config.Secrets)
 
 
 @value

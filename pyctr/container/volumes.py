@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -46,8 +47,8 @@ class Volume:
         """A tmpfs or device volume: mounted on its directory when a container uses it."""
         return bool(self.options.get("type") or self.options.get("device"))
 
-    def inspect(self) -> dict:
-        """podman's `volume inspect` fields."""
+    def inspect(self, mount_count: int = 0) -> dict:
+        """podman's `volume inspect` fields; `mount_count`: VolumeService.mount_count."""
         options = dict(self.options)
         doc = {
             "Name": self.name,
@@ -66,6 +67,7 @@ class Volume:
             doc["GID"] = self.gid
         doc["Options"] = dict(sorted(options.items()))  # as podman prints a map
         doc["Anonymous"] = self.anonymous
+        doc["MountCount"] = mount_count
         return doc
 
 
@@ -112,6 +114,7 @@ class VolumeService:
             raise InvalidArgument(f"volume name {name!r} is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
         makedirs(self.dir)
         with locked(self.dir / ".lock"):
+            self._sweep()
             existing = self._load(name)
             if existing:
                 if exist_ok:
@@ -145,27 +148,62 @@ class VolumeService:
         return [v for v in (self._load(n) for n in names if not n.startswith(".")) if v]
 
     def use(self, name: str | None, *, anonymous: bool = False) -> Volume:
-        """The volume a container is about to mount (made on first use); a tmpfs or device
-        volume is mounted on its directory, as podman's local driver mounts it at use."""
-        volume = self.create(name, exist_ok=True, anonymous=anonymous)
+        """The volume a container is made with (made on first use); a tmpfs or device volume is
+        mounted only while a container runs with it (hold)."""
+        return self.create(name, exist_ok=True, anonymous=anonymous)
+
+    def _holders_file(self, volume: Volume) -> Path:
+        return self.dir / volume.name / "holders.json"
+
+    def mount_count(self, volume: Volume) -> int:
+        """podman's MountCount: how many users hold a tmpfs or device volume mounted."""
+        if not volume.mounted_at_use:
+            return 0
+        return len((read_json(self._holders_file(volume)) or {}).get("holders") or [])
+
+    def hold(self, name: str, holder: str) -> Volume:
+        """Count `holder` (a container ID, once; or "" once per `volume mount`) among the users of
+        a tmpfs or device volume, mounting it for the first (podman's MountCount)."""
+        from pyctr.linux import mount
+
+        volume = self.get(name)
         if volume.mounted_at_use:
             with locked(self.dir / ".lock"):
-                _mount(volume)
+                mounted = mount.is_mountpoint(volume.mountpoint)
+                holders = ((read_json(self._holders_file(volume)) or {}).get("holders") or []) if mounted else []
+                if not mounted:
+                    _mount(volume)  # users counted before a reboot are gone with the mount
+                if holder == "" or holder not in holders:
+                    holders.append(holder)
+                atomic_write_json(self._holders_file(volume), {"holders": holders})
+        return volume
+
+    def release(self, name: str, holder: str) -> Volume | None:
+        """`holder` no longer uses the volume; the last user's release unmounts a tmpfs or device volume."""
+        try:
+            volume = self.get(name)
+        except VolumeNotFound:
+            return None
+        if volume.mounted_at_use:
+            with locked(self.dir / ".lock"):
+                holders = (read_json(self._holders_file(volume)) or {}).get("holders") or []
+                if holder in holders:
+                    holders.remove(holder)
+                if not holders:
+                    _unmount(volume)
+                if self._holders_file(volume).parent.exists():
+                    atomic_write_json(self._holders_file(volume), {"holders": holders})
         return volume
 
     def mount(self, name: str) -> Volume:
-        """`volume mount`: a tmpfs or device volume mounted on its directory (others need nothing)."""
-        volume = self.get(name)
-        if volume.mounted_at_use:
-            with locked(self.dir / ".lock"):
-                _mount(volume)
-        return volume
+        """`volume mount`: one more user of a tmpfs or device volume (others need no mount)."""
+        return self.hold(name, "")
 
     def unmount(self, name: str) -> Volume:
-        volume = self.get(name)
-        if volume.mounted_at_use:
-            with locked(self.dir / ".lock"):
-                _unmount(volume)
+        """`volume unmount`: one user fewer; unmounted by the last (no user: nothing to do, as podman)."""
+        volume = self.release(name, "")
+        if volume is None:
+            raise VolumeNotFound(f"no volume with name \"{name}\" found: no such volume")
         return volume
 
     def remove(self, name: str, *, users: list[str]) -> None:
@@ -176,10 +214,47 @@ class VolumeService:
                 f"volume {name} is being used by the following container(s): {', '.join(users)}: volume is being used"
             )
         with locked(self.dir / ".lock"):
+            self._sweep()
             _unmount(volume)  # never delete what a device or bind volume holds
             gone = self.dir / f".removing-{volume.name}-{os.getpid()}"
             os.rename(self.dir / volume.name, gone)
             shutil.rmtree(gone, ignore_errors=True)
+
+    def _sweep(self) -> None:
+        """What a killed `volume rm` left (its renamed directory); under the lock, so no remove is running."""
+        try:
+            leftovers = [n for n in os.listdir(self.dir) if n.startswith(".removing-")]
+        except FileNotFoundError:
+            return
+        from pyctr.linux import mount
+
+        for name in leftovers:
+            data = str(self.dir / name / "_data")
+            if mount.is_mountpoint(data):  # killed before its unmount finished: never delete a device's files
+                mount.unmount(data, lazy=True)
+                if mount.is_mountpoint(data):
+                    continue
+            shutil.rmtree(self.dir / name, ignore_errors=True)
+
+
+def hold_for(root: Path, record) -> None:
+    """A container about to run: its tmpfs and device volumes mounted and counted (podman mounts
+    them at start, not at create)."""
+    names = [m["volume_name"] for m in record.mounts if m.get("volume_name")]
+    if names:
+        service = VolumeService(root)
+        for name in names:
+            with contextlib.suppress(VolumeNotFound):  # removed meanwhile: runc will say what is missing
+                service.hold(name, record.id)
+
+
+def release_for(root: Path, record) -> None:
+    """A container that ended: it no longer holds its volumes (the last user unmounts them)."""
+    names = [m["volume_name"] for m in record.mounts if m.get("volume_name")]
+    if names:
+        service = VolumeService(root)
+        for name in names:
+            service.release(name, record.id)
 
 
 def _mount(volume: Volume) -> None:

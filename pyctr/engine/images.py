@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pyctr.engine.services import Services
     from pyctr.image.index import ImageRecord
     from pyctr.image.history import HistoryEntry
+    from pyctr.image.listing import ImageRow
     from pyctr.image.pull import Progress
     from pyctr.snapshot.diff import Change
 
@@ -47,9 +48,33 @@ class Images:
         """Pull `name` (a reference; short names resolve to docker.io) and return the local image.
         `credentials`: USER:PASSWORD instead of the stored login; `cert_dir`: the registry's CA and
         client certificates; `arch`/`os_name`/`variant`: parts of the platform (not with `platform`)."""
-        return self._s.images.pull(name, platform=_platform(platform, arch, os_name, variant), tls_verify=tls_verify,
-                                   authfile=authfile, progress=progress, credentials=_credentials(credentials),
-                                   cert_dir=cert_dir)
+        record = self._s.images.pull(name, platform=_platform(platform, arch, os_name, variant), tls_verify=tls_verify,
+                                     authfile=authfile, progress=progress, credentials=_credentials(credentials),
+                                     cert_dir=cert_dir)
+        self._check_platform(record, platform, arch, os_name, variant, progress)
+        return record
+
+    def _check_platform(self, record: "ImageRecord", platform: str | None, arch: str | None, os_name: str | None,
+                        variant: str | None, progress: "Progress | None") -> None:
+        """As podman 4.3.1: a platform asked for that the pulled image is not of (a single-platform
+        image is pulled whatever its platform) is a warning, reported as a PullEvent("warning")."""
+        from pyctr.image import oci
+        from pyctr.image.pull import PullEvent
+
+        if progress is None or not (platform or arch or os_name or variant):
+            return
+        host = oci.Platform.host()
+        if platform:
+            wanted = oci.Platform.parse(platform)
+        else:
+            wanted = oci.Platform(os_name or host.os, oci.Platform.parse(f"linux/{arch}").architecture if arch else host.architecture,
+                                  variant)
+        config = self._s.images.config_of(record)
+        got = oci.Platform(str(config.get("os") or ""), str(config.get("architecture") or ""), config.get("variant") or None)
+        same_variant = not wanted.variant or (got.variant or _DEFAULT_VARIANT.get(got.architecture)) == wanted.variant
+        if (got.os, got.architecture) != (wanted.os, wanted.architecture) or not same_variant:
+            progress(PullEvent("warning", message=f"image platform ({_go_platform(got)}) does not match the expected "
+                                                  f"platform ({_go_platform(wanted)})"))
 
     def pull_all_tags(self, name: str, *, platform: str | None = None, tls_verify: bool | None = None,
                       authfile: str | None = None, progress: "Progress | None" = None, credentials: str | None = None,
@@ -64,8 +89,12 @@ class Images:
         creds = _credentials(credentials)
         tags = self._s.images.remote_tags(repo, tls_verify=tls_verify, authfile=authfile, credentials=creds, cert_dir=cert_dir)
         wanted = _platform(platform, arch, os_name, variant)
-        return [self._s.images.pull(f"{repo}:{tag}", platform=wanted, tls_verify=tls_verify, authfile=authfile,
-                                    progress=progress, credentials=creds, cert_dir=cert_dir) for tag in tags]
+        records = []
+        for tag in tags:
+            records.append(self._s.images.pull(f"{repo}:{tag}", platform=wanted, tls_verify=tls_verify, authfile=authfile,
+                                               progress=progress, credentials=creds, cert_dir=cert_dir))
+            self._check_platform(records[-1], platform, arch, os_name, variant, progress)
+        return records
 
     def list(self, name: str | None = None, *, filters: list[str] | None = None) -> list["ImageRecord"]:
         """Newest first; with `name`, only the image it names (as get() finds it), if any;
@@ -79,11 +108,27 @@ class Images:
         if filters:
             from pyctr.image import listing
 
-            for key, values in listing.parse_filters(filters).items():
-                for value in values:
-                    keep = self._image_filter(key, value)
-                    records = [record for record in records if keep(record)]
+            for key, value, negated in listing.parse_filters(filters):
+                keep = self._image_filter(key, value)
+                records = [record for record in records if keep(record) != negated]
         return records
+
+    def rows(self, name: str | None = None, *, filters: list[str] | None = None,
+             sort: str = "created") -> list["ImageRow"]:
+        """`images`: a row per name of each image list() gives, sorted by `sort` (created,
+        newest first; id, repository, size, tag ascending), as podman."""
+        from pyctr.image import listing
+
+        key = listing.sort_key(sort)  # a bad key fails before any work, as podman
+        return sorted(listing.rows(self.list(name, filters=filters)), key=key)
+
+    def summaries(self, rows: list["ImageRow"]) -> list[dict]:
+        """`images --format json`: one document per image of `rows`, in their order (podman's fields)."""
+        from pyctr.image import listing
+
+        counts = self.container_counts()
+        records = {row.record.id: row.record for row in rows}
+        return [listing.summary_document(rec, self.labels(rec), counts.get(image_id, 0)) for image_id, rec in records.items()]
 
     def _image_filter(self, key: str, value: str):
         """A predicate over image records for one `--filter KEY=VALUE`."""
@@ -210,6 +255,12 @@ class Images:
         """A read-only overlay of the image's layers; where it is mounted."""
         return self._s.images.mount(name)
 
+    def mount_all(self) -> list[tuple["ImageRecord", Path]]:
+        """`image mount --all`: every image mounted; every mounted image and where."""
+        for record in self._s.images.list():
+            self._s.images.mount(record.id)
+        return self.mounted()
+
     def unmount(self, names: list[str] | None = None, *, all_images: bool = False) -> list[str]:
         """Unmount images mounted by mount(); the IDs of those that were mounted."""
         service = self._s.images
@@ -277,6 +328,14 @@ class Images:
         if not found:
             raise NotFound(f"not logged into {host}")
         return found[0]
+
+
+_DEFAULT_VARIANT = {"arm64": "v8"}  # an arm64 image without a variant is v8
+
+
+def _go_platform(platform) -> str:
+    """An OCI platform as podman 4.3.1 prints it (Go's %v of the struct)."""
+    return f"{{{platform.architecture} {platform.os}  [] {platform.variant or ''}}}"
 
 
 def _platform(platform: str | None, arch: str | None, os_name: str | None, variant: str | None) -> str | None:

@@ -94,7 +94,7 @@ class Secrets:
         """Remove secrets (those containers use too: each container keeps its own copy, as in podman).
         A report per secret; Report.id is the removed secret's ID."""
         if bool(names) == all_secrets:
-            raise InvalidArgument("choose either one or more secrets, or all")
+            raise InvalidArgument("`pyctr secret rm` requires one argument, or the --all flag")  # podman's words
         targets = [s.id for s in self._store.list()] if all_secrets else list(names or [])
         reports = []
         for name in targets:

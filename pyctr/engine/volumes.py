@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from pyctr.engine.reports import Report
@@ -67,6 +68,24 @@ class Volumes:
     def get(self, name: str) -> "Volume":
         return self._s.volumes.get(name)
 
+    def inspect(self, names: list[str] | None = None, *, all_volumes: bool = False) -> tuple[list[dict], list[PyctrError]]:
+        """podman's `volume inspect` documents of the volumes found (every one with all_volumes),
+        and an error per name not found (the front end shows both, as podman)."""
+        if all_volumes == bool(names):
+            raise InvalidArgument("provide one or more volume names or use --all")
+        service = self._s.volumes
+        found, errors = (self.list(), []) if all_volumes else ([], [])
+        for name in names or []:
+            try:
+                found.append(self.get(name))
+            except VolumeNotFound:
+                errors.append(VolumeNotFound(f"inspecting object: no such volume {name}"))
+        return [volume.inspect(service.mount_count(volume)) for volume in found], errors
+
+    def documents(self, volumes: list["Volume"]) -> list[dict]:
+        """The inspect documents of `volumes` (ls --format's fields)."""
+        return [volume.inspect(self._s.volumes.mount_count(volume)) for volume in volumes]
+
     def exists(self, name: str) -> bool:
         try:
             self.get(name)
@@ -88,17 +107,28 @@ class Volumes:
         """The volume's contents as a tar stream on the binary file `out`."""
         from pyctr.container import copy
 
-        volume = self._named(name)
-        self._s.volumes.mount(name)
-        copy.export_dir(volume.mountpoint, out)
+        with self._held(name) as volume:
+            copy.export_dir(volume.mountpoint, out)
 
     def import_(self, name: str, source) -> None:
         """A tar stream (binary file `source`) unpacked into the volume."""
         from pyctr.container import copy
 
-        volume = self._named(name)
-        self._s.volumes.mount(name)
-        copy.import_dir(source, volume.mountpoint, rootless=self._s.config.rootless)
+        with self._held(name) as volume:
+            copy.import_dir(source, volume.mountpoint, rootless=self._s.config.rootless)
+
+    @contextlib.contextmanager
+    def _held(self, name: str):
+        """The volume, a tmpfs or device one mounted for the block (and unmounted after, unless
+        another user holds it)."""
+        import os
+
+        volume, holder = self._named(name), f"copy-{os.getpid()}"
+        self._s.volumes.hold(name, holder)
+        try:
+            yield volume
+        finally:
+            self._s.volumes.release(name, holder)
 
     def mount(self, name: str) -> str:
         """Where the volume is on the host (a tmpfs or device volume is mounted there first)."""
@@ -134,16 +164,19 @@ class Volumes:
             reports.append(report)
         return reports
 
+    def prunable(self, *, filters: list[str] | None = None) -> list["Volume"]:
+        """What prune() would remove now: the volumes no container uses that match `filters` (label, until)."""
+        keep = [self._volume_filter(key, value) for key, values in _parse_filters(filters, _PRUNE_KEYS).items()
+                for value in values]
+        return [v for v in self.list() if all(k(v) for k in keep) and not self.users(v)]
+
     def prune(self, *, filters: list[str] | None = None) -> list[str]:
         """Remove every volume no container uses (that matches `filters`: label, until); their names."""
         removed = []
-        keep = [self._volume_filter(key, value) for key, values in _parse_filters(filters, _PRUNE_KEYS).items()
-                for value in values]
-        for volume in self.list():
-            if all(k(volume) for k in keep) and not self.users(volume):
-                self._s.volumes.remove(volume.name, users=[])
-                self._event("remove", volume.name)
-                removed.append(volume.name)
+        for volume in self.prunable(filters=filters):
+            self._s.volumes.remove(volume.name, users=[])
+            self._event("remove", volume.name)
+            removed.append(volume.name)
         return removed
 
 

@@ -103,13 +103,18 @@ def find(name: str, images: dict[str, ImageRecord]) -> ImageRecord | None:
         ref = reference.parse(name)
     except InvalidReference:
         return None
+    explicit_registry = reference.split_domain(name.split("@")[0])[0] != reference.DEFAULT_REGISTRY or name.startswith("docker.io/")
+    if not explicit_registry and not ref.digest:  # as podman: localhost/NAME before any registry's NAME
+        local = str(reference.local_name(name))
+        for rec in images.values():
+            if local in rec.names:
+                return rec
     full = str(ref)
     for rec in images.values():
         if full in rec.names or full in rec.repo_digests:
             return rec
         if ref.digest and ref.digest == rec.manifest_digest and any(n.startswith(ref.name + ":") or n.startswith(ref.name + "@") for n in rec.names + rec.repo_digests):
             return rec
-    explicit_registry = reference.split_domain(name.split("@")[0])[0] != reference.DEFAULT_REGISTRY or name.startswith("docker.io/")
     if not explicit_registry:
         for rec in sorted(images.values(), key=lambda r: -r.pulled):
             if any(_short_name_matches(ref, n) for n in rec.names + rec.repo_digests):

@@ -1,27 +1,34 @@
-"""`images --filter/--sort` as podman 4.3.1 (libimage) reads them: pure functions over the records."""
+"""`images --filter/--sort` as podman 4.3.1 (libimage) reads them, and its rows: pure functions over the records."""
 
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from pyctr.errors import InvalidArgument
+from pyctr.values import value
+
+if TYPE_CHECKING:
+    from pyctr.image.index import ImageRecord
 
 FILTER_KEYS = ("after", "since", "before", "containers", "dangling", "id", "intermediate", "label", "readonly",
                "reference", "until")
 SORT_KEYS = ("created", "id", "repository", "size", "tag")
 
 
-def parse_filters(items: list[str] | None) -> dict[str, list[str]]:
-    """podman's words for a malformed or unknown filter."""
-    parsed: dict[str, list[str]] = {}
+def parse_filters(items: list[str] | None) -> list[tuple[str, str, bool]]:
+    """(key, value, negated) per `--filter KEY=VALUE` or `KEY!=VALUE` (any key may be negated, as
+    podman 4.3.1's libimage); podman's words for a malformed or unknown filter."""
+    parsed = []
     for item in items or []:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise InvalidArgument(f"invalid image filter \"{item}\": must be in the format \"filter=value or filter!=value\"")
+        key, neq, value = item.partition("!=")
+        if not neq:
+            key, eq, value = item.partition("=")
+            if not eq:
+                raise InvalidArgument(f"invalid image filter \"{item}\": must be in the format \"filter=value or filter!=value\"")
         if key not in FILTER_KEYS:
             raise InvalidArgument(f"unsupported image filter \"{key}\"")
-        parsed.setdefault(key, []).append(value)
+        parsed.append((key, value, bool(neq)))
     return parsed
 
 
@@ -86,15 +93,64 @@ def _split(name: str) -> tuple[str, str | None]:
     return (name[:colon], name[colon + 1:]) if colon > slash else (name, None)
 
 
-def sort_key(key: str) -> Callable:
-    """A key over image rows ({"Repository", "Tag", "Id", "VirtualSize", "Created"}); `created`
-    is newest first, the others ascending, as podman."""
+@value
+class ImageRow:
+    """One row of `images`: an image under one of its names (podman lists an image once per
+    repository:tag; one known only by digest is `REPO <none>`, one without any name `<none> <none>`)."""
+
+    record: "ImageRecord"
+    repository: str
+    tag: str
+
+
+def rows(records: "list[ImageRecord]") -> list[ImageRow]:
+    out = []
+    for rec in records:
+        if rec.names:
+            names = [tuple(name.rpartition(":")[::2]) for name in rec.names]
+        elif rec.digest_names:
+            names = list(dict.fromkeys((name.split("@")[0], "<none>") for name in rec.digest_names))
+        else:
+            names = [("<none>", "<none>")]
+        out.extend(ImageRow(rec, repo, tag) for repo, tag in names)
+    return out
+
+
+def _created(record: "ImageRecord") -> float:
+    from pyctr import units
+
+    return units.parse_created(record.created) or 0.0
+
+
+def sort_key(key: str) -> Callable[[ImageRow], object]:
+    """A key over ImageRows; `created` is newest first, the others ascending, as podman."""
     if key not in SORT_KEYS:
         raise InvalidArgument(f"\"{key}\" is not a valid field for sorting. Choose from: {', '.join(SORT_KEYS)}")
     return {
-        "created": lambda row: -row["Created"],
-        "id": lambda row: row["Id"],
-        "repository": lambda row: row["Repository"],
-        "size": lambda row: row["VirtualSize"],
-        "tag": lambda row: row["Tag"],
+        "created": lambda row: -_created(row.record),
+        "id": lambda row: row.record.id,
+        "repository": lambda row: row.repository,
+        "size": lambda row: row.record.size,
+        "tag": lambda row: row.tag,
     }[key]
+
+
+def summary_document(rec: "ImageRecord", labels: dict, containers: int) -> dict:
+    """An entry of `images --format json`, with podman's field names (RepoTags is null in podman 4.3.1)."""
+    created = _created(rec)
+    return {
+        "Id": rec.id,
+        "ParentId": "",
+        "RepoTags": None,
+        "RepoDigests": list(rec.repo_digests),
+        "Size": rec.size,
+        "SharedSize": 0,
+        "VirtualSize": rec.size,
+        "Labels": labels or None,  # null without labels, as podman
+        "Containers": containers,
+        "Names": list(rec.names) + list(rec.digest_names),
+        "Digest": rec.manifest_digest,
+        "History": list(rec.names_history or rec.names),
+        "Created": int(created),
+        "CreatedAt": rec.created,
+    }

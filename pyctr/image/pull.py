@@ -29,7 +29,7 @@ class PullEvent:
     """Progress of a pull, for the command line to draw.
 
     kind: "trying" (ref), "blob" (digest, done, total), "blob-done" (digest),
-    "blob-exists" (digest), "config" (digest), "writing-manifest", "note" (message).
+    "blob-exists" (digest), "config" (digest), "writing-manifest", "note" (message), "warning" (message).
     """
 
     kind: str

@@ -98,6 +98,22 @@ def parse(text: str) -> Reference:
     return Reference(registry, path, tag=tag, digest=digest)
 
 
+def local_name(text: str) -> Reference:
+    """A name given to a local image (tag, untag), as podman 4.3.1 normalises it: without a
+    registry it is `localhost/NAME` (no `library/`), `docker.io/NAME` is `docker.io/library/NAME`."""
+    try:
+        ref = parse(text)
+    except InvalidReference as exc:
+        path = text.split("@")[0].rpartition(":")[0] if ":" in text.rpartition("/")[2] else text.split("@")[0]
+        why = "repository name must be lowercase" if path != path.lower() and path.lower() != path.upper() \
+            and looks_like_reference(text.lower()) else "invalid reference format"
+        raise InvalidReference(f"normalizing name \"{text}\": normalizing name \"{text}\": {why}") from exc
+    if split_domain(text)[0] != DEFAULT_REGISTRY or text.startswith(("docker.io/", "index.docker.io/")):
+        return ref  # a registry was named
+    repository = ref.repository.removeprefix("library/") if "/" not in text.split("@")[0].split(":")[0] else ref.repository
+    return Reference("localhost", repository, tag=ref.tag, digest=ref.digest)
+
+
 def looks_like_reference(text: str) -> bool:
     try:
         parse(text)

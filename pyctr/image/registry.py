@@ -157,7 +157,8 @@ class RegistryClient:
 
         self.ref = ref
         conf = conf or RegistriesConf()
-        self._allow_http = tls_verify is False or conf.allows_http(ref.registry)
+        # An explicit --tls-verify=true means HTTPS only, even for loopback or insecure registries (as podman).
+        self._allow_http = tls_verify is False or (tls_verify is None and conf.allows_http(ref.registry))
         self._sleep = sleep
         self.auth = RegistryAuth(credentials, f"repository:{ref.repository}:pull")
         tls = certs.context(ref.endpoint, cert_dir) if tls_verify is not False else None
@@ -202,6 +203,9 @@ class RegistryClient:
                 last = exc
         assert last is not None
         if not self._allow_http and isinstance(last.__cause__, httpx.ConnectError) and "SSL" in str(last.__cause__):
+            if "WRONG_VERSION_NUMBER" in str(last.__cause__):  # OpenSSL's word for a plain HTTP answer; Go's words for it
+                last = RegistryError(f"pinging container registry {self.ref.registry}: Get \"https://{host}/v2/\": "
+                                     "http: server gave HTTP response to HTTPS client")
             last.hint = "if the registry speaks plain HTTP or has a self-signed certificate, use --tls-verify=false"
         raise last
 

@@ -97,7 +97,7 @@ class ImageService:
     # -- names -------------------------------------------------------------------------------
 
     def tag(self, name: str, new_names: list[str]) -> None:
-        refs = [reference.parse(n) for n in new_names]
+        refs = [reference.local_name(n) for n in new_names]  # `NAME` is localhost/NAME, as podman
         with self.index.edit() as images:
             record = self.index.resolve(name, images)
             for ref in refs:
@@ -114,19 +114,29 @@ class ImageService:
             self._event("tag", id=record.id, name=given)
 
     def untag(self, name: str, names: list[str]) -> None:
+        """Remove `names` (as tag() names them) in order, up to the first one the image does not
+        have (as podman, those before it are gone); all its names when `names` is empty."""
+        failed, removed = None, []
         with self.index.edit() as images:
             record = self.index.resolve(name, images)
-            refs = [reference.parse(n) for n in names]
+            refs = [reference.local_name(n) for n in names]
             targets = [str(r) for r in refs if not r.digest] if names else list(record.names)
             for full in targets:
                 if full not in record.names:
-                    raise ImageNotFound(f"{full}: tag not known")
+                    failed = ImageNotFound(f"{full}: tag not known")
+                    break
                 record.names.remove(full)
+                removed.append(full)
             # A digest name (pulled by digest) goes too; as podman, one it does not have is no error.
-            digests = [str(r) for r in refs if r.digest] if names else list(record.digest_names)
+            if not names:
+                digests = list(record.digest_names)
+            else:
+                digests = [] if failed else [str(r) for r in refs if r.digest]
             record.digest_names = [n for n in record.digest_names if n not in digests]
-        for full in targets:
+        for full in removed:
             self._event("untag", id=record.id, name=full)
+        if failed:
+            raise failed
 
     # -- removing ----------------------------------------------------------------------------
 
@@ -175,8 +185,11 @@ class ImageService:
                 return candidate
         try:
             full = str(reference.parse(name))
+            local = str(reference.local_name(name))
         except Exception:
             return None
+        if local in record.names and local != full:  # as podman: localhost/NAME before docker.io's NAME
+            return local
         if full in record.names:
             return full
         from pyctr.image.index import _short_name_matches
