@@ -60,9 +60,10 @@ def test_table_and_json_are_podmans():
     rows = [stats.ContainerStats("036cc8871b96" + "0" * 52, "h3c"),
             _sample(cpu_percent=99.344, avg_cpu=99.344, cpu_ns=2_287_914_934, mem_usage=413_696, mem_limit=67_108_864,
                     mem_percent=0.6164, net_input=472, net_output=1306, pids=1)]
-    from pyctr.cli import gotemplate
+    from pyctr.cli import gotemplate, reporters
 
-    table = gotemplate.render_rows(cli_stats.DEFAULT_FORMAT, [cli_stats.template_row(r) for r in rows], cli_stats.HEADERS)
+    table = gotemplate.report("stats", cli_stats.DEFAULT_FORMAT,
+                              reporters.STATS.rows([cli_stats.template_row(r) for r in rows]), reporters.STATS.headers)
     assert table == PODMAN_TABLE
     one = _sample(cpu_percent=99.9, avg_cpu=99.9, cpu_ns=403_907_867_924, mem_usage=254_000, mem_limit=67_108_864,
                   mem_percent=0.3785, net_input=892, net_output=3126, pids=1)

@@ -13,12 +13,8 @@ from pyctr.errors import InvalidArgument, PyctrError
 
 container_app = PyctrTyper(help="Manage containers.", no_args_is_help=True)
 
-# podman's column titles for the ps template fields whose title is not the field's name split at capitals.
-PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "PodName": "PODNAME", "Pod": "POD ID",
-              "Namespaces": "NAMESPACES", "CGROUPNS": "CGROUPNS", "PIDNS": "PIDNS", "USERNS": "USERNS",
-              "IPC": "IPC", "MNT": "MNT", "NET": "NET", "UTS": "UTS"}
 PS_TABLE = "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
-PS_NS_TABLE = "{{.ID}}\t{{.Names}}\t{{.Pid}}\t{{.CGROUPNS}}\t{{.IPC}}\t{{.MNT}}\t{{.NET}}\t{{.PIDNS}}\t{{.USERNS}}\t{{.UTS}}"
+PS_NS_TABLE = "{{.ID}}\t{{.Names}}\t{{.Pid}}\t{{.Cgroup}}\t{{.IPC}}\t{{.MNT}}\t{{.NET}}\t{{.PIDNS}}\t{{.User}}\t{{.UTS}}"
 
 
 def ps(
@@ -70,7 +66,7 @@ def _print_ps(found, *, fmt, quiet, no_trunc, noheading, namespaces, pod, size) 
     from pyctr.cli import gotemplate, views
 
     if fmt and gotemplate.is_json_format(fmt):
-        output.print_json([views.ps_json(row) for row in found])
+        output.print_json([views.ps_json(row) for row in found], 2, empty_quirk=True)
         return
     rows = [views.ps_row(row, no_trunc=no_trunc) for row in found]
     if quiet and not fmt:
@@ -80,7 +76,10 @@ def _print_ps(found, *, fmt, quiet, no_trunc, noheading, namespaces, pod, size) 
     if not fmt:
         fmt = "table " + (PS_NS_TABLE if namespaces else PS_TABLE + ("\t{{.Size}}" if size else "")
                           + ("\t{{.Pod}}\t{{.PodName}}" if pod else ""))
-    output.print_rows(fmt, rows, headers=PS_HEADERS, heading=not noheading)
+    from pyctr.cli import reporters
+
+    json_views = [views.ps_row_json(row) for row in found] if "json" in fmt else None
+    output.print_report(reporters.PS, fmt, reporters.PS.rows(rows, json_views), heading=not noheading)
 
 
 # podman's colours for `logs --color`, given to the containers in the order they are named.
@@ -180,11 +179,10 @@ def prune(
     filters: List[str] = typer.Option([], "--filter", metavar="KEY=VALUE", help="Only containers created before until=TIME, or with (label=) or without (label!=) a label."),
 ) -> None:
     """Remove all stopped containers."""
-    if not force:
-        sys.stdout.write("WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ")
-        sys.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return
+    from pyctr.cli.confirm import confirm
+
+    if not force and not confirm("WARNING! This will remove all non running containers.\n"):
+        return
     for container_id in engine(ctx).containers.prune(list(filters)):
         typer.echo(container_id)
 

@@ -26,10 +26,13 @@ def events(
     if fmt and gotemplate.is_json_format(fmt):
         show = to_json_line
     elif fmt:
-        _render(fmt, None)  # a bad template fails before the first event, not at it
+        from pyctr.cli import reporters
+
+        gotemplate.report("events", fmt, [], ranged=False)  # a bad template fails before the first event
 
         def show(event) -> str:
-            return _render(fmt, template_row(event))
+            view = [__import__("json").loads(to_json_line(event))] if "json" in fmt else None
+            return gotemplate.report("events", fmt, reporters.EVENTS.rows([template_row(event)], view), ranged=False)
     else:
         def show(event) -> str:
             return human_line(event, no_trunc)
@@ -39,19 +42,6 @@ def events(
         out.write(text if text.endswith("\n") else text + "\n")
         if stream:
             out.flush()
-
-
-def _render(fmt: str, row) -> str:
-    from pyctr.cli import gotemplate
-    from pyctr.errors import InvalidArgument
-
-    try:
-        if row is None:
-            gotemplate.render_rows(fmt, [])
-            return ""
-        return gotemplate.render_rows(fmt, [row])
-    except gotemplate.TemplateError as exc:
-        raise InvalidArgument(str(exc)) from exc
 
 
 def go_time(recorded: str) -> str:
@@ -106,7 +96,14 @@ def template_row(event) -> dict:
     return {"ID": event.id, "Image": event.image, "Name": event.name, "Network": event.network,
             "Status": event.status, "Time": go_time(event.time), "Type": event.type,
             "ContainerExitCode": event.exit_code, "HealthStatus": event.health_status, "PodID": "",
-            "Attributes": dict(event.attributes or {})}
+            "Attributes": dict(event.attributes or {}), "Details": _details(event)}
+
+
+def _details(event):
+    """The event's Details, a Go struct (events.Details) printed as podman prints it."""
+    from pyctr.cli.gotemplate import Struct
+
+    return Struct({"ID": "", "PodID": "", "Attributes": dict(event.attributes or {})}, "events.Details")
 
 
 def register(app: typer.Typer) -> None:

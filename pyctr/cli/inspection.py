@@ -106,10 +106,6 @@ def image_diff(
     _print_changes(engine(ctx).images.diff(name), fmt)
 
 
-HISTORY_HEADERS = {"ID": "ID", "Created": "CREATED", "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT",
-                   "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Tags": "TAGS"}
-
-
 def history(
     ctx: typer.Context,
     image: str = typer.Argument(..., metavar="IMAGE", help="Image whose history to show."),
@@ -122,18 +118,18 @@ def history(
     import time as timemod
 
     from pyctr import units
-    from pyctr.cli import tabwriter
+    from pyctr.cli import gotemplate
 
     entries = engine(ctx).images.history(image)
-    if fmt and fmt.strip() == "json":
-        docs = []
-        for e in entries:
-            doc = {"id": e.id or "<missing>", "created": e.created or None, "CreatedBy": e.created_by,
-                   "size": e.size, "Created": e.created or None}
-            if e.comment:
-                doc["comment"] = e.comment
-            docs.append({k: v for k, v in doc.items() if v is not None})
-        sys.stdout.write(__import__("json").dumps(docs, separators=(",", ":")) + "\n")
+
+    docs = []  # podman's history entries as json prints them
+    for e in entries:
+        doc = {"id": e.id or "<missing>", "created": e.created or None, "CreatedBy": e.created_by or None,
+               "size": e.size, "comment": e.comment or None}
+        docs.append({k: v for k, v in doc.items() if v is not None})
+    if fmt and gotemplate.is_json_format(fmt):  # the whole list, where "Created" is the time again
+        sys.stdout.write(__import__("json").dumps([{**d, "Created": d["created"]} if "created" in d else d
+                                                   for d in docs], separators=(",", ":")) + "\n")
         return
     rows = []
     for e in entries:
@@ -146,16 +142,15 @@ def history(
         rows.append({"ID": entry_id, "Created": units.since(created) if human and created else e.created,
                      "CreatedBy": created_by, "Size": units.human_size(e.size), "Comment": e.comment,
                      "CreatedSince": units.since(created) if human and created else e.created,
-                     "CreatedAt": at, "Tags": " ".join(e.tags)})
+                     "CreatedAt": at, "Tags": list(e.tags)})
     if quiet:
         for row in rows:
             typer.echo(row["ID"])
         return
-    if fmt:
-        output.print_formatted(fmt, rows, headers=HISTORY_HEADERS)
-        return
-    tabwriter.write(["ID", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
-                    [[r["ID"], r["Created"], r["CreatedBy"], r["Size"], r["Comment"]] for r in rows])
+    from pyctr.cli import reporters
+
+    output.print_report(reporters.HISTORY, fmt or "table {{.ID}}\t{{.Created}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+                        reporters.HISTORY.rows(rows, docs))
 
 
 def top(
@@ -202,12 +197,13 @@ def mount(
 
         sys.stdout.write(json.dumps([{"id": m.id, "Names": m.names, "mountpoint": m.mountpoint} for m in mounted], indent=1) + "\n")
         return
-    rows = [{"ID": m.id if no_trunc else m.id[:12], "Names": m.names[0], "Mountpoint": m.mountpoint} for m in mounted]
-    if fmt:
-        output.print_formatted(fmt, rows)
-        return
-    for row in rows:
-        typer.echo(f"{row['ID']}  {row['Mountpoint']}")
+    if fmt:  # podman 4.3.1's mount has no templates
+        from pyctr.errors import InvalidArgument
+
+        raise InvalidArgument(f'unknown --format argument: "{fmt}"')
+    from pyctr.cli import tabwriter
+
+    tabwriter.write(None, [[m.id if no_trunc else m.id[:12], m.mountpoint] for m in mounted])
 
 
 def unmount(

@@ -18,8 +18,29 @@ def print_table(headers: list[str], rows: list[list[str]], out=None, *, heading:
         out.write("  ".join(cells).rstrip() + "\n")
 
 
-def print_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=4, ensure_ascii=False) + "\n")
+def print_json(obj, indent: int = 4, *, empty_quirk: bool = False) -> None:
+    """JSON as podman prints it: `indent` spaces a level (4 or 2, by command). empty_quirk: the
+    commands that marshal with jsoniter print an empty object over three lines ("{", a line of
+    indentation, "}"), as podman's ps and volume ls do."""
+    if not empty_quirk:
+        sys.stdout.write(json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
+        return
+    sys.stdout.write(_indented(obj, " " * indent, 0) + "\n")
+
+
+def _indented(obj, step: str, level: int) -> str:
+    pad, inner = step * level, step * (level + 1)
+    if isinstance(obj, dict):
+        if not obj:
+            return "{\n" + inner + "\n" + pad + "}"
+        items = (f"{inner}{json.dumps(str(k), ensure_ascii=False)}: {_indented(v, step, level + 1)}"
+                 for k, v in obj.items())
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(obj, (list, tuple)):
+        if not obj:
+            return "[]"
+        return "[\n" + ",\n".join(inner + _indented(v, step, level + 1) for v in obj) + "\n" + pad + "]"
+    return json.dumps(obj, ensure_ascii=False)
 
 
 def print_formatted(fmt: str, rows: list[dict], headers: dict[str, str] | None = None) -> None:
@@ -29,12 +50,7 @@ def print_formatted(fmt: str, rows: list[dict], headers: dict[str, str] | None =
     if fmt.strip() == "json":
         print_json(rows)
         return
-    try:
-        sys.stdout.write(gotemplate.render_rows(fmt, rows, headers))
-    except gotemplate.TemplateError as exc:
-        from pyctr.errors import InvalidArgument
-
-        raise InvalidArgument(f"template: {exc}") from exc
+    sys.stdout.write(gotemplate.render_rows(fmt, rows, headers))
 
 
 def print_rows(fmt: str, rows: list[dict], headers: dict[str, str] | None = None, *, heading: bool = True) -> None:
@@ -58,14 +74,29 @@ def print_rows(fmt: str, rows: list[dict], headers: dict[str, str] | None = None
     body = fmt[table.end():]
     if not body.endswith(("\n", "\\n")):
         body += "\n"
-    try:
-        tree = parse(body, True)
-        text = "".join(execute(body, tree, row) for row in rows)
-    except gotemplate.TemplateError as exc:
-        from pyctr.errors import InvalidArgument
-
-        raise InvalidArgument(f"template: {exc}") from exc
+    tree = parse(body, True)
+    text = "".join(execute(body, tree, row) for row in rows)
     sys.stdout.write(align(text, 12))
+
+
+def print_report(reporter, fmt: str, rows: list, *, heading: bool = True, aligned: bool = False,
+                 ranged: bool = True, prefix: str = "") -> None:
+    """A --format template over a list, as podman's report package prints it (see
+    gotemplate.report): `reporter` (cli.reporters) names the template and titles the columns;
+    `rows` are its Structs. What was printed before an error stays printed, as in podman; the
+    error is one line (`prefix` first), exit code 125."""
+    from pyctr.cli import gotemplate
+
+    out: list[str] = []
+    try:
+        gotemplate.report(reporter.name, fmt, rows, reporter.headers, heading=heading, aligned=aligned,
+                          ranged=ranged, out=out)
+    except gotemplate.TemplateError as exc:
+        sys.stdout.write("".join(out))
+        sys.stdout.flush()
+        executing = 'executing "' in str(exc)  # podman parses before its prefix applies
+        raise gotemplate.TemplateError((prefix if executing else "") + str(exc)) from None
+    sys.stdout.write("".join(out))
 
 
 def print_each(fmt: str, items: list[dict]) -> None:
@@ -73,21 +104,23 @@ def print_each(fmt: str, items: list[dict]) -> None:
     from pyctr.cli import gotemplate
 
     for item in items:
-        try:
-            text = gotemplate.render(fmt, item)
-        except gotemplate.TemplateError as exc:
-            from pyctr.errors import InvalidArgument
-
-            raise InvalidArgument(f"template: {exc}") from exc
+        text = gotemplate.render(fmt, item)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
-def print_inspect(fmt: str | None, results: list[dict], errors: list[Exception]) -> None:
-    """inspect: what was found (JSON or the template), then one line per failure; the last one raises."""
+def print_inspect(fmt: str | None, results: list[dict], errors: list[Exception], *, types: dict | None = None,
+                  prefix: str | None = None, indent: int = 5) -> None:
+    """inspect: what was found (JSON or the template), then one line per failure; the last one raises.
+    A template sees each document as podman's: the parts at the paths of `types` (Go type names,
+    see cli.reporters) are structs, where an unknown field is an error; the rest are maps."""
+    from pyctr.cli import reporters
+
     if fmt and fmt.strip() != "json":
-        print_each(fmt, results)
+        docs = [reporters.typed(r, *((types, {}) if types else reporters.types_of(r))) for r in results]
+        reporter = reporters.Reporter("inspect", "", {})
+        print_report(reporter, fmt, docs, prefix=reporters.INSPECT_PREFIX if prefix is None else prefix)
     else:
-        print_json(results)
+        print_json(results, indent)  # podman's inspect indents by 5 (secret inspect by 4)
     if errors:
         for exc in errors[:-1]:
             sys.stderr.write(f"Error: {exc}\n")

@@ -12,9 +12,6 @@ from pyctr.errors import InvalidArgument
 
 DEFAULT_FORMAT = ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}"
                   "\t{{.PIDS}}\t{{.UpTime}}\t{{.AVGCPU}}")
-HEADERS = {"ID": "ID", "Name": "NAME", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %",
-           "NetIO": "NET IO", "BlockIO": "BLOCK IO", "PIDS": "PIDS", "PIDs": "PIDS", "UpTime": "CPU TIME",
-           "AVGCPU": "AVG CPU %", "MemUsageBytes": "MEM USAGE / LIMIT", "CPU": "CPU %", "Up": "CPU TIME"}
 CLEAR = "\033[2J\033[1;1H"  # clear the terminal, cursor home (between two samples)
 
 
@@ -55,11 +52,11 @@ def _print(samples, fmt: str | None, no_trunc: bool) -> None:
 
         sys.stdout.write(json.dumps([json_row(s, no_trunc) for s in samples], indent=1, ensure_ascii=False) + "\n")
         return
-    template = fmt or DEFAULT_FORMAT
-    try:
-        sys.stdout.write(gotemplate.render_rows(template, [template_row(s, no_trunc) for s in samples], HEADERS))
-    except gotemplate.TemplateError as exc:
-        raise InvalidArgument(str(exc)) from exc
+    from pyctr.cli import output, reporters
+
+    rows = [template_row(s, no_trunc) for s in samples]
+    views = [dict(_raw(s, s.cpu_ns)) for s in samples] if fmt and "json" in fmt else None
+    output.print_report(reporters.STATS, fmt or DEFAULT_FORMAT, reporters.STATS.rows(rows, views))
 
 
 def human_size(size: float) -> str:
@@ -131,8 +128,22 @@ def template_row(s, no_trunc: bool = False) -> dict:
         "NetInput": s.net_input, "NetOutput": s.net_output, "BlockIO": _pair(s.block_input, s.block_output),
         "BlockInput": s.block_input, "BlockOutput": s.block_output, "PIDS": str(s.pids), "PIDs": s.pids,
         "UpTime": go_duration(s.cpu_ns), "Up": go_duration(s.cpu_ns), "CPUNano": s.cpu_ns, "Duration": s.cpu_ns,
-        "SystemNano": s.system_ns,
+        "SystemNano": s.system_ns, "PerCPU": [], "CPUSystemNano": 0,  # not sampled: per CPU, system time
+        "ContainerStats": _raw(s, go_duration(s.cpu_ns)),
     }
+
+
+def _raw(s, uptime):
+    """podman's define.ContainerStats, which the row embeds ({{.ContainerStats}}) and which
+    {{json .}} prints (the uptime there in nanoseconds)."""
+    from pyctr.cli.gotemplate import Struct
+
+    return Struct({
+        "AvgCPU": s.avg_cpu, "ContainerID": s.id, "Name": s.name, "PerCPU": [], "CPU": s.cpu_percent,
+        "CPUNano": s.cpu_ns, "CPUSystemNano": 0, "SystemNano": s.system_ns, "MemUsage": s.mem_usage,
+        "MemLimit": s.mem_limit, "MemPerc": s.mem_percent, "NetInput": s.net_input, "NetOutput": s.net_output,
+        "BlockInput": s.block_input, "BlockOutput": s.block_output, "PIDs": s.pids, "UpTime": uptime,
+        "Duration": s.cpu_ns}, "define.ContainerStats")
 
 
 def register(app: typer.Typer, container_app: typer.Typer | None = None) -> None:

@@ -23,11 +23,24 @@ def version(
     if fmt and fmt.strip() == "json":
         typer.echo(json.dumps({"Client": client}, separators=(",", ":")))  # one line, as podman's
     elif fmt:
-        output.print_each(fmt, [{"Client": client}])
+        _print_version(fmt, client)
     else:
         rows = [["Client:", "pyctr"], ["Version:", info.version], ["API Version:", info.api_version],
                 ["Python Version:", info.python_version], ["OS/Arch:", client["OsArch"]]]
         output.print_table(["", ""], rows, heading=False)
+
+
+def _print_version(fmt: str, client: dict) -> None:
+    """As podman: the template over {Client, Server}; if that fails, over the client's version
+    alone (the older `{{.Version}}` formats), whose error is the one shown."""
+    from pyctr.cli import gotemplate, reporters
+
+    both = reporters.Struct({"Client": reporters.Struct(client, "*define.Version"), "Server": None},
+                            "*define.SystemVersionReport")
+    try:
+        sys.stdout.write(gotemplate.report("version", fmt, [both], ranged=False))
+    except gotemplate.TemplateError:
+        output.print_report(reporters.VERSION, fmt, [reporters.Struct(client, "*define.Version")], ranged=False)
 
 
 def info(
@@ -37,7 +50,9 @@ def info(
     """Show how pyctr runs here: rootless or not, storage, runtime, id mappings."""
     data = _info_document(engine(ctx).system.info())
     if fmt and fmt.strip() != "json":
-        output.print_each(fmt, [data])
+        from pyctr.cli import reporters
+
+        output.print_report(reporters.INFO, fmt, [reporters.typed(data, reporters.INFO_TYPES)], ranged=False)
         return
     if fmt:
         output.print_json(data)
@@ -115,11 +130,9 @@ def df(
     fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="json, or a Go template such as '{{.Type}} {{.Size}}'."),
 ) -> None:
     """Show the disk space images, containers and volumes use."""
-    from pyctr.cli import tabwriter
-
     usage = engine(ctx).system.df()
-    if verbose:
-        _df_verbose(usage, fmt)
+    if verbose:  # as podman, --verbose has its own tables and ignores --format
+        _df_verbose(usage)
         return
     rows = []
     for line in usage.summary():
@@ -127,19 +140,16 @@ def df(
         rows.append({"Type": line.kind, "Total": line.total, "Active": line.active, "Size": _df_size(line.size),
                      "Reclaimable": f"{_df_size(line.reclaimable)} ({percent}%)", "RawSize": line.size,
                      "RawReclaimable": line.reclaimable})
-    if fmt and fmt.strip() == "json":  # the numbers in bytes, as podman's {{json .}} shows them
-        output.print_json([{"Type": r["Type"], "Total": r["Total"], "Active": r["Active"], "Size": r["RawSize"],
-                            "Reclaimable": r["RawReclaimable"]} for r in rows])
-        return
-    if fmt:
-        output.print_formatted(fmt, rows, headers={"Type": "TYPE", "Total": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
-                                                   "Reclaimable": "RECLAIMABLE"})
-        return
-    tabwriter.write(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
-                       [[r["Type"], str(r["Total"]), str(r["Active"]), r["Size"], r["Reclaimable"]] for r in rows])
+    from pyctr.cli import reporters
+
+    # podman 4.3.1 knows no "json" here: a template like any other; {{json .}} shows the bytes
+    json_views = [{"Type": r["Type"], "Total": r["Total"], "Active": r["Active"], "Size": r["RawSize"],
+                   "Reclaimable": r["RawReclaimable"]} for r in rows]
+    output.print_report(reporters.DF, fmt or "table {{.Type}}\t{{.Total}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+                        reporters.DF.rows(rows, json_views))
 
 
-def _df_verbose(usage, fmt: Optional[str]) -> None:
+def _df_verbose(usage) -> None:
     from pyctr import units
     from pyctr.cli import tabwriter
 
@@ -157,10 +167,6 @@ def _df_verbose(usage, fmt: Optional[str]) -> None:
                    "RunningFor": units.human_duration(time.time() - c.created), "Status": c.state, "Names": c.name}
                   for c in sorted(usage.containers, key=lambda c: c.id)]
     volumes = [{"VolumeName": v.name, "Links": v.links, "Size": _df_size(v.size)} for v in usage.volumes]
-    if fmt:
-        # podman renders the template over the three lists in turn.
-        output.print_formatted(fmt, images + containers + volumes)
-        return
     sys.stdout.write("Images space usage:\n\n")
     tabwriter.write(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"],
                        [[i["Repository"], i["Tag"], i["ImageID"], i["Created"], i["Size"], i["SharedSize"], i["UniqueSize"],
@@ -202,10 +208,12 @@ def prune(
 
     _prune_filters(filters)  # a bad filter fails before the question
     if not force:
+        from pyctr.cli.confirm import confirm  # the question all the prune commands share
+
         warning = PRUNE_WARNING.format(
             volumes="\t- all volumes not used by at least one container\n" if volumes else "",
             images="images without at least one container associated with them" if all_images else "dangling images")
-        if not _confirm(warning):
+        if not confirm(warning):
             return
     report = engine(ctx).system.prune(all_images=all_images, volumes=volumes, filters=filters)
     for title, items in (("Deleted Containers", report.containers), ("Deleted Volumes", report.volumes),

@@ -108,7 +108,21 @@ def container_document(info: "ContainerInfo") -> dict:
     }
     if info.rw_size >= 0:  # inspect --size
         document["SizeRw"], document["SizeRootFs"] = info.rw_size, info.root_size
+    _add_secrets(document["Config"], spec)
     return document
+
+
+def _add_secrets(config: dict, spec) -> None:
+    """Config.Secrets as podman's: the file secrets (env ones are not listed), after Umask; none: no key."""
+    secrets = [{"Name": ref.name, "ID": ref.id, "UID": ref.uid, "GID": ref.gid, "Mode": ref.mode}
+               for ref in spec.storage.secrets if ref.type == "mount"]
+    if not secrets:
+        return
+    keys = list(config)
+    at = keys.index("Umask") + 1 if "Umask" in keys else len(keys)
+    rest = {key: config.pop(key) for key in keys[at:]}
+    config["Secrets"] = secrets
+    config.update(rest)
 
 
 def _health_view(health: dict | None) -> dict:
@@ -193,7 +207,6 @@ def ps_row(row: "ContainerSummary", *, no_trunc: bool = False, now: float | None
     created_human = human_duration(now - row.created) + " ago"
     fields = {
         "ID": row.id if no_trunc else row.id[:12],
-        "Id": row.id,
         "Image": row.image,
         "ImageID": row.image_id if no_trunc else row.image_id[:12],
         "Command": command if no_trunc or len(command) <= 17 else command[:17] + "...",
@@ -218,10 +231,31 @@ def ps_row(row: "ContainerSummary", *, no_trunc: bool = False, now: float | None
         "Size": size_text(row.rw_size, row.root_size) if row.rw_size >= 0 else "",
         "AutoRemove": row.auto_remove,
         "IsInfra": False,
-        "Namespaces": dict(row.namespaces),
+        "Namespaces": _namespaces(row.namespaces),
     }
     fields.update({column: row.namespaces.get(key, "") for column, key in NS_FIELDS.items()})
+    fields["Cgroup"], fields["User"] = fields["CGROUPNS"], fields["USERNS"]
     return fields
+
+
+def _namespaces(namespaces: dict):
+    """ps's .Namespaces: a Go struct (ListContainerNamespaces, fields in its order)."""
+    from pyctr.cli.gotemplate import Struct
+
+    return Struct({field: namespaces.get(key, "") for field, key in (
+        ("MNT", "Mnt"), ("Cgroup", "Cgroup"), ("IPC", "Ipc"), ("NET", "Net"), ("PIDNS", "Pidns"), ("UTS", "Uts"),
+        ("User", "User"))}, "entities.ListContainerNamespaces")
+
+
+def ps_row_json(row: "ContainerSummary", now: float | None = None) -> dict:
+    """What `{{json .}}` prints for a ps row: podman marshals the listed container itself, where
+    Created is a time, and CreatedAt and Status are empty."""
+    document = ps_json(row, now)
+    del document["Created"]
+    document = {"AutoRemove": document.pop("AutoRemove"), "Command": document.pop("Command"),
+                "Created": _rfc3339(row.created), **document}
+    document["CreatedAt"], document["Status"] = "", ""
+    return document
 
 
 def ps_json(row: "ContainerSummary", now: float | None = None) -> dict:
@@ -286,3 +320,23 @@ def image_document(info: "ImageInfo") -> dict:
         "GraphDriver": {"Name": "overlay", "Data": {"LowerDir": ":".join(info.lower_dirs)}},
         "RootFS": {"Type": "layers", "Layers": list(record.diff_ids)},
     }
+
+
+def volume_row(document: dict) -> dict:
+    """A `volume ls` row as podman's templates see it (VolumeListReport): the inspect fields, the
+    creation a Go time."""
+    from pyctr.units import parse_created
+
+    return {"Name": document["Name"], "Driver": document["Driver"], "Mountpoint": document["Mountpoint"],
+            "CreatedAt": go_time(parse_created(document["CreatedAt"]) or 0), "Labels": document["Labels"],
+            "Scope": document["Scope"], "Options": document["Options"], "MountCount": document.get("MountCount", 0),
+            "NeedsCopyUp": True, "NeedsChown": True, "UID": document.get("UID", 0), "GID": document.get("GID", 0),
+            "Anonymous": document.get("Anonymous", False), "Status": {}, "Timeout": 0}
+
+
+def volume_json(document: dict) -> dict:
+    """A volume as `volume ls --format json` (and {{json .}}) print it: podman's volume config,
+    whose empty owner and anonymity are left out."""
+    shown = {k: document[k] for k in ("Name", "Driver", "Mountpoint", "CreatedAt", "Labels", "Scope", "Options")}
+    shown.update({k: document[k] for k in ("UID", "GID", "Anonymous") if document.get(k)})
+    return {**shown, "MountCount": document.get("MountCount", 0), "NeedsCopyUp": True, "NeedsChown": True}

@@ -1,10 +1,12 @@
 """Go text/template subset for ``--format``, with podman's conventions.
 
-Public: render(), render_rows(), is_json_format(), TemplateError. Inside: a
+Public: report() (a list command's --format, as podman's report package runs it),
+render(), render_rows(), is_json_format(), Struct, TemplateError. Inside: a
 tokenizer (lexer), a parser producing small nodes (parser), an evaluator
 (evaluator) calling the template functions (functions), Go-compatible printing
 of values (values: fmt's %v, json; printf) and podman's tables (table).
-Data is JSON-like: dicts stand for Go structs and maps, None for nil.
+Data is JSON-like: a Struct is a Go struct (fields case-sensitive, an unknown one
+an error), a dict a Go map (a missing key prints <no value>), None nil.
 """
 
 import re
@@ -14,7 +16,9 @@ from pyctr.cli.gotemplate.evaluator import execute
 from pyctr.cli.gotemplate.parser import parse
 from pyctr.cli.gotemplate.table import align, header
 
-__all__ = ["TemplateError", "render", "render_rows", "is_json_format"]
+__all__ = ["TemplateError", "Struct", "render", "render_rows", "report", "is_json_format"]
+
+from pyctr.cli.gotemplate.values import Struct  # noqa: E402  (rows are structs: unknown fields fail)
 
 
 def render(template: str, data) -> str:
@@ -41,6 +45,58 @@ def render_rows(template: str, rows: list, headers: dict | None = None, *, minwi
     out.extend(execute(template, tree, row) for row in rows)
     text = "".join(out)
     return align(text, minwidth) if table else text
+
+
+# podman's NormalizeFormat: in a "table " format, "table " goes, the \\t and \\n escapes become
+# tab and newline and every space a tab (also inside actions: harmless there, except in strings).
+_TABLE_REPLACE = re.compile(r"table |\\t|\\n| ")
+_TABLE_WITH = {"table ": "", "\\t": "\t", "\\n": "\n", " ": "\t"}
+_RANGE = re.compile(r"{{\s*range\s*\.\s*}}.*{{\s*end\s*-?\s*}}", re.S)
+
+
+def podman_text(fmt: str, *, ranged: bool = True) -> tuple[str, bool]:
+    """The template text podman parses for a --format over a list, and whether it is a table:
+    escapes expanded, a newline at the end, and (unless the format ranges itself) the whole
+    wrapped in {{range .}}...{{end -}}, which is why podman's error columns are 11 further on."""
+    table = fmt.startswith("table ")
+    if table:
+        text = _TABLE_REPLACE.sub(lambda m: _TABLE_WITH[m.group()], fmt)
+    else:
+        text = fmt.replace("\\t", "\t").replace("\\n", "\n")
+    if not text.endswith("\n"):
+        text += "\n"
+    if ranged and (table or not _RANGE.search(text)):
+        text = "{{range .}}" + text + "{{end -}}"
+    return text, table
+
+
+def report(name: str, fmt: str, rows: list, headers: dict | None = None, *, heading: bool = True,
+           aligned: bool = False, ranged: bool = True, out: list | None = None) -> str:
+    """A list command's --format as podman's report package prints it.
+
+    `name` is the command's word, which Go's messages show ("template: ps:1:13: ..."). Rows
+    should be Structs so that an unknown field fails as in Go. A "table " format prints first
+    the template executed over [headers] (podman's header line: a map from field name to title,
+    so a field without a title prints <no value>), unless heading is False; tables (and
+    `aligned` output: podman's own default formats) go through podman's tabwriter. With
+    ranged=False the template sees one row, not the list (events, info, version).
+    `out` collects what was printed before an error (Go keeps it)."""
+    text, table = podman_text(fmt, ranged=ranged)
+    try:
+        tree = parse(text, False, name)
+    except TemplateError:  # podman's message is the one for the format as typed, escapes and all
+        parse("{{range .}}" + fmt + "{{end -}}" if ranged else fmt, False, name)
+        raise
+    parts = [] if out is None else out
+    try:
+        if table and heading and headers is not None:
+            execute(text, tree, [headers] if ranged else headers, name, parts)
+        for data in ([rows] if ranged else rows):
+            execute(text, tree, data, name, parts)
+    finally:
+        if (table or aligned) and parts:
+            parts[:] = [align("".join(parts), 12)]
+    return "".join(parts)
 
 
 _JSON_FORMAT = re.compile(r"\s*(json|{{\s*json\s*\.?\s*}})\s*")

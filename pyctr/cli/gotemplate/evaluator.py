@@ -2,7 +2,7 @@
 
 from pyctr.cli.gotemplate.errors import ArgError, FuncError, TemplateError, line_of
 from pyctr.cli.gotemplate.functions import FUNCS
-from pyctr.cli.gotemplate.values import MISSING, sorted_keys, sprint_v, truth, typename
+from pyctr.cli.gotemplate.values import MISSING, Struct, sorted_keys, sprint_v, truth, typename
 
 _NOFINAL = object()  # no value piped into a command
 
@@ -15,22 +15,24 @@ class _Continue(Exception):
     pass
 
 
-def execute(src, nodes, data):
-    """The text that `nodes`, parsed from the template `src`, print for `data`."""
-    ex = _Exec(src, data)
+def execute(src, nodes, data, name="", out=None):
+    """The text that `nodes`, parsed from the template `src` (named `name`), print for `data`.
+    With `out` (a list), what was printed before an error stays there, as Go's writer keeps it."""
+    ex = _Exec(src, data, name, [] if out is None else out)
     ex.walk(nodes, data)
     return "".join(ex.out)
 
 
 class _Exec:
-    def __init__(self, src, data):
-        self.src, self.vars, self.at, self.out = src, [["$", data]], (0, 0), []
+    def __init__(self, src, data, name, out):
+        self.src, self.vars, self.at, self.out, self.name = src, [["$", data]], (0, 0, 0), out, name
 
     def error(self, msg):
-        pos, end = self.at
+        pos, end, start = self.at
         line, col = line_of(self.src, pos), pos - self.src.rfind("\n", 0, pos) - 1
-        context = " ".join(self.src[pos:end].split())
-        return TemplateError(f'template: :{line}:{col}: executing "" at <{context}>: {msg}')
+        context = " ".join(self.src[start:end].split())
+        name = self.name
+        return TemplateError(f'template: {name}:{line}:{col}: executing "{name}" at <{context}>: {msg}')
 
     def walk(self, nodes, dot):
         for node in nodes:
@@ -107,7 +109,7 @@ class _Exec:
         if first.kind == "func":
             return self.call(first, cmd, dot, final)
         has_args = len(cmd) > 1 or final is not _NOFINAL
-        self.at = (first.pos, first.end)
+        self.at = (first.pos, first.end, first.pos)
         if has_args and not (first.fields and first.kind in ("field", "var", "pipe")):
             raise self.error(f"can't give argument to non-function {self.src[first.pos:first.end]}")
         if first.kind == "nil":
@@ -116,7 +118,7 @@ class _Exec:
 
     def arg(self, op, dot, has_args=False):
         """The value of an operand used as an argument (or as a command when has_args says so)."""
-        self.at = (op.pos, op.end)
+        self.at = (op.chain, op.end, op.pos)
         kind = op.kind
         if kind == "func":
             return self.call(op, [op], dot, _NOFINAL)
@@ -128,7 +130,7 @@ class _Exec:
             value = self.get_var(op.value)
         elif kind == "pipe":
             value = self.pipe(op.value, dot)
-            self.at = (op.pos, op.end)
+            self.at = (op.chain, op.end, op.pos)
         else:
             value = dot
         for i, name in enumerate(op.fields):
@@ -138,16 +140,16 @@ class _Exec:
     def field(self, recv, name, has_args):
         if recv is MISSING:
             return MISSING
+        if isinstance(recv, Struct):
+            if name in recv:
+                if has_args:
+                    raise self.error(f"{name} is not a method but has arguments")
+                return recv[name]
+            raise self.error(f"can't evaluate field {name} in type {recv.type_name}")
         if isinstance(recv, dict):
             if has_args:
                 raise self.error(f"{name} is not a method but has arguments")
-            if name in recv:
-                return recv[name]
-            folded = name.lower()
-            for key in recv:
-                if isinstance(key, str) and key.lower() == folded:
-                    return recv[key]
-            return MISSING
+            return recv.get(name, MISSING)  # a map: a missing key is Go's <no value>
         if recv is None:
             raise self.error(f"nil pointer evaluating interface {{}}.{name}")
         raise self.error(f"can't evaluate field {name} in type {typename(recv)}")
@@ -169,7 +171,7 @@ class _Exec:
         name = first.value
         func, least, most = FUNCS[name]
         count = len(cmd) - 1 + (final is not _NOFINAL)
-        self.at = (first.pos, first.end)
+        self.at = (first.pos, first.end, first.pos)
         if count < least or (most is not None and count > most):
             want = f"at least {least}" if most is None else str(least)
             raise self.error(f"wrong number of args for {name}: want {want} got {count}")
@@ -183,7 +185,7 @@ class _Exec:
         args = [self.arg(op, dot) for op in cmd[1:]]
         if final is not _NOFINAL:
             args.append(final)
-        self.at = (cmd[0].pos, cmd[-1].end)
+        self.at = (cmd[0].pos, cmd[-1].end, cmd[0].pos)
         try:
             return func(*[None if a is MISSING else a for a in args])
         except ArgError as e:

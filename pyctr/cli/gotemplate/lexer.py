@@ -17,6 +17,7 @@ _TOKEN = re.compile(
     | (?P<op>:=|[=|(),])""",
     re.X,
 )
+_TERMINATORS = " \t\r\n.,|:()"
 _UNTERMINATED = {'"': "unterminated quoted string", "`": "unterminated raw quoted string",
                  "'": "unterminated character constant"}
 
@@ -70,12 +71,20 @@ def _lex_action(src, k, start):
         if src.startswith("}}", k):
             return toks, k + 2, False
         m = _TOKEN.match(src, k)
+        if not m and src[k] not in _UNTERMINATED and " " < src[k] < "\x7f":
+            toks.append(("op", src[k], k, spaced))  # Go lexes other printable ASCII as a char item
+            k, spaced = k + 1, False
+            continue
         if not m:
             c = src[k]
             raise syntax_error(src, k, _UNTERMINATED.get(c, f"unrecognized character in action: U+{ord(c):04X} '{c}'"))
         if m.lastgroup == "num" and m.end() < n and (src[m.end()].isalnum() or src[m.end()] in "._"):
             word = re.match(r"[\w.+-]*", src[k:]).group()
             raise syntax_error(src, k, f'bad number syntax: "{word}"')
+        e = m.end()
+        if m.lastgroup in ("field", "var", "ident") and e < n and src[e] not in _TERMINATORS \
+                and not src.startswith("}}", e):  # as Go's lexer: .ID{ or .ID} is a bad character
+            raise syntax_error(src, e, f"bad character U+{ord(src[e]):04X} '{src[e]}'")
         toks.append((m.lastgroup, m.group(), k, spaced))
         k, spaced = m.end(), False
 

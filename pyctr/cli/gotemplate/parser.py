@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from pyctr.cli.gotemplate.errors import syntax_error
+from pyctr.cli.gotemplate.errors import TemplateError, syntax_error
 from pyctr.cli.gotemplate.functions import FUNCS
 from pyctr.cli.gotemplate.lexer import lex, number, unquote
 
@@ -10,10 +10,11 @@ from pyctr.cli.gotemplate.lexer import lex, number, unquote
 class Op:
     """An operand: field (.A.B), var ($x.A), dot, lit, nil, func (identifier) or pipe ((...).A)."""
 
-    __slots__ = ("kind", "value", "fields", "pos", "end")
+    __slots__ = ("kind", "value", "fields", "pos", "end", "chain")
 
     def __init__(self, kind, value, pos):
         self.kind, self.value, self.fields, self.pos, self.end = kind, value, [], pos, pos
+        self.chain = pos  # where Go places the node: at the second field of a chain (.A.B: at .B)
 
 
 _KEYWORDS = {"if", "else", "end", "range", "with", "break", "continue", "define", "template", "block"}
@@ -130,6 +131,8 @@ class Parser:
 
     def command(self, context):
         args = []
+        if (t := self.peek()) is not None and t[0] == "op" and t[1] not in "(|)":
+            raise self.error(t[2], f'unexpected "{t[1]}" in {context}')
         while (t := self.peek()) is not None and not (t[0] == "op" and t[1] in "|)"):
             args.append(self.operand())
         if not args:
@@ -176,6 +179,8 @@ class Parser:
         while (t := self.peek()) is not None and t[0] == "field" and not t[3]:
             if op.kind not in ("field", "var", "pipe"):
                 raise self.error(t[2], f'unexpected . after term "{self.src[pos:t[2]]}"')
+            if op.chain == pos:
+                op.chain = t[2]
             op.fields.append(t[1][1:])
             self.k += 1
         last = self.toks[self.k - 1]
@@ -197,7 +202,12 @@ class Parser:
 
 
 @lru_cache(maxsize=64)
-def parse(src, table=False):
-    """The node list of a template (cached: the nodes are never changed)."""
-    return Parser(src, table).parse()
+def parse(src, table=False, name=""):
+    """The node list of a template (cached: the nodes are never changed); errors name the template."""
+    try:
+        return Parser(src, table).parse()
+    except TemplateError as exc:
+        if not name:
+            raise
+        raise TemplateError(str(exc).replace("template: :", f"template: {name}:", 1)) from None
 

@@ -5,6 +5,11 @@ import re
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+|[^A-Za-z\d]+")
 
 
+def camel_title(name):
+    """A column title as podman's report.Headers makes it: `CreatedAt` -> `CREATED AT`."""
+    return " ".join(_CAMEL.findall(name)).upper()
+
+
 def _first_field(pipe):
     for cmd in pipe[2]:
         for op in cmd:
@@ -30,13 +35,15 @@ def header(nodes, headers):
                         parts.append(headers[key] if key in headers else folded[key.lower()])
                         break
                 else:
-                    parts.append(" ".join(_CAMEL.findall(names[-1])).upper())
+                    parts.append(camel_title(names[-1]))
     return "".join(parts)
 
 
 def align(text, minwidth, padding=2):
     """Go's text/tabwriter with ' ' padding: tab-terminated cells aligned in column blocks."""
     lines = [line.split("\t") for line in text.split("\n")]
+    if len(lines[-1]) > 1 and lines[-1][-1] == "":  # an unfinished last line: its empty cell is not one yet
+        lines[-1].pop()
     out = []
 
     def write(lo, hi, widths):

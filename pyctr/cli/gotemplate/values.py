@@ -15,7 +15,21 @@ class _Missing:
 MISSING = _Missing()
 
 
+class Struct(dict):
+    """A Go struct: its fields by name (case-sensitive, a missing one is an error, not <no value>),
+    the Go type name podman's messages show, and optionally what json prints for it (podman's
+    reporters marshal the underlying value, not the template fields)."""
+
+    __slots__ = ("type_name", "json_view")
+
+    def __init__(self, fields=(), type_name="struct {}", json_view=None):
+        super().__init__(fields)
+        self.type_name, self.json_view = type_name, json_view
+
+
 def typename(v):
+    if isinstance(v, Struct):
+        return v.type_name
     if v is None:
         return "<nil>"
     for t, name in ((bool, "bool"), (int, "int"), (float, "float64"), (str, "string"),
@@ -78,6 +92,8 @@ def sprint_v(v):
         return v
     if isinstance(v, float):
         return float_text(v)
+    if isinstance(v, Struct):  # fmt prints a struct's field values in order: {a b c}
+        return "{" + " ".join(sprint_v(x) for x in v.values()) + "}"
     if isinstance(v, (list, tuple, dict)):
         return sprint_composite(v, sprint_v)
     return str(v)
@@ -94,6 +110,8 @@ def go_json(v):
     """Compact JSON as podman's json function (json.Encoder without HTML escaping) writes it."""
     if v is None or v is MISSING:
         return "null"
+    if isinstance(v, Struct) and v.json_view is not None:
+        return go_json(v.json_view)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
