@@ -41,6 +41,8 @@ def shape(text: str) -> str:
     ("db,type=env", SecretRef("db", type="env")),
     ("db,type=env,target=PASSWORD", SecretRef("db", type="env", target="PASSWORD")),
     ("db,target=/etc/db,mode=0400,uid=5,gid=6", SecretRef("db", target="/etc/db", mode=0o400, uid=5, gid=6)),
+    ("source=db,type=env,target=X", SecretRef("db", type="env", target="X")),  # podman's other form
+    ("type=env", SecretRef("type=env")),  # a lone word is a name, even with "=" (podman 4.3.1 looks it up)
 ])
 def test_secret_flag(flag, ref):
     assert secrets.parse_flag(flag) == ref
@@ -50,7 +52,8 @@ def test_secret_flag(flag, ref):
     ("db,type=bad", "type bad is invalid: parsing secret"),
     ("db,bogus=1", "option bogus=1 invalid: parsing secret"),
     ("db,uid=x", "option uid=x invalid: parsing secret"),
-    ("db,mode", "option mode invalid: parsing secret"),
+    ("db,mode", "option mode must be in form option=value: parsing secret"),
+    ("db,bogus", "option bogus must be in form option=value: parsing secret"),  # podman 4.3.1's text
 ])
 def test_secret_flag_errors(flag, error):
     with pytest.raises(InvalidArgument, match=re.escape(error)):

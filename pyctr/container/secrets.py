@@ -163,19 +163,23 @@ def oci_mounts_and_env(container_dir: Path, refs) -> tuple[list[dict], dict[str,
 
 
 def parse_flag(text: str):
-    """`--secret NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=OCTAL]` -> SecretRef."""
+    """`--secret NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=OCTAL]` -> SecretRef; as podman,
+    the name may also come as `source=NAME`, and a lone word is always a name."""
     from pyctr.container.spec import SecretRef
 
-    name, *options = text.split(",")
-    if not name:
-        raise InvalidArgument(f"no secret name given in {text!r}: parsing secret")
+    parts = text.split(",")
+    name, options = (text, []) if len(parts) == 1 else ("", parts)
+    if options and "=" not in options[0]:
+        name, options = options[0], options[1:]
     ref = SecretRef(name)
     for option in options:
         key, eq, val = option.partition("=")
+        if not eq:
+            raise InvalidArgument(f"option {option} must be in form option=value: parsing secret")
         try:
-            if not eq:
-                raise ValueError
-            if key == "type":
+            if key == "source":
+                ref.name = val
+            elif key == "type":
                 if val not in ("mount", "env"):
                     raise InvalidArgument(f"type {val} is invalid: parsing secret")
                 ref.type = val
@@ -189,4 +193,6 @@ def parse_flag(text: str):
                 raise ValueError
         except ValueError:
             raise InvalidArgument(f"option {option} invalid: parsing secret") from None
+    if not ref.name:
+        raise InvalidArgument(f"no secret name given in {text!r}: parsing secret")
     return ref
