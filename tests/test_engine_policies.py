@@ -58,7 +58,7 @@ def test_kill_signals_through_runc_and_cancels_restarts(engine, runc):
 def test_stop_escalates_to_sigkill_after_the_timeout(engine, runc):
     cid = running(engine, "s", stop_signal="SIGUSR1")
     runc.results["kill"] = exits_on(engine, cid, 9)
-    [report] = engine.containers.stop(["s"], timeout=0)
+    [report] = engine.containers.stop(["s"], timeout=1)
     assert report.ok
     assert [c.args for c in runc.called("kill")] == [(cid, 10), (cid, 9)]
 
@@ -72,7 +72,7 @@ def test_rm_refuses_a_running_container_without_force(engine, runc):
 
 def test_rm_force_stops_then_deletes(engine, runc):
     cid = running(engine, "f")
-    runc.results["kill"] = exits_on(engine, cid, 15)
+    runc.results["kill"] = exits_on(engine, cid, 9)  # rm -f: stop -t0, SIGKILL alone (as podman)
     [report] = engine.containers.remove(["f"], force=True)
     assert report.ok
     # (`exists` only asks whether the run still needs its died/cleanup events: pyctr.events)

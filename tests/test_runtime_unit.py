@@ -285,6 +285,9 @@ def test_stop_sends_the_stop_signal_then_sigkill_after_the_timeout(tmp_path):
             atomic_write_json(store.exit_file(container_id), {"exit_code": 137, "signal": 9})
 
     runc.results["kill"] = kill
-    tasks.stop(record, timeout=0)
+    tasks.stop(record, timeout=1)
     assert [call.args for call in runc.called("kill")] == [(cid, 3), (cid, 9)]
     assert store.read_state(cid)["stopping"] is True  # no restart policy brings it back
+    os.unlink(store.exit_file(cid))
+    tasks.stop(record, timeout=0)  # as podman's stop -t0: SIGKILL alone (a trapped SIGTERM still reads 137)
+    assert [call.args for call in runc.called("kill")][2:] == [(cid, 9)]

@@ -623,6 +623,43 @@ def test_container_never_started_has_no_start_time(harness):
     assert record["started_at"] is None and record["exit_code"] == 137
 
 
+def test_the_shim_records_the_start_before_it_answers(harness):
+    """The engine's state.json, the pid files and the events are the shim's to write, before it
+    answers: the command that started it may be killed at any moment. A `runc start` that
+    nobody recorded (`pyctr start` killed after it) is recorded by the shim as well."""
+    from pyctr import events
+
+    config = harness.config("record", ["sleep", "30"])
+    state_file = harness.tmp / "root" / "record" / "state.json"
+    pidfile, conmon_pidfile = harness.tmp / "ctr.pid", harness.tmp / "conmon.pid"
+    runroot = harness.tmp / "events-runroot"
+    config.update(state_file=str(state_file), pidfile=str(pidfile), conmon_pidfile=str(conmon_pidfile),
+                  events={"runroot": str(runroot), "id": "c" * 64, "name": "record", "image": "img",
+                          "attributes": {"a": "b"}})
+    ctr = harness.spawn(config)
+    state = json.loads(state_file.read_text())
+    assert (state["pid"], state["shim_pid"]) == (ctr.sync["pid"], ctr.shim_pid)
+    assert state["pid_start"] and state["shim_start"]
+    assert (state["initialized"], state["started_at"], state["paused"], state["stopping"]) == (True, 0, False, False)
+    assert (pidfile.read_text(), conmon_pidfile.read_text()) == (str(ctr.sync["pid"]), str(ctr.shim_pid))
+    journal = [json.loads(line) for line in Path(events.log_path(runroot)).read_text().splitlines()]
+    assert [(e["Status"], e["Name"], e["Attributes"]) for e in journal] == [("init", "record", {"a": "b"})]
+
+    before = time.time()
+    ctr.start()
+    state = _until(lambda: (s := json.loads(state_file.read_text()))["initialized"] is False and s,
+                   what="the start in state.json")
+    assert before - 1 <= state["started_at"] <= time.time() + 1
+
+
+def test_a_pid_file_that_cannot_be_written_fails_the_create(harness):
+    config = harness.config("nopid", ["sleep", "30"])
+    config["pidfile"] = str(harness.tmp / "missing" / "ctr.pid")
+    ctr = harness.spawn(config)
+    assert ctr.sync == {"error": f"writing pid file {config['pidfile']}: No such file or directory"}
+    assert harness.runc("state", ctr.id, check=False).returncode != 0, "the created container was left behind"
+
+
 # -- partial lines and the log reader ---------------------------------------------------------
 
 def test_partial_lines_are_recorded_and_joined(harness):

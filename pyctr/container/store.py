@@ -7,10 +7,13 @@ Layout under the store root:
     containers/<id>/overlay/         upper and work directories; merged/ is the rootfs mount point
     containers/<id>/ctr.log          the container's output (k8s-file format, written by the shim)
     containers/<id>/exit.json        how the last run ended (written by the shim)
-    containers/<id>/state.json       what the engine did: started_at, paused, restart count, and
-                                     the pids and start times of the run's shim and init
+    containers/<id>/state.json       the run's pids and start times (shim, init) and started_at,
+                                     written by its shim before it answers (a killed `run` loses
+                                     nothing); paused, stopping, restart count, by the engine
     containers/<id>/lock             the container's lock: it goes with the container (see lock())
     containers/names/<name>          holds the ID; created with O_EXCL, so a name is taken exactly once
+    containers/.removing-<id>.<pid>  a container being deleted by process <pid>; swept by the next
+                                     removal once that process is gone (killed half-way)
 Runtime state (lost at reboot, as it should be): <runroot>/containers/<id>/ (shim pid, attach socket).
 """
 
@@ -31,7 +34,7 @@ from pyctr.container import names as namegen
 from pyctr.config import Config
 from pyctr.errors import Ambiguous, ContainerNotFound, InvalidArgument, NameInUse
 from pyctr.linux.proc import process_start
-from pyctr.linux.fsutil import atomic_write, atomic_write_json, locked, makedirs, read_json, store_error
+from pyctr.linux.fsutil import atomic_write, atomic_write_json, locked, makedirs, read_json, store_error, update_json
 from pyctr.values import value
 
 if TYPE_CHECKING:
@@ -121,7 +124,7 @@ def _legacy_spec(obj: dict) -> "ContainerSpec":
     spec.security.cap_add, spec.security.cap_drop = list(options.get("cap_add") or []), list(options.get("cap_drop") or [])
     spec.security.no_new_privileges = bool(security.get("no_new_privileges"))
     spec.security.seccomp = security.get("seccomp") or "default"
-    spec.security.groups = [int(g) for g in options.get("group_add") or []]
+    spec.security.groups = [str(g) for g in options.get("group_add") or []]
     spec.resources.memory, spec.resources.cpus = options.get("memory"), options.get("cpus")
     spec.resources.ulimits = list(options.get("ulimits") or [])
     spec.network.ports = [PortMapping(p["host_port"], p["container_port"], p["protocol"], p["host_ip"]) for p in options.get("ports") or []]
@@ -136,8 +139,13 @@ def _legacy_spec(obj: dict) -> "ContainerSpec":
     return spec
 
 
+_REMOVING = ".removing-"  # + ID + "." + the remover's pid: a container directory being deleted
+
 # The states in which a container has processes (its shim is up).
 ACTIVE = ("running", "paused", "stopping")
+# ACTIVE, or created in the runtime by `init` and waiting for `start`: runc holds it and its shim
+# is up, so stop, rm -f and update act on it.
+LIVE = (*ACTIVE, "initialized")
 
 
 @value
@@ -145,7 +153,7 @@ class Status:
     """What `ps` and `inspect` show; derived from files, never by running runc (fast for 200
     containers); /proc only tells whether the shim, or without it the container, still runs."""
 
-    state: str  # created, running, paused, exited, stopping
+    state: str  # created, initialized, running, paused, stopping, exited
     pid: int = 0
     exit_code: int = 0
     signal: int | None = None
@@ -159,6 +167,28 @@ def _is_process(pid: int, recorded_start: int | None) -> bool:
     """Whether `pid` lives and, if its start time was recorded, is still the process it names."""
     start = process_start(pid)
     return start is not None and (recorded_start is None or start == recorded_start)
+
+
+def _started_at(state_name: str, state: dict, pid: int) -> float:
+    """When the running container started: as recorded (by its shim), else (nothing recorded:
+    a full disk) when its process started; never "never" for a container that runs."""
+    recorded = float(state.get("started_at") or 0)
+    if recorded or state_name == "initialized":
+        return recorded
+    return _process_started_at(pid) or 0.0
+
+
+def _process_started_at(pid: int) -> float | None:
+    """The wall-clock time process `pid` started, from /proc (ticks since boot + boot time)."""
+    ticks = process_start(pid)
+    if ticks is None:
+        return None
+    try:
+        with open("/proc/stat", "rb") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith(b"btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
 
 
 class ContainerStore:
@@ -318,16 +348,41 @@ class ContainerStore:
     def remove(self, record: ContainerRecord) -> None:
         """Delete the record and release its name; the caller has stopped and unmounted it."""
         path = self.path(record.id)
-        gone = self.dir / f".removing-{record.id}"
+        gone = self.dir / f"{_REMOVING}{record.id}.{os.getpid()}"
         # Under the names lock: a create that takes the name over must not lose it to us.
         with locked(self.names_dir / ".lock"):
             with contextlib.suppress(FileNotFoundError):
                 os.rename(path, gone)
             self._release_name(record.name, record.id)
+            left = self._claim_leftovers()
         shutil.rmtree(gone, ignore_errors=True)
         shutil.rmtree(self.state_dir(record.id), ignore_errors=True)
         with contextlib.suppress(OSError):  # where earlier versions kept the lock
             os.unlink(self.run_dir / f"{record.id}.lock")
+        for directory in left:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def _claim_leftovers(self) -> list[Path]:
+        """What removals killed half-way left (the caller holds the names lock): directories
+        renamed away whose remover is gone, and runtime state of containers that no longer
+        exist. Each is renamed to a name of ours first, so that one sweeper alone deletes it."""
+        claimed = []
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.dir):
+                if not name.startswith(_REMOVING):
+                    continue
+                owner = name.rpartition(".")[2]
+                if owner.isdigit() and (int(owner) == os.getpid() or process_start(int(owner)) is not None):
+                    continue  # its remover is still at it
+                mine = self.dir / f"{_REMOVING}{name[len(_REMOVING):].partition('.')[0]}.{os.getpid()}"
+                with contextlib.suppress(OSError):
+                    os.rename(self.dir / name, mine)
+                    claimed.append(mine)
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.run_dir):
+                if len(name) == 64 and not self.path(name).exists():
+                    claimed.append(self.run_dir / name)
+        return claimed
 
     @contextlib.contextmanager
     def lock(self, container_id: str) -> Iterator[None]:
@@ -371,11 +426,7 @@ class ContainerStore:
     def write_state(self, container_id: str, **changes) -> dict:
         """Merge `changes` into state.json. Its own lock (not lock(): callers may hold that one),
         so that concurrent writers (pause, a restart policy, start) never lose each other's update."""
-        with locked(self.path(container_id) / "state.lock"):
-            state = self.read_state(container_id)
-            state.update(changes)
-            atomic_write_json(self.path(container_id) / "state.json", state)
-        return state
+        return update_json(self.path(container_id) / "state.json", changes, self.path(container_id) / "state.lock")
 
     def shim_pid(self, container_id: str) -> int:
         try:
@@ -388,12 +439,6 @@ class ContainerStore:
             return int((self.state_dir(container_id) / "pid").read_text().strip() or 0)
         except (OSError, ValueError):
             return 0
-
-    def processes(self, container_id: str, pid: int) -> dict:
-        """What start records in state.json to know this run's processes again later (pids
-        are reused): the shim's and the container's init's pids and start times."""
-        shim = self.shim_pid(container_id)
-        return {"shim_pid": shim, "shim_start": process_start(shim), "pid": pid, "pid_start": process_start(pid)}
 
     def _init_alive(self, container_id: str, pid: int, state: dict) -> bool:
         """Whether the container's init `pid` (from runc's pid file) still runs: it lives and
@@ -425,12 +470,12 @@ class ContainerStore:
             # A live shim means the container runs, even if the command that started it died
             # before it could record the start.
             if _is_process(shim, state.get("shim_start") if state.get("shim_pid") == shim else None):
-                return Status(active, pid=self.container_pid(container_id),
-                              started_at=float(state.get("started_at") or 0), restart_count=restarts)
+                pid = self.container_pid(container_id)
+                return Status(active, pid=pid, started_at=_started_at(active, state, pid), restart_count=restarts)
             # No shim: it was killed, or it wrote the exit record and ended since we read it.
             pid = self.container_pid(container_id)
             if self._init_alive(container_id, pid, state):
-                return Status(active, pid=pid, started_at=float(state.get("started_at") or 0), restart_count=restarts)
+                return Status(active, pid=pid, started_at=_started_at(active, state, pid), restart_count=restarts)
             if shim:
                 exit_record = read_json(self.exit_file(container_id))
         if exit_record:

@@ -8,7 +8,7 @@ import json
 import subprocess
 from typing import TYPE_CHECKING
 
-from pyctr.container.store import ACTIVE
+from pyctr.container.store import LIVE
 from pyctr.errors import InvalidArgument, RuntimeFailure
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def update(tasks: "TaskService", record: "ContainerRecord", changes: dict) -> "C
         resources = merged(spec.resources, changes)
         new_spec = dataclasses.replace(spec, resources=resources)
         new_spec.validate()  # the rules of run/create hold for the new limits too
-        if store.status(record.id).state in ACTIVE:
+        if store.status(record.id).state in LIVE:  # runc updates a created (`init`ed) container too
             if tasks.config.rootless:
                 # As podman on cgroup v1: a rootless container has no cgroup of its own to change.
                 raise InvalidArgument("rootless containers have no cgroup of their own here (cgroup v1): "

@@ -69,6 +69,9 @@ class Containers(ContainerReading, ContainerProcesses):
 
         selection.check_targets(list(names or []), all_containers=all_containers, latest=latest,
                                 cidfiles=cidfiles, filters=filters)
+        if filters:  # (as podman: the filter chooses, whatever else was given)
+            return [row.id for row in self.list(all_containers=True, filters=filters)
+                    if not states or row.state in states]
         if names:
             return list(names)
         if cidfiles:  # (a missing file is an error even with --ignore, as podman; a missing container is not)
@@ -126,6 +129,10 @@ class Containers(ContainerReading, ContainerProcesses):
         from pyctr.container.create import create_container
 
         s = self._s
+        if spec.lifecycle.log_driver == "passthrough":  # this process's fds 0-2 will be the container's
+            from pyctr.container import logdriver
+
+            logdriver.refuse_terminal_stdio()
 
         def volume_path(name: str) -> str:  # the volume service only for containers that mount volumes
             volume = s.volumes.use(name or None, anonymous=not name)  # (mounts a tmpfs/device volume)
@@ -144,7 +151,7 @@ class Containers(ContainerReading, ContainerProcesses):
 
         make_room = remove_namesake if replace and spec.lifecycle.name else None
         for ref in spec.storage.secrets:  # each must exist before anything is made
-            s.secrets.get(ref.name)
+            ref.id = s.secrets.get(ref.name).id
         record = create_container(s.containers, s.images, volume_path, spec, progress, make_room)
         if spec.storage.secrets:
             from pyctr.container.secrets import copy_for_container
@@ -194,10 +201,12 @@ class Containers(ContainerReading, ContainerProcesses):
                 self._remove_quietly(record)
             raise
         result = RunResult(container, code, warnings)
-        if code is not None and record.remove:
+        if code is not None and (record.remove or remove_image):
             # As podman: what goes wrong in the clean-up is reported, and the exit code stays the container's.
+            # --rmi without --rm tries too (and says the image is in use by this very container).
             try:
-                self._s.tasks.cleanup(record)
+                if record.remove:
+                    self._s.tasks.cleanup(record)
                 if remove_image:
                     self._s.images.remove(record.image_id)
             except PyctrError as exc:
@@ -213,11 +222,28 @@ class Containers(ContainerReading, ContainerProcesses):
     def start(self, names: list[str] | None = None, *, all_containers: bool = False, latest: bool = False,
               filters: list[str] | None = None) -> list[Report]:
         """Start created or exited containers (one that runs already is left as it is)."""
-        if not names and not latest and (all_containers or filters):  # as podman: only those not running
+        from pyctr.engine import selection
+
+        selection.check_start_targets(list(names or []), all_containers=all_containers, latest=latest, filters=filters)
+        # As podman: the filter chooses (whatever else was given); only those not running.
+        if filters or (all_containers and not names and not latest):
             targets = self.resolve(all_containers=all_containers, filters=filters, states=("created", "exited"))
         else:
             targets = self.resolve(names, latest=latest)
         return self._each(targets, self._start_one)
+
+    def attach_target(self, names: list[str] | None = None, *, all_containers: bool = False, latest: bool = False,
+                      filters: list[str] | None = None) -> str:
+        """The one container `start --attach` starts, with start's checks of its arguments."""
+        from pyctr.engine import selection
+
+        names = list(names or [])
+        selection.check_start_targets(names, all_containers=all_containers, latest=latest, filters=filters, attach=True)
+        if latest:
+            return self.latest().id
+        if len(names) != 1:
+            raise InvalidArgument("you cannot start and attach multiple containers at once")
+        return names[0]
 
     def _start_one(self, record: "ContainerRecord") -> None:
         if self._s.containers.status(record.id).state not in ACTIVE:
@@ -235,6 +261,10 @@ class Containers(ContainerReading, ContainerProcesses):
         status = self._s.containers.status(record.id)
         if status.state not in ("running", "paused"):
             raise ContainerStateError(f"you can only attach to running containers: {record.name} is {status.state}")
+        if record.spec.lifecycle.log_driver == "passthrough":  # its stdio is its starter's
+            from pyctr.container import logdriver
+
+            raise logdriver.not_attachable(record.id)
         client = attach.AttachClient(attach.connect(str(self._s.containers.state_dir(record.id))))
         self._event("attach", record)
         return AttachSession(_container(record), client, status.pid, record.tty, record.stdin)
@@ -245,7 +275,9 @@ class Containers(ContainerReading, ContainerProcesses):
         started = self._s.tasks.start(record, attach=True, shim=shim, console_size=console_size)
         sock = started.client if started.client is not None else attach.connect(str(started.state_dir))
         self._event("attach", record)
-        return AttachSession(_container(record), attach.AttachClient(sock), started.pid, record.tty, record.stdin)
+        # passthrough: the container reads our stdin itself; only its exit comes through the socket.
+        stdin = record.stdin and record.spec.lifecycle.log_driver != "passthrough"
+        return AttachSession(_container(record), attach.AttachClient(sock), started.pid, record.tty, stdin)
 
     # -- stopping and signals ----------------------------------------------------------------
 
@@ -406,8 +438,8 @@ class Containers(ContainerReading, ContainerProcesses):
                 continue
             if self._s.containers.status(record.id).state in ("exited", "created"):
                 try:
-                    self._s.tasks.remove(record)
-                except ContainerStateError:  # started meanwhile
+                    self._s.tasks.remove(record)  # never forced: one started meanwhile stays
+                except PyctrError:  # started meanwhile, or others depend on it: not prunable
                     continue
                 removed.append(record.id)
         return removed
@@ -421,7 +453,7 @@ class Containers(ContainerReading, ContainerProcesses):
         """Create containers in the runtime without starting them (podman's `init`)."""
         from pyctr.engine import inspection
 
-        targets = [self._latest().id] if latest else self._select(names, all_containers)
+        targets = self._select(names, all_containers, latest=latest)
         if all_containers:  # as podman: --all passes over those already created in the runtime
             store = self._s.containers
             targets = [t for t in targets if store.status(t).state in ("created", "exited")]

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 # podman 4.3.1's ps filter keys (network and pod are accepted by podman; here they name what is missing).
 FILTER_KEYS = ("id", "name", "label", "status", "ancestor", "before", "since", "exited", "volume", "health",
-               "until", "network", "pod")
+               "until", "network", "pod", "restart-policy")
+# What `--filter restart-policy=` knows: none is a container made without --restart (here: no).
+RESTART_POLICY_WORDS = ("none", "no", "always", "on-failure", "unless-stopped")
 # The states `--filter status=` knows (podman's define.ContainerStatus names).
 STATUS_WORDS = ("created", "running", "paused", "stopped", "exited", "unknown", "removing")
 SORT_KEYS = ("command", "created", "id", "image", "names", "runningfor", "size", "status")
@@ -22,7 +24,14 @@ SORT_KEYS = ("command", "created", "id", "image", "names", "runningfor", "size",
 
 def check_targets(names: list[str], *, all_containers: bool = False, latest: bool = False,
                   cidfiles: list[str] | None = None, filters: list[str] | None = None) -> None:
-    """podman's checks of a bulk command's arguments (validate.CheckAllLatestAndIDFile), its texts."""
+    """podman's checks of a bulk command's arguments (validate.CheckAllLatestAndIDFile): its
+    texts, in its order. With --filter nothing else is checked (the filter chooses)."""
+    if filters:
+        if names:
+            raise InvalidArgument("--filter takes no arguments")
+        return
+    if cidfiles and (all_containers or latest):
+        raise InvalidArgument("--all, --latest, and --cidfile cannot be used together")
     if all_containers and latest:
         raise InvalidArgument("--all and --latest cannot be used together")
     if names and all_containers:
@@ -31,8 +40,25 @@ def check_targets(names: list[str], *, all_containers: bool = False, latest: boo
         raise InvalidArgument("--latest and containers cannot be used together")
     if names and cidfiles:
         raise InvalidArgument("no arguments are needed with --latest or --cidfile")
-    if not (names or all_containers or latest or cidfiles or filters):
+    if not (names or all_containers or latest or cidfiles):
         raise InvalidArgument("you must provide at least one name or id")
+
+
+def check_start_targets(names: list[str], *, all_containers: bool = False, latest: bool = False,
+                        filters: list[str] | None = None, attach: bool = False) -> None:
+    """`start`'s own checks of its arguments (podman's validateStart, its texts and order)."""
+    if not (names or latest or all_containers or filters):
+        raise InvalidArgument("start requires at least one argument")
+    if all_containers and latest:
+        raise InvalidArgument("--all and --latest cannot be used together")
+    if names and latest:
+        raise InvalidArgument("--latest and containers cannot be used together")
+    if len(names) > 1 and attach:
+        raise InvalidArgument("you cannot start and attach multiple containers at once")
+    if (names or latest) and all_containers:
+        raise InvalidArgument("either start all containers or the container(s) provided in the arguments")
+    if attach and all_containers:
+        raise InvalidArgument("you cannot start and attach all containers at once")
 
 
 def read_cidfiles(paths: list[str]) -> list[str]:
@@ -60,14 +86,9 @@ def parse_filters(items: list[str] | None, lookup: Callable[[str], "ContainerSum
     """A predicate for `--filter KEY=VALUE ...`: values of one key are alternatives (OR), different
     keys must all match (AND), and labels must all match (as podman). `lookup(name)` finds the
     container that before= and since= name. Bad input is InvalidArgument, in podman's words."""
-    parsed: dict[str, list[str]] = {}
-    for item in items or []:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise InvalidArgument(f'invalid filter "{item}"')
-        if key not in FILTER_KEYS:
-            raise InvalidArgument(f"{key} is an invalid filter")
-        parsed.setdefault(key, []).append(value)
+    from pyctr import filters
+
+    parsed = filters.parse(items, FILTER_KEYS, malformed='invalid filter "{item}"', unknown="{key} is an invalid filter")
     tests = [_filter(key, values, lookup) for key, values in parsed.items()]
     return lambda row: all(test(row) for test in tests)
 
@@ -109,6 +130,11 @@ def _filter(key: str, values: list[str], lookup) -> Callable[["ContainerSummary"
         return lambda row: any(v in row.mounts or v in row.volumes for v in values)
     if key == "health":  # (podman accepts any word: an unknown one matches nothing)
         return lambda row: (row.health or "none") in values
+    if key == "restart-policy":
+        wrong = [v for v in values if v not in RESTART_POLICY_WORDS]
+        if wrong:
+            raise InvalidArgument(f"{', '.join(wrong)} invalid restart {'policy' if len(wrong) == 1 else 'policies'}")
+        return lambda row: row.restart_policy in values or (row.restart_policy == "no" and "none" in values)
     # until: created before the time
     from pyctr.filters import until_time
 

@@ -7,7 +7,7 @@ import os
 from dataclasses import field
 from typing import TYPE_CHECKING
 
-from pyctr.errors import PyctrError
+from pyctr.linux.fsutil import tree_size
 from pyctr.values import value
 
 if TYPE_CHECKING:
@@ -241,78 +241,54 @@ class System:
             links.update(mine)
             container_rows.append(ContainerUsage(
                 record.id, record.name, record.image_id, list(record.args), len(mine),
-                _tree_size(s.containers.path(record.id) / "overlay" / "upper"), record.created,
+                tree_size(s.containers.path(record.id) / "overlay" / "upper"), record.created,
                 s.containers.status(record.id).state))
-        volume_rows = [VolumeUsage(v.name, links[v.mountpoint], _tree_size(v.mountpoint)) for v in volumes]
+        volume_rows = [VolumeUsage(v.name, links[v.mountpoint], tree_size(v.mountpoint)) for v in volumes]
         return DiskUsage(image_rows, container_rows, volume_rows)
 
+    def check_prune_filters(self, filters: list[str] | None) -> None:
+        """InvalidArgument for a filter prune does not know (so that a front end fails before it asks)."""
+        _prune_filters(filters)
+
     def prune(self, *, all_images: bool = False, volumes: bool = False, filters: list[str] | None = None) -> PruneReport:
-        """Remove stopped containers, then dangling images (every unused one with all_images), then
-        with `volumes` unused volumes; `filters`: label=, label!=, until= (as podman's)."""
-        from pyctr import filters as filtermod
+        """Remove stopped containers, then with `volumes` unused volumes, then dangling images (every
+        unused one with all_images); `filters`: label=, label!=, until= (as podman's). Each through
+        its own prune, which never forces: what starts being used meanwhile (a `run --rm` racing
+        with us) is left alone, not an error."""
+        from pyctr.engine.containers import Containers
         from pyctr.engine.images import Images
         from pyctr.engine.volumes import Volumes
 
         wanted = _prune_filters(filters)
         s = self._s
         report = PruneReport()
-        for record in s.containers.all():
-            if s.containers.status(record.id).state not in ("exited", "created"):
-                continue
-            if not _kept(wanted, record.labels, record.created):
-                size = _tree_size(s.containers.path(record.id) / "overlay" / "upper")
-                s.tasks.remove(record)
-                report.containers.append(record.id)
-                report.reclaimed += size
+        sizes = {r.id: tree_size(s.containers.path(r.id) / "overlay" / "upper") for r in s.containers.all()
+                 if s.containers.status(r.id).state in ("exited", "created")}
+        report.containers = Containers(s).prune(filters)
+        report.reclaimed += sum(sizes.get(i, 0) for i in report.containers)
         if volumes:
             engine_volumes = Volumes(s)
-            for volume in engine_volumes.list():
-                if engine_volumes.users(volume) or _kept(wanted, volume.labels, volume.created):
-                    continue
-                size = _tree_size(volume.mountpoint)
-                engine_volumes.remove([volume.name])
-                report.volumes.append(volume.name)
-                report.reclaimed += size
-        in_use = {r.image_id for r in s.containers.all()}
-        images = Images(s)
-        for image in s.images.list():
-            if image.id in in_use or (image.names and not all_images):
-                continue
-            config = s.images.config_of(image) if "label" in wanted or "label!" in wanted else {}
-            labels = (config.get("config") or {}).get("Labels") or {}
-            if _kept(wanted, labels, filtermod.until_time(image.created) if image.created else 0):
-                continue
-            result = images.remove([image.id], force=True)  # unused (checked above): force only lets a named image go
-            if not result.errors:
-                report.images.append(image.id)
-                report.reclaimed += image.size
+            # (label!= is system prune's, not volume prune's: applied here, the rest by prunable)
+            kept = [f for f in filters or [] if not f.startswith("label!=")]
+            candidates = {v.name: v for v in engine_volumes.prunable(filters=kept)
+                          if not _kept(wanted, v.labels, v.created)}
+            sizes = {name: tree_size(v.mountpoint) for name, v in candidates.items()}
+            for result in engine_volumes.remove(list(candidates)) if candidates else []:
+                if result.error is None:  # (one in use by now is left, as prune leaves it)
+                    report.volumes.append(result.id)
+                    report.reclaimed += sizes[result.id]
+        sizes = {image.id: image.size for image in s.images.list()}
+        report.images = Images(s).prune(all_images=all_images, filters=filters)
+        report.reclaimed += sum(sizes.get(i, 0) for i in report.images)
         return report
 
     def reset(self) -> None:
         """Remove every container (running ones stopped first), volume and image, then the store
-        and the runtime state themselves; the next command starts from an empty store."""
-        import shutil
+        and the runtime state themselves; the next command starts from an empty store. Refused
+        (nothing removed) for a --root or --runroot that is not a pyctr store (engine.reset)."""
+        from pyctr.engine import reset
 
-        from pyctr.linux import mount as mountmod
-
-        s = self._s
-        for record in s.containers.all():
-            try:
-                s.tasks.remove(record, force=True, timeout=0)
-            except PyctrError:
-                pass  # whatever is left goes with the directories below
-        for record, _point in s.images.mounted():
-            s.images.unmount(record.id)
-        config = self._s.config
-        for top in (config.runroot, config.root):
-            top = str(top)
-            # Anything still mounted below (a stale rootfs) is detached before its tree goes.
-            for point in sorted(_mounts_under(top), key=len, reverse=True):
-                try:
-                    mountmod.unmount(point, lazy=True)
-                except OSError:
-                    pass
-            shutil.rmtree(top, ignore_errors=True)
+        reset.reset(self._s)
 
 
 def _prune_filters(items: list[str] | None) -> dict[str, list[str]]:
@@ -336,36 +312,6 @@ def _kept(wanted: dict[str, list[str]], labels: dict[str, str], created: float) 
     if any(filtermod.label_matches(labels, w) for w in wanted.get("label!", [])):
         return True
     return any(created >= filtermod.until_time(w) for w in wanted.get("until", []))
-
-
-def _tree_size(path) -> int:
-    """Bytes of the regular files below `path` (0 when it is gone)."""
-    total = 0
-    stack = [str(path)]
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                    elif entry.is_file(follow_symlinks=False):
-                        total += entry.stat(follow_symlinks=False).st_size
-        except OSError:
-            continue
-    return total
-
-
-def _mounts_under(top: str) -> list[str]:
-    points = []
-    try:
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                point = line.split()[4].replace("\\040", " ")
-                if point == top or point.startswith(top.rstrip("/") + "/"):
-                    points.append(point)
-    except OSError:
-        pass
-    return points
 
 
 def _id_mappings() -> tuple[list[IDMap], list[IDMap]]:

@@ -26,12 +26,16 @@ def fsync_dir(path: str | os.PathLike) -> None:
 
 
 def atomic_write(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` so that readers see the old or the new file, never a part."""
+    """Replace `path` with `data` so that readers see the old or the new file, never a part.
+
+    The temporary file is new (O_EXCL, a name no one else uses) and gets exactly `mode`:
+    a leftover of a crash under the same name never lends its mode (0644) to secret data."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode & 0o600)
         try:
+            os.fchmod(fd, mode)  # the umask does not decide it
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
@@ -58,6 +62,16 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
         return default
     except (OSError, ValueError) as exc:
         raise StoreError(f"reading {path}: {exc}") from exc
+
+
+def update_json(path: str | os.PathLike, changes: dict, lock: str | os.PathLike) -> dict:
+    """Merge `changes` into the JSON object in `path` (replaced atomically) under the flock
+    `lock`, so that concurrent writers never lose each other's update. -> the new object."""
+    with locked(lock):
+        obj = read_json(path, {}) or {}
+        obj.update(changes)
+        atomic_write_json(path, obj)
+    return obj
 
 
 @contextlib.contextmanager
@@ -105,3 +119,24 @@ def makedirs(path: str | os.PathLike, mode: int = 0o700) -> Path:
     except OSError as exc:
         raise store_error(f"creating {path}", exc) from exc
     return Path(path)
+
+
+def tree_size(path: str | os.PathLike) -> int:
+    """Bytes of the files and symbolic links under `path`, links not followed, as containers/storage
+    counts a directory's usage; what vanishes meanwhile counts 0 (0 for a missing tree)."""
+    total = 0
+    stack = [os.fspath(path)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                            total += entry.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total

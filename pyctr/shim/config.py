@@ -43,15 +43,27 @@ _FIELDS = {
     "exec_process": (str, False),
     # exec: fds 3..3+N-1 of the engine reach the process (sent over client_fd first).
     "preserve_fds": (int, False),
+    # --log-driver passthrough: the engine's fds 0-2 (sent over client_fd first, before the
+    # preserved ones) become the container's stdio; nothing is pumped or logged.
+    "passthrough": (bool, False),
     # The container's health check, run on schedule (pyctr.shim.health); {} for none.
     "health": (dict, False),
     # Seconds after which the container is killed (conmon's --timeout; exit code 255); 0: never.
     "timeout": (int, False),
+    # The engine's state.json of the container: the shim records the start there (pids, time),
+    # so that a killed `pyctr run` loses nothing; "" for none (exec sessions).
+    "state_file": (str, False),
+    # --pidfile and --conmon-pidfile (absolute), written once the container is created; "": none.
+    "pidfile": (str, False),
+    "conmon_pidfile": (str, False),
+    # What the container's events carry (pyctr.events.record: runroot, id, name, image,
+    # attributes): the shim records its init and start; {}: no events.
+    "events": (dict, False),
 }
 _ABSOLUTE = ("bundle", "state_dir", "runc_root", "log_path", "exit_file")
 _DEFAULTS = {"log_size_max": -1, "terminal": False, "stdin": False, "cleanup_argv": [], "sync_fd": 3, "client_fd": -1, "start": False,
-             "runc_extra_args": [], "runc_create_args": [], "exec_process": "", "preserve_fds": 0,
-             "health": {}, "timeout": 0}
+             "runc_extra_args": [], "runc_create_args": [], "exec_process": "", "preserve_fds": 0, "passthrough": False,
+             "health": {}, "timeout": 0, "state_file": "", "pidfile": "", "conmon_pidfile": "", "events": {}}
 
 
 class ShimConfig:
@@ -73,8 +85,13 @@ class ShimConfig:
     runc_create_args: list[str]
     exec_process: str
     preserve_fds: int
+    passthrough: bool
     health: dict
     timeout: int
+    state_file: str
+    pidfile: str
+    conmon_pidfile: str
+    events: dict
 
     def __init__(self, **fields) -> None:
         for name, (kind, required) in _FIELDS.items():
@@ -93,8 +110,9 @@ class ShimConfig:
         for name in _ABSOLUTE:
             if not os.path.isabs(getattr(self, name)):
                 raise ConfigError(f"field {name!r} must be an absolute path")
-        if self.exec_process and not os.path.isabs(self.exec_process):
-            raise ConfigError("field 'exec_process' must be an absolute path")
+        for name in ("exec_process", "state_file", "pidfile", "conmon_pidfile"):
+            if getattr(self, name) and not os.path.isabs(getattr(self, name)):
+                raise ConfigError(f"field {name!r} must be an absolute path")
         if not 0 <= self.preserve_fds <= 1024:
             raise ConfigError("field 'preserve_fds' must be between 0 and 1024")
         if not self.id or "/" in self.id:

@@ -59,8 +59,9 @@ def main(argv: list[str]) -> int:
     if config.client_fd >= 0:
         os.set_inheritable(config.client_fd, False)
         preserved.append(config.client_fd)
-        if config.preserve_fds:
-            passed = _receive_fds(config.client_fd, config.preserve_fds)
+        stdio_count = 3 if config.passthrough else 0
+        if config.preserve_fds or stdio_count:
+            passed = _receive_fds(config.client_fd, stdio_count + config.preserve_fds)
             preserved += passed
     context = daemon.DaemonContext(
         detach_process=True, files_preserve=preserved, working_directory="/",
@@ -142,9 +143,13 @@ class Shim:
         pump = self._create()
         if pump is None:
             return 1
+        self._record_start(pump)
         self._sync({"pid": pump.container_pid})
         if self.config.timeout > 0:
-            self._arm_timeout(pump.container_pid)
+            if pump.started_at is not None or pump.start_watch_fd is None:
+                self._arm_timeout(pump.container_pid)
+            else:  # `init`: --timeout counts from `runc start`, as podman's
+                self._chain_on_started(pump, lambda: self._arm_timeout(pump.container_pid))
         if self.config.health:
             self._start_health(pump)
         try:
@@ -180,6 +185,7 @@ class Shim:
         self.oom_counter = linux.oom_counter_file(created.pid)
         self.oom_before = linux.read_oom_kills(self.oom_counter) or 0
         try:
+            self._write_pid_files(created.pid)
             pump = Pump(created=created, log=self.log, listener=self.listener,
                         wakeup_fd=self.wakeup_r, terminal=cfg.terminal,
                         start_watch_fd=None if cfg.start else self._watch_start(),
@@ -188,7 +194,8 @@ class Shim:
                 pump.started_at = time.time()
             return pump
         except Exception as exc:  # noqa: BLE001 - nobody would own the created container
-            self._note_exception()
+            if not isinstance(exc, PidFileError):
+                self._note_exception()
             try:
                 if cfg.exec_process:  # an exec session: only its process is ours
                     os.kill(created.pid, signal.SIGKILL)
@@ -196,7 +203,66 @@ class Shim:
                     Runc(cfg.runc_root, cfg.runc, extra_args=cfg.runc_extra_args).delete(cfg.id, force=True)
             except Exception:  # noqa: BLE001 - the error that matters is the one reported
                 self._note_exception()
-            return self._fail(f"pyctr shim: {exc}")
+            return self._fail(str(exc) if isinstance(exc, PidFileError) else f"pyctr shim: {exc}")
+
+    def _write_pid_files(self, pid: int) -> None:
+        """--pidfile and --conmon-pidfile, as runc and conmon write them for podman; one that
+        cannot be written fails the start (as podman's, whose runc cannot create it). Written
+        aside and renamed over the path: a symlink there is replaced, never followed (this
+        runs as root, the path is the user's)."""
+        for path, number in ((self.config.pidfile, pid), (self.config.conmon_pidfile, os.getpid())):
+            if path:
+                try:
+                    fsutil.atomic_write(path, str(number).encode(), mode=0o644)
+                except Exception as exc:  # noqa: BLE001 - a StoreError around the OSError
+                    cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+                    raise PidFileError(f"writing pid file {path}: {getattr(cause, 'strerror', None) or cause}") from exc
+
+    def _record_start(self, pump: Pump) -> None:
+        """Before the engine hears of it: the run's pids, their start times and the start time
+        in the engine's state.json, and the init and start events. The command that started
+        the container may be killed at any moment; the container's status must not go with it."""
+        cfg = self.config
+        if not cfg.state_file:
+            return  # an exec session
+        from pyctr.linux.proc import process_start
+
+        me = os.getpid()
+        changes = {"shim_pid": me, "shim_start": process_start(me), "pid": pump.container_pid,
+                   "pid_start": process_start(pump.container_pid), "paused": False, "stopping": False,
+                   # `init` only created it: `runc start` comes later (on_started records it).
+                   "initialized": not cfg.start, "started_at": pump.started_at if cfg.start else 0}
+        self._update_state(changes)
+        if not cfg.start:
+            self._chain_on_started(
+                pump, lambda: self._update_state({"initialized": False, "started_at": pump.started_at}))
+        if cfg.events:
+            from pyctr import events  # small: os and time
+
+            for status in ("init", "start") if cfg.start else ("init",):
+                events.record(cfg.events["runroot"], "container", status, id=cfg.events["id"],
+                              name=cfg.events["name"], image=cfg.events["image"],
+                              attributes=cfg.events["attributes"], backend="file")
+
+    @staticmethod
+    def _chain_on_started(pump: Pump, action) -> None:
+        """Run `action` too when `runc start` lets an `init`ed container's process run."""
+        before = pump.on_started
+
+        def both() -> None:
+            if before is not None:
+                before()
+            action()
+
+        pump.on_started = both
+
+    def _update_state(self, changes: dict) -> None:
+        """Merge into the engine's state.json, under its lock (pyctr.container.store.write_state's)."""
+        path = self.config.state_file
+        try:
+            fsutil.update_json(path, changes, os.path.join(os.path.dirname(path), "state.lock"))
+        except Exception as exc:  # noqa: BLE001 - it runs all the same (a full disk): /proc tells its start
+            self._note(f"recording the start in {path}: {exc}")
 
     def _record_exit(self, pump: Pump) -> tuple[int, int | None]:
         """Write the exit record atomically; -> (exit code, signal)."""
@@ -374,6 +440,10 @@ class Shim:
         import traceback  # only on a bug: not worth its memory otherwise
 
         self._note(traceback.format_exc())
+
+
+class PidFileError(Exception):
+    """A --pidfile or --conmon-pidfile could not be written; the message is fit for the user."""
 
 
 def _wait_blocking(pid: int) -> int | None:

@@ -56,6 +56,7 @@ class Pump:
         self.exit_status: int | None = None   # raw waitpid status of the container's init
         self.finished_at: float | None = None
         self.started_at: float | None = None  # when `runc start` removed exec.fifo
+        self.on_started = None  # called once then (the shim records the start of an `init`ed container)
         self.first_output_at: float | None = None
         self.cleanup_pid: int | None = None
         self.cleanup_status: int | None = None
@@ -114,6 +115,13 @@ class Pump:
     def _forget(self, fd: int) -> None:
         self._watch(fd, 0)
         self._handlers.pop(fd, None)
+
+    def watch_reader(self, fd: int, callback) -> None:
+        """Call callback() whenever `fd` is readable (other work of the shim: a health check's output)."""
+        self._watch(fd, READ, lambda mask: callback())
+
+    def unwatch(self, fd: int) -> None:
+        self._forget(fd)
 
     def call_at(self, deadline: float, callback) -> list:
         """Run callback() once time.monotonic() reaches `deadline`; the timer, for cancel()."""
@@ -443,6 +451,8 @@ class Pump:
         if b"exec.fifo" in linux.read_deleted_names(self.start_watch_fd):
             if self.started_at is None:
                 self.started_at = time.time()
+                if self.on_started is not None:
+                    self.on_started()
             self._close_start_watch()
 
     def _close_start_watch(self) -> None:

@@ -1,0 +1,176 @@
+"""Preparing a container's run: its rootfs mount, network, OCI bundle; exec sessions' process files.
+
+A mixin of TaskService (pyctr.container.tasks), which holds config, store, images and runc.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import socket
+
+from pyctr.container.store import ContainerRecord
+from pyctr.errors import ContainerStateError
+from pyctr.linux import mount as mountmod
+from pyctr.linux.fsutil import atomic_write_json, makedirs
+from pyctr.runtime.runc import error_from_runc
+from pyctr.runtime.shimlauncher import ShimLauncher
+from pyctr.values import value
+
+# podman 4.3.1 exits 255 (-1) when an exec session fails before its process could run.
+EXIT_EXEC_FAILED = 255
+
+
+@value
+class Started:
+    pid: int
+    state_dir: Path
+    client: "socket.socket | None" = None  # with start(attach=True)
+
+
+class TaskSetup:
+    # -- rootfs ------------------------------------------------------------------------------
+
+    def _mount_rootfs(self, record: ContainerRecord) -> Path:
+        from pyctr.container import volumes
+
+        volumes.hold_for(self.config.root, record)  # tmpfs/device volumes: mounted while it runs
+        if record.spec.image.rootfs:  # --rootfs: the directory itself, nothing to mount
+            return Path(record.spec.image.name)
+        base = self.store.path(record.id)
+        merged = self.store.rootfs(record.id)
+        if mountmod.is_mountpoint(str(merged)):
+            return merged
+        image = self.images.get(record.image_id)
+        upper, work = base / "overlay" / "upper", base / "overlay" / "work"
+        for directory in (upper, work, merged):
+            makedirs(directory, 0o755)
+        mountmod.mount_at(self.images.layers.rootfs_mount(image.chain_ids, upper=upper, work=work,
+                                                          rootless=self.config.rootless), str(merged))
+        return merged
+
+    def _unmount_rootfs(self, record: ContainerRecord) -> None:
+        from pyctr.container import usermounts
+
+        if usermounts.held(self.store, record.id):
+            return  # the user's `pyctr mount` keeps it until their unmount
+        from pyctr.container import volumes
+
+        volumes.release_for(self.config.root, record)  # the last user unmounts a tmpfs/device volume
+        merged = self.store.rootfs(record.id)
+        if merged.exists() and mountmod.is_mountpoint(str(merged)):
+            mountmod.unmount(str(merged), lazy=True)
+
+    # -- the spec ----------------------------------------------------------------------------
+
+    def _setup_network(self, record: ContainerRecord) -> str | None:
+        """slirp4netns: the namespace path runc joins; None for the other modes."""
+        if record.network != "slirp4netns":
+            return None
+        from pyctr.network import slirp
+
+        return str(slirp.setup(self.config.runroot, record.id, record.spec.network.ports))
+
+    def _teardown_network(self, record: ContainerRecord) -> None:
+        if record.network == "slirp4netns":
+            from pyctr.network import slirp
+
+            slirp.teardown(self.config.runroot, record.id)
+
+    def _write_bundle(self, record: ContainerRecord, rootfs: Path, netns: str | None = None,
+                      console_size: tuple[int, int] | None = None) -> None:
+        from pyctr.container import etcfiles, ocimap, userdb
+        from pyctr.runtime import spec
+
+        uid, gid, groups, home = userdb.resolve_user(str(rootfs), record.user or None)
+        network = record.spec.network
+        etc = etcfiles.write_etc_files(
+            str(self.store.path(record.id) / "userdata"), record.hostname, "private" if netns else record.network,
+            network.add_hosts, dns_servers=ocimap.dns_servers(record, netns), dns_search=network.dns_search,
+            dns_options=network.dns_options,
+        )
+        from pyctr.container import passwd
+
+        etc.update(passwd.write_files(str(self.store.path(record.id) / "userdata"), str(rootfs), record, uid, gid))
+        from pyctr.container import shm
+
+        shm.mount_for(str(self.store.path(record.id)), record.spec, ocimap.DEFAULT_SHM_SIZE)  # shareable /dev/shm
+        # runc wants the rootfs free of symlinks (a --root under a symlinked directory).
+        spec_options = ocimap.spec_options(record, rootfs=os.path.realpath(rootfs), uid=uid, gid=gid, groups=groups,
+                                           home=home, etc_files=etc, netns=netns, rootless=self.config.rootless,
+                                           container_dir=str(self.store.path(record.id)),
+                                           namespace_path=self._namespace_path)
+        bundle = self.store.bundle(record.id)
+        makedirs(bundle)
+        generated = spec.generate(spec_options)
+        if record.tty and console_size:
+            # The terminal's size from the first instruction (a resize only follows the start).
+            generated["process"]["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
+        atomic_write_json(bundle / "config.json", generated)
+
+    def _namespace_path(self, container_id: str, kind: str) -> str:
+        status = self.store.status(container_id)
+        if status.state not in ("running", "paused") or not status.pid:
+            raise ContainerStateError(f"cannot join the {kind} namespace of container {container_id[:12]}: it is {status.state}")
+        return f"/proc/{status.pid}/ns/{kind}"
+
+
+    @contextlib.contextmanager
+    def rootfs(self, record: ContainerRecord):
+        """The container's root filesystem, mounted for the block if it is not running."""
+        with self.store.lock(record.id):
+            merged = self.store.rootfs(record.id)
+            was_mounted = merged.exists() and mountmod.is_mountpoint(str(merged))
+            path = self._mount_rootfs(record)
+            try:
+                yield str(path)
+            finally:
+                if not was_mounted:
+                    self._unmount_rootfs(record)
+
+
+    # -- exec --------------------------------------------------------------------------------
+
+    def exec_process(self, record: ContainerRecord, args: list[str], *, tty: bool, env: list[str], workdir: str | None,
+                     user: str | None, privileged: bool = False, path: Path | None = None) -> Path:
+        """Write the process.json for `runc exec` (to `path`): the container's process with
+        these changes. Whether the command exists is runc's to say (podman's words, then)."""
+        from pyctr.container import execs
+
+        self._require_running(record, "exec into")  # (exec sessions check require_exec_state first)
+        spec = json.loads((self.store.bundle(record.id) / "config.json").read_text())
+        process = execs.exec_process(spec["process"], str(self.store.rootfs(record.id)), args, tty=tty, env=env,
+                                     workdir=workdir, user=user, privileged=privileged)
+        path = path or self.store.state_dir(record.id) / f"exec-{os.getpid()}-{time.monotonic_ns()}.json"
+        atomic_write_json(path, process)
+        return path
+
+    def require_exec_state(self, record: ContainerRecord) -> None:
+        status = self.store.status(record.id)
+        if status.state != "running":
+            self._settle(record, status)
+            error = ContainerStateError("can only create exec sessions on running containers: container state improper")
+            error.exit_code = EXIT_EXEC_FAILED
+            raise error
+
+    def start_exec(self, record: ContainerRecord, session_dir: Path, process_file: Path, *, tty: bool, stdin: bool,
+                   attach: bool, shim: ShimLauncher | None = None, pass_fds: list[int] = ()) -> Started:
+        """Start an exec session under its own shim (`runc exec --detach`): the process, its
+        stdio and its exit record outlive the caller. Started.client as with start()."""
+        from pyctr.container.execs import shim_config
+
+        shim = shim or ShimLauncher()
+        report = shim.go(shim_config(record.id, self.store.bundle(record.id), session_dir, process_file, self.runc,
+                                     tty=tty, stdin=stdin, preserve_fds=len(pass_fds)),
+                         attach=attach, pass_fds=pass_fds)
+        if "error" in report:
+            shim.client.close()
+            raise error_from_runc(str(report["error"]))
+        return Started(int(report["pid"]), session_dir, shim.client if attach else None)
+
