@@ -241,7 +241,10 @@ def output_text(raw: bytes) -> str:
 
 
 def rfc3339(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int((ts % 1) * 1e9):09d}Z"
+    """A check's Start and End as podman writes them (Go's RFC3339Nano: trailing zeros dropped)."""
+    from pyctr.units import rfc3339_nano
+
+    return rfc3339_nano(ts)
 
 
 def in_start_period(config: dict, started_at: float, now: float) -> bool:
@@ -294,8 +297,6 @@ def for_shim(record, store, config) -> dict:
 def run_once(tasks, record) -> tuple[bool, str]:
     """Run the container's check once, in this process, and record it: (passed, the new status).
     `tasks`: pyctr.container.tasks.TaskService. Errors as podman's `healthcheck run`."""
-    import subprocess
-
     from pyctr.errors import ContainerStateError, InvalidArgument
 
     store = tasks.store
@@ -309,21 +310,13 @@ def run_once(tasks, record) -> tuple[bool, str]:
     with open(store.bundle(record.id) / "config.json", "rb") as f:
         process = process_for(json.load(f)["process"], argv)
     base = store.state_dir(record.id) / f"health-{os.getpid()}-{time.monotonic_ns()}"
-    files = [f"{base}.json", f"{base}.out", f"{base}.pid"]
+    files = [f"{base}.json", f"{base}.pid"]
     try:
         atomic_write_json(files[0], process, mode=0o600)
-        with open(files[1], "w+b") as out:
-            runc_argv = tasks.runc.exec_argv(record.id, files[0], tty=False, detach=False, pid_file=files[2])
-            start = time.time()
-            proc = subprocess.Popen(runc_argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, close_fds=True)
-            try:
-                code = proc.wait(timeout=check["Timeout"] / NS)
-            except subprocess.TimeoutExpired:
-                _kill_check(files[2], proc)
-                code = -1
-            end = time.time()
-            out.seek(0)
-            output = output_text(out.read(64 << 10))
+        runc_argv = tasks.runc.exec_argv(record.id, files[0], tty=False, detach=False, pid_file=files[1])
+        start = time.time()
+        code, output = _run_check(runc_argv, check["Timeout"] / NS, files[1])
+        end = time.time()
     finally:
         for path in files:
             try:
@@ -335,6 +328,70 @@ def run_once(tasks, record) -> tuple[bool, str]:
                            output=output, retries=check["Retries"],
                            in_start_period=in_start_period(check, state.started_at, start))
     return code == 0, status["Status"]
+
+
+def _run_check(argv: list[str], timeout: float, pid_file: str) -> tuple[int, str]:
+    """Run `runc exec` of the check with its output on a pipe, of which only the head is kept
+    (a check may print without end); -> (exit code, -1 past the timeout; the output kept)."""
+    import selectors
+    import subprocess
+
+    read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd, close_fds=True)
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    deadline = time.monotonic() + timeout
+    output = OutputKeeper(read_fd)
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(read_fd, selectors.EVENT_READ)
+            # Until the end of its output, or of runc (a process the check left behind may hold the pipe).
+            while not output.eof and proc.poll() is None and (remaining := deadline - time.monotonic()) > 0:
+                if selector.select(min(remaining, 0.25)):
+                    output.read(16)
+        try:
+            code = proc.wait(timeout=max(deadline - time.monotonic(), 0))
+        except subprocess.TimeoutExpired:
+            _kill_check(pid_file, proc)
+            code = -1
+        output.read(64)
+    finally:
+        os.close(read_fd)
+    return code, output_text(bytes(output.data))
+
+
+class OutputKeeper:
+    """A check's output (stdout and stderr on one non-blocking pipe): the first KEEP bytes
+    are kept, the rest is read and dropped, so that output without end costs no space."""
+
+    KEEP = 64 << 10  # far more than MAX_OUTPUT characters need
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.data = bytearray()
+        self.eof = False
+        os.set_blocking(fd, False)
+
+    def read(self, chunks: int = 1) -> bool:
+        """Read at most `chunks` times what the pipe holds; -> whether it reached its end."""
+        for _ in range(chunks):
+            if self.eof:
+                break
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.eof = True
+            elif len(self.data) < self.KEEP:
+                self.data += chunk[: self.KEEP - len(self.data)]
+        return self.eof
 
 
 def _kill_check(pid_file: str, proc) -> None:

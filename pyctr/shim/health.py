@@ -1,7 +1,8 @@
 """The container's health check, run by its shim on schedule (no daemon, no systemd timer).
 
 Every `interval` after the previous check ended, `runc exec` runs the check in the container
-with its output in a file; a timer kills it after `timeout`. The result goes to the status
+with its output on a pipe the pump drains (only its head is kept: a check may print without
+end); a timer kills it after `timeout`. The result goes to the status
 file through pyctr.container.health (the same rules as `pyctr healthcheck run`). Once the
 container is unhealthy, the on-failure action (kill, stop, restart) is the engine's: the shim
 runs the command the engine gave it for that, once.
@@ -22,9 +23,8 @@ from pyctr.linux.fsutil import atomic_write_json
 from pyctr.runtime.runc import Runc
 
 PROCESS_FILE = "health-process.json"
-OUTPUT_FILE = "health-output"
 PID_FILE = "health.pid"
-OUTPUT_READ = 64 << 10  # bytes of output read back (a result keeps health.MAX_OUTPUT characters)
+DRAIN_CHUNKS = 64  # reads of what is left in the pipe once the check ended (a leftover process may go on)
 
 
 class HealthChecker:
@@ -40,6 +40,7 @@ class HealthChecker:
         self.timed_out = False
         self.kill_timer = None
         self.acted = False
+        self.output: health.OutputKeeper | None = None
 
     def start(self) -> None:
         """At the container's start: "starting" again, and the first check after one interval."""
@@ -89,14 +90,19 @@ class HealthChecker:
             os.unlink(self._path(PID_FILE))
         except FileNotFoundError:
             pass
-        out = os.open(self._path(OUTPUT_FILE), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         try:
             argv = self.runc.exec_argv(self.id, process_file, tty=False, detach=False, pid_file=self._path(PID_FILE))
             self.began = time.time()
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,
                                          close_fds=True, cwd="/")
+        except BaseException:
+            os.close(read_fd)
+            raise
         finally:
-            os.close(out)
+            os.close(write_fd)
+        self.output = health.OutputKeeper(read_fd)
+        self.pump.watch_reader(read_fd, self._on_output)
         self.timed_out = False
         self.pump.children[self.proc.pid] = self._done
         self.kill_timer = self.pump.call_at(time.monotonic() + self.check["timeout"], self._kill)
@@ -115,6 +121,17 @@ class HealthChecker:
             except OSError:
                 pass
 
+    def _on_output(self) -> None:
+        if self.output is not None and self.output.fd >= 0 and self.output.read():
+            self._close_output()
+
+    def _close_output(self) -> None:
+        """Stop reading the check's output (what was kept of it stays in self.output.data)."""
+        if self.output is not None and self.output.fd >= 0:
+            self.pump.unwatch(self.output.fd)
+            os.close(self.output.fd)
+            self.output.fd = -1
+
     def _done(self, status: int) -> None:
         ended = time.time()
         self.pump.cancel(self.kill_timer)
@@ -122,13 +139,19 @@ class HealthChecker:
         if self.proc is not None:
             self.proc.returncode = code  # reaped by the pump
             self.proc = None
+        output = ""
+        if self.output is not None:
+            if self.output.fd >= 0:
+                self.output.read(DRAIN_CHUNKS)
+            self._close_output()
+            output, self.output = health.output_text(bytes(self.output.data)), None
         if self.pump.exit_status is not None:
             return  # the container ended meanwhile: nothing to say about its health
         if self.timed_out or code < 0:
             code = -1  # podman's code for a check that did not finish in time
         try:
             new = health.record_result(
-                self.check["status_file"], start=self.began, end=ended, exit_code=code, output=self._output(),
+                self.check["status_file"], start=self.began, end=ended, exit_code=code, output=output,
                 retries=self.check["retries"],
                 in_start_period=self.began < self.pump_started() + self.check["start_period"])
         except Exception as exc:  # noqa: BLE001
@@ -149,13 +172,6 @@ class HealthChecker:
 
     def pump_started(self) -> float:
         return self.pump.started_at or self.pump.first_output_at or self.began
-
-    def _output(self) -> str:
-        try:
-            with open(self._path(OUTPUT_FILE), "rb") as f:
-                return health.output_text(f.read(OUTPUT_READ))
-        except OSError:
-            return ""
 
     def _act(self) -> None:
         """The on-failure action, by the engine's own command (it stops or kills us too)."""
