@@ -43,6 +43,7 @@ def spec_options(record: ContainerRecord, *, rootfs: str, uid: int, gid: int, gr
         mounts.append({"destination": INIT_PATH, "type": "bind", "source": spec.process.init_path or INIT_BINARY,
                        "options": ["bind", "ro"]})
     mounts += extra_mounts(record, rootless)
+    from pyctr.container import securityopts
     from pyctr.container.create import systemd_mode
 
     if systemd_mode(spec, list(record.args)):
@@ -56,7 +57,7 @@ def spec_options(record: ContainerRecord, *, rootfs: str, uid: int, gid: int, gr
         cwd=record.workdir or "/",
         uid=uid,
         gid=gid,
-        additional_gids=groups + list(spec.security.groups),
+        additional_gids=groups + added_groups(record, rootfs),
         home=home,
         hostname=record.hostname,
         terminal=spec.process.tty,
@@ -67,7 +68,11 @@ def spec_options(record: ContainerRecord, *, rootfs: str, uid: int, gid: int, gr
         cap_drop=list(spec.security.cap_drop),
         privileged=spec.security.privileged,
         no_new_privileges=spec.security.no_new_privileges,
-        seccomp=spec.security.seccomp,
+        seccomp=securityopts.seccomp_for_start(container_dir, spec.security),
+        mask=list(spec.security.mask) + systemd_masks(record),
+        unmask=list(spec.security.unmask),
+        proc_opts=list(spec.security.proc_opts),
+        apparmor_profile=securityopts.apparmor_for_start(spec.security),
         ulimits=list(spec.resources.ulimits),
         mounts=mounts,
         etc_files=etc_files,
@@ -83,6 +88,7 @@ def spec_options(record: ContainerRecord, *, rootfs: str, uid: int, gid: int, gr
                  for d in spec.storage.devices],
         namespaces=namespaces(spec.namespaces, namespace_path),
         ipc_none=spec.namespaces.ipc == "none",
+        shm_source=shm_source(spec, container_dir),
         sysctls=dict(spec.namespaces.sysctls),
         umask=int(spec.process.umask, 8) if spec.process.umask else None,
         oom_score_adj=spec.process.oom_score_adj,
@@ -94,6 +100,33 @@ def spec_options(record: ContainerRecord, *, rootfs: str, uid: int, gid: int, gr
         uid_mappings=uid_mappings,
         gid_mappings=gid_mappings,
     )
+
+
+def added_groups(record: ContainerRecord, rootfs: str) -> list[int]:
+    """--group-add: GIDs, names from the image's /etc/group, or keep-groups (the caller's own groups,
+    as crun leaves them; rootful only, see pyctr.container.create)."""
+    wanted = [str(g) for g in record.spec.security.groups]
+    if wanted == ["keep-groups"]:
+        import os
+
+        return os.getgroups()
+    from pyctr.container import userdb
+
+    try:
+        return userdb.group_ids(rootfs, wanted)
+    except LookupError as exc:
+        from pyctr.errors import CommandNotInvokable
+
+        raise CommandNotInvokable(f"looking up supplemental groups for container {record.id}: Unable to find group "
+                                  f"{exc.args[0]}: no matching entries in group file") from None
+
+
+def shm_source(spec, container_dir: str) -> str:
+    if not container_dir:
+        return ""
+    from pyctr.container import shm
+
+    return shm.source(spec, container_dir)
 
 
 # podman's namespace flags and the OCI kinds they set.
@@ -193,6 +226,7 @@ def resources(r) -> dict:
 
 
 SYSTEMD_TMPFS = ("/run", "/run/lock", "/tmp", "/var/log/journal")
+SYSTEMD_CGROUP = "/sys/fs/cgroup/systemd"  # cgroup v1's named hierarchy
 ZONEINFO = "/usr/share/zoneinfo"
 
 
@@ -213,10 +247,23 @@ def extra_mounts(record: ContainerRecord, rootless: bool = False) -> list[dict]:
         taken = {m["destination"] for m in record.mounts}
         mounts += [{"destination": d, "type": "tmpfs", "source": "tmpfs", "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]}
                    for d in SYSTEMD_TMPFS if d not in taken]
-        if not rootless and os.path.isdir("/sys/fs/cgroup/systemd") and "/sys/fs/cgroup/systemd" not in taken:
-            mounts.append({"destination": "/sys/fs/cgroup/systemd", "type": "bind", "source": "/sys/fs/cgroup/systemd",
+        if not rootless and os.path.isdir(SYSTEMD_CGROUP) and SYSTEMD_CGROUP not in taken:
+            mounts.append({"destination": SYSTEMD_CGROUP, "type": "bind", "source": SYSTEMD_CGROUP,
                            "options": ["bind", "rprivate"]})
     return mounts
+
+
+def systemd_masks(record: ContainerRecord) -> list[str]:
+    """--systemd on cgroup v1: the release_agent of the host's systemd hierarchy (bound writable for root,
+    seen through /sys rootless) masked, as podman: with CAP_SYS_ADMIN a process could otherwise make the
+    host run a program of its choice."""
+    import os
+
+    from pyctr.container.create import systemd_mode
+
+    if systemd_mode(record.spec, list(record.args)) and os.path.isdir(SYSTEMD_CGROUP):
+        return [SYSTEMD_CGROUP + "/release_agent"]
+    return []
 
 
 def more_etc_files(spec, etc_files: dict[str, str]) -> dict[str, str]:

@@ -233,23 +233,31 @@ class _Bad(Exception):
 
 def load_profile(path: str, caps: set[str] | frozenset[str] = frozenset(),
                  machine: str | None = None, kernel: str | None = None) -> dict:
-    """Read a seccomp profile file, in docker's format or the OCI one, as an OCI object.
+    """Read a seccomp profile file, in docker's format or the OCI one, as an OCI object (see parse_profile)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise InvalidArgument(f"opening seccomp profile failed: open {path}: {(exc.strerror or str(exc)).lower()}") from exc
+    return parse_profile(data, path, caps, machine, kernel)
+
+
+def parse_profile(data: bytes, path: str, caps: set[str] | frozenset[str] = frozenset(),
+                  machine: str | None = None, kernel: str | None = None) -> dict:
+    """A profile's content (read from `path`, named in errors) as an OCI object.
 
     Docker's extras are resolved here: `archMap` picks this machine's architectures,
     and rules with `includes`/`excludes` are kept or dropped by `caps` (the container's
     capabilities), the machine and the kernel version.
     """
     try:
-        with open(path, "rb") as f:
-            data = json.load(f)
-    except OSError as exc:
-        raise InvalidArgument(f"seccomp profile {path}: {exc.strerror or exc}") from exc
+        profile = json.loads(data)
     except ValueError as exc:
-        raise InvalidArgument(f"seccomp profile {path}: not valid JSON: {exc}") from exc
+        raise InvalidArgument(f"loading seccomp profile ({path}) failed: decoding seccomp profile failed: {exc}") from None
     try:
-        return _convert(data, set(caps), machine or platform.machine(), kernel or platform.release())
+        return _convert(profile, set(caps), machine or platform.machine(), kernel or platform.release())
     except _Bad as exc:
-        raise InvalidArgument(f"seccomp profile {path}: {exc}") from None
+        raise InvalidArgument(f"loading seccomp profile ({path}) failed: {exc}") from None
 
 
 def _convert(data, caps: set[str], machine: str, kernel: str) -> dict:

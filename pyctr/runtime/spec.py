@@ -14,10 +14,14 @@ import resource
 import stat
 from dataclasses import field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from pyctr.runtime import linuxspec, seccomp
 from pyctr.errors import InvalidArgument
 from pyctr.values import value
+
+if TYPE_CHECKING:
+    import re  # only for an annotation: runtime imports it where it is used
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -76,6 +80,10 @@ class SpecOptions:
     privileged: bool = False
     no_new_privileges: bool = False
     seccomp: str = "default"  # "default", "unconfined" or a profile file
+    mask: list[str] = field(default_factory=list)  # more masked paths (after unmask, kept when privileged)
+    unmask: list[str] = field(default_factory=list)  # default masked/read-only paths left open (globs), or "ALL"
+    proc_opts: list[str] = field(default_factory=list)  # more options of the /proc mount
+    apparmor_profile: str = ""  # "": none set (runc's own default)
     ulimits: list[str] = field(default_factory=list)
     mounts: list[dict] = field(default_factory=list)
     etc_files: dict[str, str] = field(default_factory=dict)
@@ -93,6 +101,7 @@ class SpecOptions:
     # pid, ipc, uts, cgroup, user -> "host", "new" or a path to join (see linuxspec.with_shared_namespaces)
     namespaces: dict[str, str] = field(default_factory=dict)
     ipc_none: bool = False  # --ipc none: no /dev/shm
+    shm_source: str = ""  # a host-side tmpfs to bind on /dev/shm (shared with --ipc container:); "": runc's own
     sysctls: dict[str, str] = field(default_factory=dict)
     umask: int | None = None
     oom_score_adj: int | None = None
@@ -174,6 +183,8 @@ def with_process(spec: dict, opts: SpecOptions) -> None:
     proc = spec["process"]
     proc.update(args=list(opts.args), cwd=opts.cwd, terminal=opts.terminal,
                 noNewPrivileges=opts.no_new_privileges)
+    if opts.apparmor_profile:
+        proc["apparmorProfile"] = opts.apparmor_profile
 
 
 def with_user(spec: dict, opts: SpecOptions) -> None:
@@ -263,9 +274,10 @@ def with_capabilities(spec: dict, opts: SpecOptions, available: set[str] | None 
 
 
 def with_seccomp(spec: dict, opts: SpecOptions, machine: str | None = None) -> None:
-    """After with_capabilities: the default profile opens the calls the caps allow."""
+    """After with_capabilities: the default profile opens the calls the caps allow. --privileged
+    drops the default profile, not one given by the user (as podman)."""
     caps = set(spec["process"]["capabilities"]["bounding"])
-    if opts.privileged or opts.seccomp == "unconfined":
+    if opts.seccomp == "unconfined" or (opts.privileged and opts.seccomp in ("", "default")):
         spec["linux"].pop("seccomp", None)
     elif opts.seccomp in ("", "default"):
         spec["linux"]["seccomp"] = seccomp.default_profile(caps, machine)
@@ -301,6 +313,21 @@ def parse_ulimit(text: str) -> tuple[str, int, int]:
     return "RLIMIT_" + name.upper(), soft, hard
 
 
+def host_rlimits(hard_limits: dict[str, int] | None = None) -> list[dict]:
+    """This process's own limits in OCI form; `hard_limits` (tests) replaces its hard ones (soft capped to them)."""
+    result = []
+    for name in sorted(ULIMIT_NAMES):
+        rtype = "RLIMIT_" + name.upper()
+        if not hasattr(resource, rtype):
+            continue
+        soft, hard = (RLIM_INFINITY if v == resource.RLIM_INFINITY else v for v in resource.getrlimit(getattr(resource, rtype)))
+        if hard_limits is not None and rtype in hard_limits:
+            hard = hard_limits[rtype]
+            soft = min(soft, hard)
+        result.append({"type": rtype, "hard": hard, "soft": soft})
+    return result
+
+
 def with_rlimits(spec: dict, opts: SpecOptions, hard_limits: dict[str, int] | None = None) -> None:
     """NOFILE and NPROC as high as allowed, then --ulimit values, never above our own
     hard limits (runc could not raise them without CAP_SYS_RESOURCE, and fails late)."""
@@ -309,6 +336,10 @@ def with_rlimits(spec: dict, opts: SpecOptions, hard_limits: dict[str, int] | No
             return hard_limits[rtype]
         return current_hard_limit(rtype)
 
+    if "host" in opts.ulimits:
+        # --ulimit host (wins over the others, as podman's): the limits pyctr runs with, every one of them.
+        spec["process"]["rlimits"] = host_rlimits(hard_limits)
+        return
     limits = {rtype: min(value, ceiling(rtype)) for rtype, value in DEFAULT_RLIMITS.items()}
     limits = {rtype: (value, value) for rtype, value in limits.items()}
     for text in opts.ulimits:
@@ -379,6 +410,8 @@ def with_mounts(spec: dict, opts: SpecOptions) -> None:
             m["options"] = [shm if o.startswith("size=") else o for o in m["options"]]
         if opts.privileged and m["destination"] in ("/sys", "/sys/fs/cgroup"):
             m["options"] = ["rw" if o == "ro" else o for o in m["options"]]
+        if opts.proc_opts and m["destination"] == "/proc":
+            m["options"] = list(dict.fromkeys(m["options"] + opts.proc_opts))
     for destination, source in sorted(opts.etc_files.items()):
         mounts.append(_mount(destination, "bind", source, ["rbind", "rprivate"]))
     if opts.readonly_rootfs and opts.read_only_tmpfs:
@@ -452,9 +485,47 @@ def with_devices(spec: dict, opts: SpecOptions) -> None:
 
 
 def with_masked_paths(spec: dict, opts: SpecOptions) -> None:
-    if opts.privileged:
-        spec["linux"].pop("maskedPaths", None)
-        spec["linux"].pop("readonlyPaths", None)
+    """podman's order: the defaults, less what --security-opt unmask opens (all of them with
+    ALL or --privileged), then the paths --security-opt mask adds."""
+    linux = spec["linux"]
+    if opts.privileged or "ALL" in opts.unmask:
+        linux.pop("maskedPaths", None)
+        linux.pop("readonlyPaths", None)
+    elif opts.unmask:
+        patterns = [_path_pattern(p) for p in opts.unmask]
+        for key in ("maskedPaths", "readonlyPaths"):
+            kept = [p for p in linux.get(key, []) if not any(pattern.fullmatch(p) for pattern in patterns)]
+            if kept:
+                linux[key] = kept
+            else:
+                linux.pop(key, None)
+    added = [p for p in dict.fromkeys(opts.mask) if p not in linux.get("maskedPaths", [])]
+    if added:
+        linux["maskedPaths"] = linux.get("maskedPaths", []) + added
+
+
+def _path_pattern(glob: str) -> "re.Pattern[str]":
+    """A shell pattern as Go's filepath.Match reads it (podman's unmask): * and ? stay within one
+    path element, [...] is a class ([!...] or [^...] negated)."""
+    import re
+
+    out, i = [], 0
+    while i < len(glob):
+        c = glob[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[" and glob.find("]", i + 1 + (glob[i + 1:i + 2] in ("!", "^"))) > 0:
+            start = i + 1 + (glob[i + 1:i + 2] in ("!", "^"))
+            end = glob.index("]", start)
+            body = glob[start:end].replace("\\", "\\\\")
+            out.append(("[^/" if start > i + 1 else "[") + body + "]")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out))
 
 
 def with_readonly_rootfs(spec: dict, opts: SpecOptions) -> None:
