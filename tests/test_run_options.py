@@ -178,3 +178,61 @@ def test_inspect_shows_the_options_as_podman(pyctr, image):
     # podman 4.3.1 printed this line for the same flags
     assert pyctr("inspect", "--format", template, "h2-inspect").stdout == "512 host shareable private 0027 5 Europe/Berlin 10 10 default\n"
     pyctr("rm", "h2-inspect")
+
+
+def test_ipc_container_shares_dev_shm(pyctr, image, store):
+    # podman 4.3.1 prints "hi": /dev/shm is the shared container's (its userdata/shm tmpfs)
+    pyctr("run", "-d", "--name", "g3-ipc", "--ipc", "shareable", image, "sh", "-c", "echo hi > /dev/shm/x; sleep 60")
+    assert wait_for(lambda: pyctr("exec", "g3-ipc", "cat", "/dev/shm/x", check=False).stdout == "hi\n")
+    assert pyctr("run", "--rm", "--ipc", "container:g3-ipc", image, "cat", "/dev/shm/x").stdout == "hi\n"
+    assert pyctr("run", "--rm", "--shm-size", "2m", image, "df", "-k", "/dev/shm").stdout.split()[-5] == "2048"
+    pyctr("rm", "-f", "-t", "0", "g3-ipc")
+    assert not [m for m in store.mounts() if m.endswith("/userdata/shm")]  # unmounted when it ended
+    donor = pyctr("create", "--ipc", "private", image, "true").stdout.strip()
+    refused = pyctr("run", "--rm", "--ipc", f"container:{donor}", image, "true", check=False)
+    assert (refused.returncode, refused.stderr.strip()) == (125, (  # podman 4.3.1's words
+        f"Error: joining IPC of container {donor} is not allowed: non-shareable IPC "
+        "(hint: use IpcMode:shareable for the donor container)"))
+    pyctr("rm", donor)
+
+
+def test_refused_combinations_fail_before_creating(pyctr, image):
+    for args, message in ((["--hostname", "foo", "--uts", "host"], "cannot set hostname when running in the host UTS namespace"),
+                          (["--init", "--pid", "host"], "cannot add init binary as PID 1 (PID namespace isn't private)"),
+                          (["--dns", "1.1.1.1", "--network", "none"], "conflicting options: dns and the network mode: none"),
+                          (["--userns", "private"], "must provide at least one UID or GID mapping"),
+                          (["--uidmap", "0:100000:65536"], "--uidmap: a user namespace for a container run as root is not built yet")):
+        result = pyctr("run", "--rm", *args, image, "true", check=False)
+        assert result.returncode == 125 and message in result.stderr, args
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert pyctr("ps", "-aq").stdout == ""
+
+
+def test_group_add_names_and_ulimit_host(pyctr, image):
+    # the test image's /etc/group has app:1234 and nogroup:65534; podman 4.3.1 prints the same groups
+    out = pyctr("run", "--rm", "--group-add", "nogroup", "--group-add", "1234", image, "id").stdout
+    assert out.strip() == "uid=0(root) gid=0(root) groups=1234(app),65534(nogroup)"
+    missing = pyctr("run", "--rm", "--group-add", "wheel", image, "true", check=False)
+    assert missing.returncode == 126  # podman: at start, 126
+    assert missing.stderr.strip().endswith("Unable to find group wheel: no matching entries in group file")
+    import resource
+
+    out = pyctr("run", "--rm", "--ulimit", "nofile=10", "--ulimit", "host", image, "sh", "-c", "ulimit -Hn; ulimit -n").stdout
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert out.split() == [str(hard), str(soft)]
+
+
+def test_rmi_without_rm_tries_and_reports(pyctr, image):
+    # podman 4.3.1: the container stays, the image is in use by it; one error line, the container's exit code
+    result = pyctr("run", "--name", "g3-rmi", "--rmi", image, "true", check=False)
+    assert result.returncode == 0 and "image is in use by a container" in result.stderr
+    assert pyctr("ps", "-a", "--format", "{{.Names}}").stdout.split() == ["g3-rmi"]
+    pyctr("rm", "g3-rmi")
+
+
+def test_other_platform_is_pulled_with_podmans_warning(pyctr, image):
+    never = pyctr("run", "--rm", "--pull", "never", "--arch", "arm64", image, "true", check=False)
+    assert (never.returncode, never.stderr.strip()) == (125, f"Error: {image}: image not known")
+    result = pyctr("run", "--rm", "--arch", "arm64", image, "true")
+    assert ("image platform ({amd64 linux  [] }) does not match the expected platform ({arm64 linux  [] })"
+            in result.stderr)

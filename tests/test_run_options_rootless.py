@@ -42,3 +42,17 @@ def test_host_namespaces_rootless(rootless, registry):  # noqa: F811
     assert out.returncode == 0, out.stderr
     count, hostname = out.stdout.split()
     assert int(count) > 5 and hostname == __import__("os").uname().nodename
+
+
+def test_ipc_container_shares_dev_shm_rootless(rootless, registry):  # noqa: F811
+    image = f"{registry.host}/test/busybox"
+    rootless.pyctr("pull", "-q", image)
+    rootless.pyctr("run", "-d", "--name", "g3-ipc", image, "sh", "-c", "echo hi > /dev/shm/x; sleep 60")
+    try:
+        out = rootless.pyctr("run", "--rm", "--ipc", "container:g3-ipc", image, "sh", "-c",
+                             "for i in 1 2 3 4 5 6 7 8 9 10; do cat /dev/shm/x 2>/dev/null && break; sleep 0.2; done").stdout
+        assert out == "hi\n"
+    finally:
+        rootless.pyctr("rm", "-f", "-t", "0", "g3-ipc")
+    keep = rootless.pyctr("run", "--rm", "--group-add", "keep-groups", image, "true", check=False)
+    assert keep.returncode == 125 and "--group-add keep-groups is not supported rootless with runc" in keep.stderr

@@ -79,7 +79,7 @@ def test_valid_options_pass():
               namespaces__pid="host", namespaces__ipc="shareable", namespaces__uts="ns:/proc/1/ns/uts",
               process__umask="0027", process__tz="local", resources__cpu_quota=50000, resources__cpu_period=100000,
               resources__memory=64 << 20, resources__memory_swap=-1, resources__device_cgroup_rules=["c 1:3 rwm", "a *:* r"],
-              resources__cgroups="split", process__systemd="always").validate()
+              resources__cgroups="no-conmon", process__systemd="always").validate()
 
 
 @pytest.mark.parametrize("params,message", [

@@ -76,13 +76,23 @@ def _ensure_image(images, spec: ContainerSpec, progress):
 
     def pull():
         wanted = spec.image
-        return images.pull(wanted.name, platform=wanted.platform, tls_verify=wanted.tls_verify, authfile=wanted.authfile, progress=progress)
+        record = images.pull(wanted.name, platform=wanted.platform, tls_verify=wanted.tls_verify, authfile=wanted.authfile,
+                             progress=progress)
+        mismatch = _platform_mismatch(images.config_of(record), wanted.platform)
+        if mismatch and progress is not None:  # a single-platform image is pulled whatever its platform (podman)
+            from pyctr.image.pull import PullEvent
+
+            progress(PullEvent("warning", message=mismatch))
+        return record
 
     policy = spec.image.pull
     if policy == "always":
         return pull()
     try:
         local = images.get(spec.image.name)
+        if _platform_mismatch(images.config_of(local), spec.image.platform):
+            # Of another platform than asked for (--platform, --arch, --os): as missing, as podman's.
+            raise ImageNotFound(f"{spec.image.name}: image not known")
     except ImageNotFound:
         if policy == "never":
             raise
@@ -93,6 +103,24 @@ def _ensure_image(images, spec: ContainerSpec, progress):
         except PyctrError:
             return local  # offline or unreachable: the local image will do
     return local
+
+
+def _platform_mismatch(config: dict, wanted_text: str | None) -> str:
+    """podman's warning when an image's platform is not the one asked for; "" when it is (or none was)."""
+    if not wanted_text:
+        return ""
+    from pyctr.image import oci
+
+    wanted = oci.Platform.parse(wanted_text)
+    got = oci.Platform(str(config.get("os") or ""), str(config.get("architecture") or ""), config.get("variant") or None)
+    got_variant = got.variant or ("v8" if got.architecture == "arm64" else None)  # an arm64 image without one is v8
+    if (got.os, got.architecture) == (wanted.os, wanted.architecture) and (not wanted.variant or got_variant == wanted.variant):
+        return ""
+
+    def go(p) -> str:  # Go's %v of the platform struct, as podman prints it
+        return f"{{{p.architecture} {p.os}  [] {p.variant or ''}}}"
+
+    return f"image platform ({go(got)}) does not match the expected platform ({go(wanted)})"
 
 
 def create_container(store, images, volume_path: Callable[[str], str], spec: ContainerSpec, progress=None,
@@ -111,6 +139,9 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
         check_host_users(spec.storage.hostusers)
     _user_namespace(spec, store.config.rootless)
     _check_sdnotify(spec)
+    from pyctr.container import securityopts
+
+    seccomp_profile = securityopts.read_seccomp_profile(spec.security)  # kept with the container, as podman
     pids_limit, log_size_max = spec.resources.pids_limit, spec.lifecycle.log_max_size
     if pids_limit is None or log_size_max is None:
         # The configured defaults, fixed at creation (as podman's), read once and before any pull.
@@ -170,6 +201,12 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
 
             raise ImageNotFound(f"{spec.image.name}: image not known (removed meanwhile)")
         record = store.create(fields, spec.lifecycle.name)
+    if seccomp_profile is not None:
+        try:
+            securityopts.keep_seccomp_profile(str(store.path(record.id)), seccomp_profile)
+        except BaseException:
+            store.remove(record)
+            raise
     if not record.hostname:
         record.hostname = record.id[:12]
         store.save(record)
@@ -218,7 +255,11 @@ def _resolve_references(store, spec: ContainerSpec) -> dict:
     for kind, what in NAMESPACE_NAMES.items():
         mode = getattr(ns, kind)
         if mode.startswith("container:"):
-            setattr(ns, kind, "container:" + find(mode[10:], f"looking up container to share {what} namespace with").id)
+            donor = find(mode[10:], f"looking up container to share {what} namespace with")
+            if kind == "ipc" and donor.spec.namespaces.ipc == "private":
+                raise InvalidArgument(f"joining IPC of container {donor.id} is not allowed: non-shareable IPC "
+                                      "(hint: use IpcMode:shareable for the donor container)")
+            setattr(ns, kind, "container:" + donor.id)
     lifecycle = spec.lifecycle
     lifecycle.requires = [find(name, f'"{name}" is not a valid container, cannot be used as a dependency').id
                           for name in lifecycle.requires]
@@ -240,6 +281,12 @@ def _user_namespace(spec: ContainerSpec, rootless: bool) -> None:
     """--userns keep-id and nomap (rootless only) become the mappings of a user namespace nested in
     pyctr's own, written into the spec as --uidmap/--gidmap would be."""
     mode, _, options = spec.namespaces.userns.partition(":")
+    if not rootless:
+        _rootful_user_namespace(spec.namespaces)
+    elif "keep-groups" in spec.security.groups:
+        # runc in pyctr's user namespace always sets the groups: the caller's unmapped ones cannot be kept.
+        raise InvalidArgument("--group-add keep-groups is not supported rootless with runc: it needs crun, "
+                              "which leaves the caller's groups as they are")
     if mode in ("keep-id", "nomap"):
         if not rootless:
             raise InvalidArgument(f"{mode} is only supported in rootless mode")
@@ -261,6 +308,21 @@ def _user_namespace(spec: ContainerSpec, rootless: bool) -> None:
                     spec.storage.hostusers.append(pwd.getpwuid(int(user.split(":")[0])).pw_name)
                 except KeyError:
                     pass
+
+
+def _rootful_user_namespace(ns) -> None:
+    """As root, a user namespace of the container's own needs its root filesystem owned by the mapped IDs:
+    podman re-owns a copy of the image's layers, runc 1.1 cannot idmap the root filesystem, and pyctr
+    does neither yet. Refused in one line rather than failing in runc."""
+    if ns.userns == "private":
+        raise InvalidArgument("must provide at least one UID or GID mapping to configure a user namespace")
+    given = [option for option, value in (("--uidmap", ns.uidmap), ("--gidmap", ns.gidmap), ("--subuidname", ns.subuidname),
+                                          ("--subgidname", ns.subgidname)) if value]
+    if ns.userns.startswith("ns:"):
+        given.append(f"--userns {ns.userns}")
+    if given:
+        raise InvalidArgument(f"{given[0]}: a user namespace for a container run as root is not built yet "
+                              "(its image layers are not re-owned for the mapped IDs); run pyctr rootless instead")
 
 
 def _check_sdnotify(spec: ContainerSpec) -> None:

@@ -76,25 +76,46 @@ def entrypoint(text: str | None) -> list[str] | None:
     return value
 
 
-def security_options(items: list[str]) -> tuple[bool, str]:
-    """--security-opt no-new-privileges[:true|false], seccomp=unconfined|FILE -> (no_new_privileges, seccomp)."""
-    no_new_privileges, seccomp = False, "default"
+GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+            "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+
+
+def security_options(items: list[str], security) -> None:
+    """--security-opt as podman 4.3.1 reads it, into `security` (a SecuritySpec): no-new-privileges[=BOOL],
+    seccomp=unconfined|FILE, mask=PATHS, unmask=PATHS|ALL, systempaths=unconfined, proc-opts=OPTS,
+    apparmor=PROFILE, label=OPT; docker's KEY:VALUE too. The host's part (AppArmor, SELinux) is checked
+    with the spec (pyctr.container.securityopts)."""
     for item in items:
-        if item.startswith("no-new-privileges"):
-            key, sep, value = item.replace(":", "=", 1).partition("=")
-        else:
-            key, sep, value = item.partition("=")
+        if item == "no-new-privileges":
+            security.no_new_privileges = True
+            continue
+        key, sep, value = (item if "=" in item else item.replace(":", "=", 1)).partition("=")
+        if not sep:
+            raise InvalidArgument(f'invalid --security-opt 1: "{item}"')
         if key == "no-new-privileges":
-            no_new_privileges = value.lower() != "false" if sep else True
+            if value not in GO_BOOLS:
+                raise InvalidArgument(f'invalid --security-opt 2: "{item}"')
+            security.no_new_privileges = GO_BOOLS[value]
         elif key == "seccomp":
-            if not value:
-                raise InvalidArgument("--security-opt seccomp needs a value: unconfined or a profile file")
-            seccomp = value if value == "unconfined" else os.path.abspath(value)
-        elif key in ("label", "apparmor", "mask", "unmask", "proc-opts"):
-            continue  # accepted for podman compatibility; nothing to do on this host
+            security.seccomp = value if value in ("unconfined", "") else os.path.abspath(value)
+            security.seccomp = security.seccomp or "default"
+        elif key == "mask":
+            security.mask += [path for path in value.split(":") if path]
+        elif key == "unmask":
+            # ALL only as the whole value (podman's reading); within a list it names no path
+            security.unmask += ["ALL"] if value == "ALL" else [path for path in value.split(":") if path and path != "ALL"]
+        elif key == "systempaths":
+            if value != "unconfined":
+                raise InvalidArgument(f'invalid systempaths option "{value}", only `unconfined` is supported')
+            security.unmask += ["ALL"]
+        elif key == "proc-opts":
+            security.proc_opts = [option for option in value.split(",") if option]  # the last one counts
+        elif key == "apparmor":
+            security.apparmor = value
+        elif key == "label":
+            security.labels += [value] if value else []
         else:
-            raise InvalidArgument(f"invalid --security-opt {item!r}")
-    return no_new_privileges, seccomp
+            raise InvalidArgument(f'invalid --security-opt 2: "{item}"')
 
 
 def restart_policy(text: str | None) -> RestartPolicy:
@@ -143,11 +164,12 @@ def log_max_size(options: list[str]) -> int | None:
     return result
 
 
-def group_ids(items: list[str]) -> list[int]:
+def supplementary_groups(items: list[str]) -> list[str]:
+    """--group-add GID|NAME|keep-groups, as given: names are looked up in the image at start."""
     for group in items:
-        if not group.isdigit():
-            raise InvalidArgument(f"--group-add {group!r}: give a numeric group ID")
-    return [int(g) for g in items]
+        if not group or ":" in group or "\n" in group:
+            raise InvalidArgument(f"invalid --group-add {group!r}: a group ID, a group name or keep-groups")
+    return list(items)
 
 
 def publish(text: str) -> PortMapping:

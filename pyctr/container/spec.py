@@ -122,15 +122,21 @@ class StorageSpec:
 
 @value
 class SecuritySpec:
-    """Privileges: capabilities, seccomp, groups."""
+    """Privileges: capabilities, seccomp, groups, and the rest of --security-opt."""
 
     privileged: bool = False
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     no_new_privileges: bool = False
-    seccomp: str = "default"  # default, unconfined, or the absolute path of a profile
-    groups: list[int] = field(default_factory=list)  # supplementary group IDs (--group-add)
+    # default, unconfined, or the absolute path of a profile (whose content create keeps with the container)
+    seccomp: str = "default"
+    groups: list[str] = field(default_factory=list)  # --group-add: GIDs, names (the image's /etc/group) or keep-groups
     seccomp_policy: str = "default"  # default, or image (not supported: no image carries one here)
+    mask: list[str] = field(default_factory=list)  # more masked paths (mask=)
+    unmask: list[str] = field(default_factory=list)  # masked/read-only paths (globs) left open, or ALL (unmask=)
+    proc_opts: list[str] = field(default_factory=list)  # more options of the /proc mount (proc-opts=)
+    apparmor: str = ""  # the AppArmor profile (apparmor=); "" or unconfined: none
+    labels: list[str] = field(default_factory=list)  # SELinux options (label=): without SELinux, no effect
 
 
 @value
@@ -332,9 +338,9 @@ def _validate(spec: ContainerSpec) -> None:
         _validate_device(device)
     for secret in spec.storage.secrets:
         _validate_secret(secret)
-    security = spec.security
-    if security.seccomp not in ("default", "unconfined") and not os.path.isfile(security.seccomp):
-        raise InvalidArgument(f"opening seccomp profile {security.seccomp}: no such file")
+    from pyctr.container import securityopts
+
+    securityopts.validate(spec.security)
     resources = spec.resources
     if resources.memory is not None and resources.memory < MIN_MEMORY:
         raise InvalidArgument("minimum memory limit allowed is 6MB")

@@ -20,10 +20,9 @@ NAMESPACE_MODES = {
     "cgroupns": ("host", "private"),
     "userns": ("host", "private", "keep-id", "nomap", "auto"),
 }
-# Sysctls of a namespace (podman's list): the IPC ones, the UTS ones, fs.mqueue.* and net.*.
+# Sysctls of a namespace (podman's list): the IPC ones, fs.mqueue.* and net.*.
 IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
                "kernel.shmmni", "kernel.shm_rmid_forced")
-UTS_SYSCTLS = ("kernel.domainname", "kernel.hostname")
 ZONEINFO = "/usr/share/zoneinfo"
 CGROUP_MODES = ("enabled", "disabled", "no-conmon", "split")
 IMAGE_VOLUME_MODES = ("bind", "tmpfs", "ignore")
@@ -64,6 +63,8 @@ def validate(spec) -> None:
         raise InvalidArgument(f"invalid image volume mode \"{storage.image_volume}\" required value: bind, tmpfs, ignore")
     if storage.no_hosts and spec.network.add_hosts:
         raise InvalidArgument("--no-hosts and --add-host cannot be set together")
+    if "keep-groups" in spec.security.groups and len(spec.security.groups) > 1:
+        raise InvalidArgument("the '--group-add keep-groups' option is not allowed with any other --group-add options")
     if spec.security.seccomp_policy == "image":
         raise InvalidArgument("no seccomp policy defined by image")
     if spec.security.seccomp_policy != "default":
@@ -84,6 +85,7 @@ def _validate_namespaces(spec) -> None:
     ns = spec.namespaces
     for kind in NAMESPACE_MODES:
         namespace_mode(kind, getattr(ns, kind))
+    _validate_shared(spec)
     if ns.userns and (ns.uidmap or ns.gidmap or ns.subuidname or ns.subgidname):
         raise InvalidArgument("--userns and --uidmap/--gidmap/--subuidname/--subgidname are mutually exclusive")
     if ns.userns == "auto" or ns.userns.startswith("auto:"):
@@ -102,16 +104,50 @@ def _validate_namespaces(spec) -> None:
         _validate_sysctl(spec, key, value_)
 
 
+def _validate_shared(spec) -> None:
+    """Options that need a namespace of the container's own, refused when it shares one (podman's texts)."""
+    ns, network = spec.namespaces, spec.network
+    if network.hostname and ns.uts not in ("", "private"):
+        raise InvalidArgument("invalid config provided: cannot set hostname when running in the host UTS namespace: "
+                              "invalid configuration")
+    if spec.storage.shm_size is not None and ns.ipc in ("host", "none"):
+        # podman prints its Go struct: {host } or {none }
+        raise InvalidArgument(f"invalid config provided: cannot set shmsize when running in the {{{ns.ipc} }} IPC Namespace")
+    if spec.process.init and ns.pid not in ("", "private"):
+        raise InvalidArgument("cannot add init binary as PID 1 (PID namespace isn't private)")
+    if (network.dns or network.dns_search or network.dns_options) and network.mode == "none":
+        raise InvalidArgument("conflicting options: dns and the network mode: none")
+
+
 def _validate_sysctl(spec, key: str, value_: str) -> None:
     ns = spec.namespaces
     if key in IPC_SYSCTLS or key.startswith("fs.mqueue."):
-        if ns.ipc == "host":
+        if ns.ipc == "host" or host_namespace("ipc", ns.ipc):
             raise InvalidArgument(f"sysctl {key}={value_} can't be set since IPC Namespace set to host: invalid argument")
     elif key.startswith("net."):
-        if spec.network.mode == "host":
+        if spec.network.mode == "host" or host_namespace("net", spec.network.mode or ""):
             raise InvalidArgument(f"sysctl {key}={value_} can't be set since Network Namespace set to host: invalid argument")
-    elif key not in UTS_SYSCTLS or ns.uts == "host":
+    else:  # podman 4.3.1 refuses the UTS ones too (kernel.hostname, kernel.domainname), whatever --uts says
         raise InvalidArgument(f"sysctl '{key}' is not allowed")
+
+
+def host_namespace(kind: str, mode: str) -> bool:
+    """ns:PATH naming the host's namespace of `kind` (pyctr's own, or init's where we may look): a sysctl
+    set there would change the host's value (podman 4.3.1 does; pyctr refuses, as for host)."""
+    if not mode.startswith("ns:"):
+        return False
+    try:
+        wanted = os.stat(mode[3:])
+    except OSError:
+        return False  # the runtime reports a missing path
+    for pid in ("self", "1"):
+        try:
+            own = os.stat(f"/proc/{pid}/ns/{kind}")
+        except OSError:
+            continue
+        if (own.st_dev, own.st_ino) == (wanted.st_dev, wanted.st_ino):
+            return True
+    return False
 
 
 def subordinate_ranges(path: str, name: str) -> list[tuple[int, int]]:
@@ -167,6 +203,13 @@ def _validate_resources(r) -> None:
         raise InvalidArgument(f"running container create option: invalid cgroup mode \"{r.cgroups}\": invalid argument")
     if r.cgroups == "disabled":
         raise InvalidArgument("requested OCI runtime runc is not compatible with NoCgroups: invalid argument")
+    if r.cgroups == "split":
+        # podman 4.3.1 here fails late ("could not find cgroup mount"); pyctr says what is missing.
+        raise InvalidArgument("--cgroups split is not built yet: a container's cgroup under the caller's own; "
+                              "use --cgroups enabled or no-conmon")
+    # pyctr drives runc with cgroupfs only (no --cgroup-manager systemd): a slice cannot be a parent.
+    if r.cgroup_parent and os.path.basename(r.cgroup_parent.rstrip("/")).endswith(".slice"):
+        raise InvalidArgument("systemd slice received as cgroup parent when using cgroupfs: invalid argument")
 
 
 def blkio_weight_supported() -> bool:

@@ -73,6 +73,22 @@ def resolve_user(rootfs: str, user: str | None) -> ExecUser:
     return ExecUser(entry.uid, gid, additional, entry.home or "/")
 
 
+def group_ids(rootfs: str, groups: list[str]) -> list[int]:
+    """--group-add's GIDs and group names, the names looked up in the image's /etc/group.
+    Raises LookupError(name) for a name it lacks."""
+    result, entries = [], None
+    for group in groups:
+        gid = _numeric(group)
+        if gid is None:
+            if entries is None:
+                entries = _parse_group(read_file(rootfs, "/etc/group"))
+            gid = next((g.gid for g in entries if g.name == group), None)
+            if gid is None:
+                raise LookupError(group)
+        result.append(gid)
+    return result
+
+
 def _numeric(text: str) -> int | None:
     if text.isdigit() and int(text) <= MAX_ID:
         return int(text)

@@ -47,6 +47,11 @@ def with_shared_namespaces(spec: dict, opts) -> None:
                          for m in mounts if mqueue or m["destination"] != "/dev/mqueue"]
     if opts.ipc_none:
         mounts[:] = [m for m in mounts if m["destination"] != "/dev/shm"]
+    elif opts.shm_source and "ipc" in kinds:
+        # The container's own (or the joined container's) host-side tmpfs, as podman's userdata/shm.
+        for m in mounts:
+            if m["destination"] == "/dev/shm":
+                m.update(type="bind", source=opts.shm_source, options=["rbind", "rprivate", "nosuid", "noexec", "nodev"])
     if "pid" not in kinds and opts.rootless:
         # proc of a pid namespace we do not own cannot be mounted from our user namespace: bind the host's.
         for m in mounts:
@@ -86,7 +91,8 @@ def with_resource_tuning(spec: dict, opts) -> None:
 
 def with_user_namespace(spec: dict, opts) -> None:
     """A rootful container with --uidmap/--gidmap: a new user namespace with those mappings (a rootless
-    one gets its own in with_rootless)."""
+    one gets its own in with_rootless). pyctr.container.create refuses these until the root filesystem
+    can be owned by the mapped IDs; the mapping itself is ready."""
     if opts.rootless or not opts.uid_mappings:
         return
     if not opts.gid_mappings:
