@@ -254,4 +254,7 @@ def test_log_drivers_and_options(pyctr, image, tmp_path):
     ]:
         result = pyctr("run", "--rm", *args, image, "true", check=False)
         assert (result.returncode, result.stderr) == (125, f"Error: {message}\n")
-    assert "passthrough" in pyctr("run", "--rm", "--log-driver", "passthrough", image, "true", check=False).stderr
+    # passthrough runs (tests/test_log_passthrough.py); not with -t, whose terminal would reach no one.
+    tty = pyctr("run", "--rm", "-t", "--log-driver", "passthrough", image, "true", check=False)
+    assert (tty.returncode, tty.stderr) == (125, "Error: the '--log-driver passthrough' option cannot be used with "
+                                                 "--tty: the container's terminal would reach no one\n")

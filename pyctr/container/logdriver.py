@@ -1,6 +1,7 @@
 """Log drivers as podman 4.3.1 offers them: k8s-file (the default; json-file is the same file,
-as in podman 4), none (nothing is kept), passthrough and journald (named as missing here), and
-`--log-opt` (path, max-size, tag)."""
+as in podman 4), none (nothing is kept), passthrough (the container gets the caller's own
+stdio, as conmon hands it to the runtime: nothing to log, nothing to attach to), journald
+(named as missing here), and `--log-opt` (path, max-size, tag)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ if TYPE_CHECKING:
 
 DRIVERS = ("k8s-file", "json-file", "none", "passthrough", "journald")
 FILE_DRIVERS = ("k8s-file", "json-file")
+PASSTHROUGH = "passthrough"
+# podman's words: a terminal handed to a container could be fed keystrokes (TIOCSTI); the
+# shim checks again at each start (pyctr.shim.runc), as conmon does.
+ON_A_TTY = "the '--log-driver passthrough' option cannot be used on a TTY"
 
 
 def log_options(options: list[str]) -> dict[str, str]:
@@ -33,9 +38,10 @@ def validate_log_options(lifecycle: "LifecycleSpec", tty: bool) -> None:
     if driver == "journald":
         raise InvalidArgument("log driver journald: pyctr does not write to the journal; use k8s-file (the default) "
                               "or none")
-    if driver == "passthrough":
-        raise InvalidArgument("log driver passthrough: pyctr's shim cannot hand the caller's stdio to the container "
-                              "yet; use k8s-file (the default) or none")
+    if driver == PASSTHROUGH and tty:
+        # podman accepts it and the container's terminal then reaches no one: refused instead.
+        raise InvalidArgument("the '--log-driver passthrough' option cannot be used with --tty: the container's "
+                              "terminal would reach no one")
     if lifecycle.log_tag and driver in FILE_DRIVERS:
         raise InvalidArgument(f"log driver {driver} does not support --log-opt tag (journald only)")
     if lifecycle.log_path is not None and not lifecycle.log_path.startswith("/"):
@@ -44,6 +50,40 @@ def validate_log_options(lifecycle: "LifecycleSpec", tty: bool) -> None:
 
 def keeps_log(lifecycle: "LifecycleSpec") -> bool:
     return lifecycle.log_driver in FILE_DRIVERS
+
+
+def passes_stdio(lifecycle: "LifecycleSpec") -> bool:
+    """The container writes to (and reads from) the stdio of the command that starts it."""
+    return lifecycle.log_driver == PASSTHROUGH
+
+
+def refuse_terminal_stdio() -> None:
+    """podman's check at create and run: none of our fds 0-2 may be a terminal."""
+    import os
+
+    if any(os.isatty(fd) for fd in (0, 1, 2)):
+        raise InvalidArgument(ON_A_TTY)
+
+
+def caller_stdio() -> tuple[list[int], list[int]]:
+    """Our fds 0, 1 and 2 to hand to the container's shim (/dev/null for a closed one);
+    -> (fds, those opened here, for the caller to close once sent)."""
+    import os
+    import sys
+
+    fds, opened = [], []
+    # Closed when Python started (its sys.__stdin__ is None then): the number may be one of
+    # our own pipes by now, never the caller's.
+    for fd, stream in ((0, sys.__stdin__), (1, sys.__stdout__), (2, sys.__stderr__)):
+        try:
+            if stream is None:
+                raise OSError
+            os.fstat(fd)
+            fds.append(fd)
+        except OSError:
+            opened.append(os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC))
+            fds.append(opened[-1])
+    return fds, opened
 
 
 def log_file(lifecycle: "LifecycleSpec", default: str) -> str:
@@ -58,3 +98,9 @@ def not_logging(driver: str) -> InvalidArgument:
     """`logs` of a container that keeps no log (podman's words)."""
     return InvalidArgument(f"this container is using the '{driver}' log driver, cannot read logs: "
                            "this container is not logging output")
+
+
+def not_attachable(container_id: str) -> InvalidArgument:
+    """`attach` to a passthrough container: its stdio is its starter's (podman's words)."""
+    return InvalidArgument(f"attaching to container {container_id}: this container is using the 'passthrough' "
+                           "log driver, cannot attach: this container is not logging output")

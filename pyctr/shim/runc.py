@@ -3,7 +3,9 @@
 Without a terminal the container inherits runc's own stdio: stdin is a pipe
 (or /dev/null) and stdout/stderr are pipes the shim keeps reading. With a
 terminal, runc sends the pty master over a console socket, and its own
-stdout/stderr are a pipe of their own. Either way runc's log (warnings, the
+stdout/stderr are a pipe of their own. With --log-driver passthrough, runc's
+stdio (and so the container's) is the engine's caller's own fds 0-2, which the
+shim closes once runc has them: nothing to read, log or attach to. Either way runc's log (warnings, the
 error) goes to a file in state_dir, so it stays out of the container's log.
 runc's command line and its log format belong to pyctr.runtime.runc.
 """
@@ -43,10 +45,14 @@ class Created:
 class _Stdio:
     """The fds of one `runc create`: the ends runc inherits, and the shim's."""
 
-    def __init__(self, config):
+    def __init__(self, config, caller_stdio: list[int] = ()):
         self.theirs: list[int] = []          # closed in the shim once runc runs
         self.streams: dict[int, str] = {}    # our read ends: "stdout"/"stderr", or "runc"
         self.stdin_w: int | None = None
+        if config.passthrough:
+            self.theirs = list(caller_stdio)
+            self.argv_stdio = tuple(caller_stdio)
+            return
         if config.terminal:
             out_r, out_w = self._pipe()
             self.streams[out_r] = "runc"
@@ -84,14 +90,16 @@ def create(config, dir_fd: int, wakeup_fd: int, passed_fds: list[int] = ()) -> C
 
     `dir_fd` is an fd of config.state_dir; `wakeup_fd` becomes readable on SIGCHLD;
     `passed_fds` (exec --preserve-fds) become fds 3.. of the process; they are closed here.
+    With config.passthrough, the first three of `passed_fds` are the caller's stdio.
     """
+    caller_stdio, passed_fds = _split_stdio(config, list(passed_fds))
     runc_log = os.path.join(config.state_dir, RUNC_LOG)
     pid_file = os.path.join(config.state_dir, "pid")
     # The engine's runc_extra_args come after our --log, so they may override it.
     runc = Runc(config.runc_root, config.runc, extra_args=config.runc_extra_args)
     console = master_fd = None
     console_path = None
-    stdio = _Stdio(config)
+    stdio = _Stdio(config, caller_stdio)
     try:
         if config.terminal:
             console = _console_listener(dir_fd)
@@ -140,6 +148,25 @@ def create(config, dir_fd: int, wakeup_fd: int, passed_fds: list[int] = ()) -> C
     # A second fd on the master for stdin, so the event loop can watch both directions.
     stdin_fd = os.dup(master_fd) if config.stdin else None
     return Created(pid, [(master_fd, "stdout")], stdin_fd, master_fd, early)
+
+
+def _split_stdio(config, fds: list[int]) -> tuple[list[int], list[int]]:
+    """passthrough: (the caller's fds 0-2, the preserved ones); refused on a terminal, as conmon
+    refuses it (a process given a terminal can type into it: TIOCSTI)."""
+    if not config.passthrough:
+        return [], fds
+    problem = None
+    if len(fds) < 3:
+        problem = "the caller's stdio did not reach the shim (--log-driver passthrough)"
+    elif config.terminal:
+        problem = "the '--log-driver passthrough' option cannot be used with --tty"
+    elif any(os.isatty(fd) for fd in fds[:3]):
+        problem = "cannot use a tty with passthrough logging mode to prevent attacks via TIOCSTI"
+    if problem:
+        for fd in fds:
+            os.close(fd)
+        raise CreateFailed(problem)
+    return fds[:3], fds[3:]
 
 
 def _spawn_exec(runc: Runc, config, pid_file: str, runc_log: str, console_path: str | None,
