@@ -37,9 +37,9 @@ def enabled(backend: str | None = None) -> bool:
 
 def rfc3339(time_ns: int) -> str:
     """Go's RFC3339Nano in UTC: trailing zeros of the fraction dropped, as podman writes."""
-    seconds, nanos = divmod(time_ns, 1_000_000_000)
-    fraction = f"{nanos:09d}".rstrip("0")
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + (f".{fraction}" if fraction else "") + "Z"
+    from pyctr.units import rfc3339_nano
+
+    return rfc3339_nano(ns=time_ns)
 
 
 def record(runroot, type: str, status: str, *, id: str = "", name: str = "", image: str = "",

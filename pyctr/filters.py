@@ -6,17 +6,24 @@ from __future__ import annotations
 from pyctr.errors import InvalidArgument
 
 
-def parse(items: list[str] | None, keys: tuple[str, ...] | frozenset[str]) -> dict[str, list[str]]:
-    """{"name": ["web", "db"], "label": ["a=1"]} from ["name=web", "name=db", "label=a=1"];
-    an unknown key or an item without "=" is an InvalidArgument (exit 125), as in podman."""
+def parse(items: list[str] | None, keys: tuple[str, ...] | frozenset[str], *,
+          malformed: str = "invalid filter {item!r}: expected KEY=VALUE", unknown: str = "invalid filter {key!r}",
+          negatable: bool = False) -> dict[str, list[str]]:
+    """{"name": ["web", "db"], "label": ["a=1"]} from ["name=web", "name=db", "label=a=1"].
+
+    An item without "=" is InvalidArgument(malformed), a key not in `keys` InvalidArgument(unknown):
+    each command passes podman's texts for them (str.format fields {item} and {key}). `negatable`:
+    KEY!=VALUE too, kept under "KEY!"."""
     parsed: dict[str, list[str]] = {}
     for item in items or []:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise InvalidArgument(f"invalid filter {item!r}: expected KEY=VALUE")
+        key, neq, value = item.partition("!=") if negatable else ("", "", "")
+        if not neq:
+            key, eq, value = item.partition("=")
+            if not eq:
+                raise InvalidArgument(malformed.format(item=item))
         if key not in keys:
-            raise InvalidArgument(f"invalid filter {key!r}")
-        parsed.setdefault(key, []).append(value)
+            raise InvalidArgument(unknown.format(key=key))
+        parsed.setdefault(key + "!" * bool(neq), []).append(value)
     return parsed
 
 

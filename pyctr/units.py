@@ -21,6 +21,59 @@ def human_size(size: int | float) -> str:
     return f"{text} {units[unit]}"
 
 
+def go_duration(ns: int) -> str:
+    """Go's time.Duration String(): `0s`, `512ns`, `31.160336ms`, `6m43.907867924s`, `1h0m5s`."""
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    if ns < 1000:
+        return f"{sign}{ns}ns"
+    if ns < 1_000_000:
+        return f"{sign}{_decimal(ns, 1000)}\u00b5s"
+    if ns < 1_000_000_000:
+        return f"{sign}{_decimal(ns, 1_000_000)}ms"
+    hours, rest = divmod(ns, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    prefix = f"{hours}h{minutes}m" if hours else (f"{minutes}m" if minutes else "")
+    return f"{sign}{prefix}{_decimal(rest, 10**9)}s"
+
+
+def _decimal(value: int, unit: int) -> str:
+    """value/unit in decimal, exact, without trailing zeros."""
+    whole, part = divmod(value, unit)
+    digits = f"{part:0{len(str(unit)) - 1}d}".rstrip("0")
+    return f"{whole}.{digits}" if digits else str(whole)
+
+
+def _seconds_and_nanos(seconds: float, ns: int | None) -> tuple[int, int]:
+    if ns is not None:
+        return divmod(ns, 1_000_000_000)
+    whole = int(seconds // 1)
+    return whole, min(round((seconds - whole) * 1e9), 999_999_999)
+
+
+def _nano_fraction(nanos: int) -> str:
+    """Go's .999999999 layout: the nanoseconds without trailing zeros, nothing when they are 0."""
+    digits = f"{nanos:09d}".rstrip("0")
+    return f".{digits}" if digits else ""
+
+
+def rfc3339_nano(seconds: float = 0.0, *, ns: int | None = None) -> str:
+    """Go's time.RFC3339Nano in UTC (`2025-12-05T11:21:48.53038879Z`): trailing zeros of the
+    fraction dropped, as Go (and so podman) writes times in JSON. `ns`: the time in nanoseconds."""
+    whole, nanos = _seconds_and_nanos(seconds, ns)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + _nano_fraction(nanos) + "Z"
+
+
+def go_time(seconds: float = 0.0, *, ns: int | None = None, utc: bool = False) -> str:
+    """Go's time.Time String(), as templates print a time: `2026-12-05 11:21:41.716474343 +0000 UTC`;
+    local time unless `utc`."""
+    whole, nanos = _seconds_and_nanos(seconds, ns)
+    moment = time.gmtime(whole) if utc else time.localtime(whole)
+    zone = " +0000 UTC" if utc else time.strftime(" %z %Z", moment)
+    return time.strftime("%Y-%m-%d %H:%M:%S", moment) + _nano_fraction(nanos) + zone
+
+
 def human_duration(seconds: float) -> str:
     """docker's rough durations: 'About a minute', '3 hours', '2 weeks'."""
     s = int(seconds)

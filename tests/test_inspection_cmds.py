@@ -123,6 +123,10 @@ def test_top(pyctr, image):
     assert pyctr("top", "h6t", "pid,user").stdout == "PID         USER\n1           root\n"
     assert pyctr("top", "h6t", "hpid").stdout.splitlines()[1].strip().isdigit()
     assert pyctr("top", "h6t", "capeff").stdout.splitlines()[1] != "none"
+    # podman 4.3.1 `top CTR rss vsz pid comm`: "RSS         VSZ         PID         COMMAND" / "1104 2268 1 sleep"
+    rss = pyctr("top", "h6t", "rss", "vsz", "pid", "comm").stdout.splitlines()
+    assert rss[0].split() == ["RSS", "VSZ", "PID", "COMMAND"]
+    assert rss[1].split()[0].isdigit() and int(rss[1].split()[0]) > 0 and rss[1].split()[2:] == ["1", "sleep"]
     # ps options: the container's own ps (busybox's here)
     ps = pyctr("top", "h6t", "-ef").stdout
     assert ps.splitlines()[0].split() == ["PID", "USER", "COMMAND"] and "sleep 1000" in ps
@@ -260,6 +264,17 @@ def test_history_matches_entries_to_layers():
     assert entries[2].tags == ["base:1"]
 
 
+def test_top_skips_a_process_that_exited_while_read(tmp_path):
+    import subprocess
+
+    from pyctr.container import top
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # reaped: its /proc entry is gone, as for a process that exits mid-read
+    rows = top.rows([os.getpid(), gone.pid], ["pid", "rss", "args"], str(tmp_path), read_file=lambda root, path: "")
+    assert len(rows) == 1 and rows[0][1].isdigit() and int(rows[0][1]) > 0
+
+
 def test_top_descriptors_and_units():
     from pyctr.container import top
 
@@ -267,7 +282,9 @@ def test_top_descriptors_and_units():
     assert top.descriptors(["pid,user", "%C"]) == ["pid", "user", "pcpu"]
     assert top.descriptors(["-ef"]) is None and top.descriptors(["aux"]) is None
     assert top.header(["pcpu", "etime", "nice", "capamb"]) == ["%CPU", "ELAPSED", "NI", "AMBIENT CAPS"]
-    assert [top.go_duration(s) for s in (0, 2.731968104, 62.5, 3600, 0.0015)] == ["0s", "2.731968104s", "1m2.5s", "1h0m0s", "1.5ms"]
+    from pyctr.units import go_duration
+
+    assert [go_duration(int(s * 1e9)) for s in (0, 2.731968104, 62.5, 3600, 0.0015)] == ["0s", "2.731968104s", "1m2.5s", "1h0m0s", "1.5ms"]
     assert top._caps("0000000000000000") == "none"
     assert top._caps("00000000a80425fb") == ("AUDIT_WRITE,CHOWN,DAC_OVERRIDE,FOWNER,FSETID,KILL,MKNOD,NET_BIND_SERVICE,"
                                             "NET_RAW,SETFCAP,SETGID,SETPCAP,SETUID,SYS_CHROOT")

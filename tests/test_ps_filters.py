@@ -288,3 +288,37 @@ def test_rm_depend_removes_the_dependents_first(pyctr, image):
     # podman 4.3.1 prints the IDs, the dependent first.
     assert pyctr("rm", "--depend", "base").stdout.split() == [needs, base]
     assert pyctr("ps", "-aq").stdout == ""
+
+
+def test_restart_policy_filter_as_podman():
+    # podman 4.3.1: containers made with --restart on-failure:3 / always / no / none given;
+    # `ps -a --filter restart-policy=X` lists those with X (none: made without --restart).
+    rows = [row("rp-f", 1.0, restart_policy="on-failure"), row("rp-a", 2.0, restart_policy="always"),
+            row("rp-n", 3.0)]
+
+    def chosen(*items: str) -> list[str]:
+        wanted = selection.parse_filters([f"restart-policy={i}" for i in items], lambda n: None)
+        return [r.name for r in rows if wanted(r)]
+
+    assert chosen("on-failure") == ["rp-f"] and chosen("always", "on-failure") == ["rp-f", "rp-a"]
+    assert chosen("none") == ["rp-n"] and chosen("unless-stopped") == []
+    for items, message in ((("bogus",), "bogus invalid restart policy"), (("",), " invalid restart policy"),
+                           (("bogus", "x"), "bogus, x invalid restart policies")):
+        with pytest.raises(InvalidArgument) as err:
+            chosen(*items)
+        assert str(err.value) == message
+
+
+def test_start_argument_rules_as_podman():
+    # podman 4.3.1 `start ARGS` for each: (exit code 125 and) these texts
+    for args, how, message in (
+            ([], {}, "start requires at least one argument"),
+            (["c1"], {"latest": True}, "--latest and containers cannot be used together"),
+            (["c1"], {"all_containers": True}, "either start all containers or the container(s) provided in the arguments"),
+            (["c1", "c2"], {"attach": True}, "you cannot start and attach multiple containers at once"),
+            ([], {"attach": True, "all_containers": True}, "you cannot start and attach all containers at once"),
+            ([], {"all_containers": True, "latest": True}, "--all and --latest cannot be used together")):
+        with pytest.raises(InvalidArgument) as err:
+            selection.check_start_targets(args, **how)
+        assert str(err.value) == message
+    selection.check_start_targets(["c1"], filters=["name=x"])  # podman accepts it (and starts c1)

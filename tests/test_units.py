@@ -68,3 +68,19 @@ def test_parse_created_is_lenient():
     assert units.parse_created("2023-11-14T22:13:20Z") == T
     assert units.parse_created("") is None and units.parse_created(None) is None
     assert units.parse_created("garbage") is None
+
+
+def test_go_formats_of_durations_and_times():
+    from pyctr.container import health
+    from pyctr.units import go_duration, go_time, rfc3339_nano
+
+    # Go's time.Duration String() (podman's top ELAPSED/TIME, stats CPU time)
+    assert [go_duration(n) for n in (0, 512, 1500, 31_160_336, 2_731_968_104, 62_500_000_000, 3_600 * 10**9, -1500)] == \
+        ["0s", "512ns", "1.5\u00b5s", "31.160336ms", "2.731968104s", "1m2.5s", "1h0m0s", "-1.5\u00b5s"]
+    # RFC3339Nano as Go writes JSON (inspect, events, health logs): trailing zeros of the fraction dropped
+    assert rfc3339_nano(ns=1_764_933_708_530_388_790) == "2025-12-05T11:21:48.53038879Z"
+    assert rfc3339_nano(1_764_933_708.5) == "2025-12-05T11:21:48.5Z" and rfc3339_nano(1_764_933_708) == "2025-12-05T11:21:48Z"
+    # podman 4.3.1 health log entries: "Start":"2026-12-05T12:29:49.03854892Z" (8 digits: no padding zero)
+    assert health.rfc3339(1_764_933_708.25) == "2025-12-05T11:21:48.25Z"
+    assert go_time(1_700_000_000, utc=True) == "2023-11-14 22:13:20 +0000 UTC"
+    assert go_time(ns=1_700_000_000_500_000_000, utc=True) == "2023-11-14 22:13:20.5 +0000 UTC"

@@ -22,7 +22,7 @@ def ps(
     all_containers: bool = typer.Option(False, "--all", "-a", help="Show all containers (default: running only)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only container IDs."),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate IDs and commands."),
-    filters: List[str] = typer.Option([], "--filter", "-f", metavar="KEY=VALUE", help="Filter: id, name (a regular expression), label, status, ancestor, before, since, exited, volume, health, until."),
+    filters: List[str] = typer.Option([], "--filter", "-f", metavar="KEY=VALUE", help="Filter: id, name (a regular expression), label, status, ancestor, before, since, exited, volume, health, until, restart-policy."),
     fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="json, or a Go template such as '{{.Names}}' ('table ...' for columns)."),
     last: int = typer.Option(-1, "--last", "-n", metavar="N", help="Show the N most recently created containers (all states)."),
     latest: bool = typer.Option(False, "--latest", "-l", help="Show only the latest container (all states)."),

@@ -49,11 +49,12 @@ def go_time(recorded: str) -> str:
     import calendar
     import time
 
+    from pyctr.units import go_time as time_string
+
     seconds = calendar.timegm(time.strptime(recorded[:19], "%Y-%m-%dT%H:%M:%S"))
     fraction = recorded[19:].rstrip("Zz")
-    fraction = fraction if fraction.startswith(".") else ""
-    local = time.localtime(seconds)
-    return time.strftime("%Y-%m-%d %H:%M:%S", local) + fraction + time.strftime(" %z %Z", local)
+    nanos = int(fraction[1:10].ljust(9, "0")) if fraction.startswith(".") and fraction[1:10].isdigit() else 0
+    return time_string(ns=seconds * 1_000_000_000 + nanos)
 
 
 def human_line(event, no_trunc: bool = True) -> str:

@@ -60,7 +60,7 @@ def _warnings_only(event) -> None:
 
 def _display_rows(rows, *, no_trunc: bool) -> list[dict]:
     """The engine's image rows as the fields `--format` templates name."""
-    from pyctr.cli.views import go_time
+    from pyctr.units import go_time
 
     out = []
     for row in rows:

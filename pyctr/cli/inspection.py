@@ -44,6 +44,14 @@ def _check_diff_format(fmt: Optional[str]) -> None:
         raise InvalidArgument("only supported value for '--format' is 'json'")
 
 
+def _check_diff_args(command: str, name: Optional[str], fmt: Optional[str], latest: bool) -> None:
+    from pyctr.errors import InvalidArgument
+
+    if not name and not latest:
+        raise InvalidArgument(f'"{command}" requires a name, id, or the "--latest" flag')
+    _check_diff_format(fmt)
+
+
 def _print_changes(changes, fmt: Optional[str]) -> None:
     if fmt and fmt.strip() == "json":
         import json
@@ -63,22 +71,8 @@ def diff(
     latest: bool = typer.Option(False, "--latest", "-l", help=LATEST_HELP),
 ) -> None:
     """Show the changes in a container's (or image's) filesystem: A added, C changed, D deleted."""
-    from pyctr.errors import ContainerNotFound, ImageNotFound, InvalidArgument, NotFound
-
-    if not name and not latest:
-        raise InvalidArgument('"pyctr diff" requires a name, id, or the "--latest" flag')
-    _check_diff_format(fmt)
-    eng = engine(ctx)
-    try:
-        changes = eng.containers.diff(name, latest=latest)
-    except ContainerNotFound:
-        if latest:
-            raise
-        try:
-            changes = eng.images.diff(name)
-        except ImageNotFound:
-            raise NotFound(f"{name} not found: layer not known") from None
-    _print_changes(changes, fmt)
+    _check_diff_args("pyctr diff", name, fmt, latest)
+    _print_changes(engine(ctx).diff(name, latest=latest), fmt)
 
 
 def container_diff(
@@ -88,11 +82,7 @@ def container_diff(
     latest: bool = typer.Option(False, "--latest", "-l", help=LATEST_HELP),
 ) -> None:
     """Show the changes in a container's filesystem: A added, C changed, D deleted."""
-    from pyctr.errors import InvalidArgument
-
-    if not name and not latest:
-        raise InvalidArgument('"pyctr container diff" requires a name, id, or the "--latest" flag')
-    _check_diff_format(fmt)
+    _check_diff_args("pyctr container diff", name, fmt, latest)
     _print_changes(engine(ctx).containers.diff(name, latest=latest), fmt)
 
 

@@ -49,8 +49,8 @@ def _spec(params: dict):
         storage.secrets = [secrets.parse_flag(s) for s in params["secret"]]
     security = spec.security
     security.privileged, security.cap_add, security.cap_drop = params["privileged"], list(params["cap_add"]), list(params["cap_drop"])
-    security.no_new_privileges, security.seccomp = flags.security_options(list(params["security_opt"]))
-    security.groups = flags.group_ids(list(params["group_add"]))
+    flags.security_options(list(params["security_opt"]), security)
+    security.groups = flags.supplementary_groups(list(params["group_add"]))
     security.seccomp_policy = params["seccomp_policy"]
     resources = spec.resources
     resources.memory, resources.cpus, resources.ulimits = flags.size(params["memory"]), params["cpus"], list(params["ulimit"])
@@ -127,7 +127,8 @@ def _create(params: dict) -> None:
     _warn(eng.containers.warnings(spec))
     if params["cidfile"]:
         _write_cidfile(params["cidfile"], container.id)
-    typer.echo(container.id)
+    if spec.lifecycle.log_driver != "passthrough":  # as podman: our stdout will be the container's
+        typer.echo(container.id)
 
 
 def _run(params: dict) -> None:
@@ -161,7 +162,8 @@ def _run(params: dict) -> None:
     for error in result.errors:
         sys.stderr.write(f"Error: {error}\n")
     if detach:
-        typer.echo(result.container.id)
+        if spec.lifecycle.log_driver != "passthrough":  # as podman: our stdout is the container's
+            typer.echo(result.container.id)
         return
     raise typer.Exit(result.exit_code if result.exit_code is not None else 0)
 
@@ -178,23 +180,15 @@ def start(
     latest: bool = typer.Option(False, "--latest", "-l", help="Start the latest container created."),
 ) -> None:
     """Start one or more created or stopped containers."""
-    from pyctr.errors import InvalidArgument
-
     eng = engine(ctx)
     containers = list(containers or [])
-    if latest and containers:
-        raise InvalidArgument("--latest and containers cannot be used together")
-    if not (containers or latest or all_containers or filters):
-        raise InvalidArgument("start requires at least one argument")
-    if latest and (attach or interactive):
-        containers = [eng.containers.latest().id]
     if attach or interactive:
-        if len(containers) != 1:
-            raise InvalidArgument("you cannot start and attach multiple containers at once")
         from pyctr.cli.attached import proxy_session, user_terminal_size
 
+        target = eng.containers.attach_target(containers, all_containers=all_containers, latest=latest,
+                                              filters=list(filters))
         # The terminal's size from the start (used only by a -t container): a resize comes too late for its first command.
-        session = eng.containers.attach(containers[0], start=True, console_size=user_terminal_size())
+        session = eng.containers.attach(target, start=True, console_size=user_terminal_size())
         code = proxy_session(eng, session, sig_proxy=sig_proxy, detach_keys=detach_keys, stdin=interactive or session.stdin)
         raise typer.Exit(code if code is not None else 0)
     print_reports(eng.containers.start(containers, all_containers=all_containers, latest=latest, filters=list(filters)))
@@ -228,7 +222,7 @@ def run(
     cap_add: List[str] = typer.Option([], "--cap-add", metavar="CAP", help="Add a capability."),
     cap_drop: List[str] = typer.Option([], "--cap-drop", metavar="CAP", help="Drop a capability."),
     privileged: bool = typer.Option(False, "--privileged", help="All capabilities, no seccomp, no masked paths."),
-    security_opt: List[str] = typer.Option([], "--security-opt", metavar="OPT", help="no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json."),
+    security_opt: List[str] = typer.Option([], "--security-opt", metavar="OPT", help="no-new-privileges, seccomp=unconfined|PROFILE.json, mask=PATHS, unmask=PATHS|ALL, proc-opts=OPTS, apparmor=, label=."),
     ulimit: List[str] = typer.Option([], "--ulimit", metavar="NAME=SOFT[:HARD]", help="Resource limit, e.g. nofile=1024:2048."),
     init: bool = typer.Option(False, "--init", help="Run an init (tini) as PID 1 that reaps zombies and forwards signals."),
     stop_signal: Optional[str] = typer.Option(None, "--stop-signal", metavar="SIGNAL", help="Signal that stops the container (default SIGTERM)."),
@@ -238,7 +232,7 @@ def run(
     label: List[str] = typer.Option([], "--label", "-l", metavar="KEY=VALUE", help="Add a label."),
     annotation: List[str] = typer.Option([], "--annotation", metavar="KEY=VALUE", help="Add an OCI annotation."),
     log_opt: List[str] = typer.Option([], "--log-opt", metavar="NAME=VALUE", help="Logging option: path=FILE writes the log there; max-size=SIZE starts the log again empty once it would grow past SIZE."),
-    log_driver: str = typer.Option("k8s-file", "--log-driver", metavar="DRIVER", help="k8s-file (default), json-file (the same file, as in podman 4) or none."),
+    log_driver: str = typer.Option("k8s-file", "--log-driver", metavar="DRIVER", help="k8s-file (default), json-file (the same file, as in podman 4), none, or passthrough (the container uses our stdio; not on a terminal)."),
     pull: str = typer.Option("missing", "--pull", metavar="POLICY", help="Pull policy: always, missing, never or newer."),
     network: Optional[str] = typer.Option(None, "--network", "--net", metavar="MODE", help="none, host, private (loopback only) or slirp4netns (default rootless, and with -p)."),
     publish: List[str] = typer.Option([], "--publish", "-p", metavar="[IP:]HOSTPORT:PORT[/PROTO]", help="Publish a container port on the host."),
@@ -252,7 +246,7 @@ def run(
     dns: List[str] = typer.Option([], "--dns", metavar="IP", help="DNS server for the container."),
     dns_search: List[str] = typer.Option([], "--dns-search", metavar="DOMAIN", help="DNS search domain."),
     dns_option: List[str] = typer.Option([], "--dns-option", metavar="OPT", help="DNS resolver option."),
-    group_add: List[str] = typer.Option([], "--group-add", metavar="GID", help="Add a supplementary group."),
+    group_add: List[str] = typer.Option([], "--group-add", metavar="GROUP", help="Add a supplementary group: a GID, a name from the image's /etc/group, or keep-groups (rootful)."),
     restart: str = typer.Option("no", "--restart", metavar="POLICY", help="no, on-failure[:MAX], always or unless-stopped."),
     platform: Optional[str] = typer.Option(None, "--platform", metavar="OS/ARCH", help="Platform to pull."),
     arch: Optional[str] = typer.Option(None, "--arch", metavar="ARCH", help="Architecture of the image to pull (instead of the host's)."),

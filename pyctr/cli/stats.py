@@ -9,6 +9,7 @@ import typer
 
 from pyctr.cli.common import engine
 from pyctr.errors import InvalidArgument
+from pyctr.units import go_duration  # (small; the stats table and json show CPU time as Go does)
 
 DEFAULT_FORMAT = ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}"
                   "\t{{.PIDS}}\t{{.UpTime}}\t{{.AVGCPU}}")
@@ -83,29 +84,6 @@ def _pair(a: int, b: int, fmt=human_size) -> str:
 
 def percent(value: float) -> str:
     return f"{value:.2f}%"
-
-
-def go_duration(ns: int) -> str:
-    """Go's time.Duration String(): `0s`, `512ns`, `31.160336ms`, `6m43.907867924s`, `1h0m5s`."""
-    if ns == 0:
-        return "0s"
-    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
-    if ns < 1000:
-        return f"{sign}{ns}ns"
-    if ns < 1_000_000:
-        return f"{sign}{_fraction(ns, 1000)}\u00b5s"
-    if ns < 1_000_000_000:
-        return f"{sign}{_fraction(ns, 1_000_000)}ms"
-    hours, rest = divmod(ns, 3600 * 10**9)
-    minutes, rest = divmod(rest, 60 * 10**9)
-    prefix = f"{hours}h{minutes}m" if hours else (f"{minutes}m" if minutes else "")
-    return f"{sign}{prefix}{_fraction(rest, 10**9)}s"
-
-
-def _fraction(value: int, unit: int) -> str:
-    whole, part = divmod(value, unit)
-    digits = f"{part:0{len(str(unit)) - 1}d}".rstrip("0")
-    return f"{whole}.{digits}" if digits else str(whole)
 
 
 def json_row(s, no_trunc: bool = False) -> dict:

@@ -204,9 +204,8 @@ def prune(
     filters: List[str] = typer.Option([], "--filter", metavar="KEY=VALUE", help="label=KEY[=VALUE], label!=..., until=TIME."),
 ) -> None:
     """Remove stopped containers, unused images and (with --volumes) unused volumes."""
-    from pyctr.engine.system import _prune_filters
-
-    _prune_filters(filters)  # a bad filter fails before the question
+    eng = engine(ctx)
+    eng.system.check_prune_filters(filters)  # a bad filter fails before the question
     if not force:
         from pyctr.cli.confirm import confirm  # the question all the prune commands share
 
@@ -215,7 +214,7 @@ def prune(
             images="images without at least one container associated with them" if all_images else "dangling images")
         if not confirm(warning):
             return
-    report = engine(ctx).system.prune(all_images=all_images, volumes=volumes, filters=filters)
+    report = eng.system.prune(all_images=all_images, volumes=volumes, filters=filters)
     for title, items in (("Deleted Containers", report.containers), ("Deleted Volumes", report.volumes),
                          ("Deleted Images", report.images)):
         if items:

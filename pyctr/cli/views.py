@@ -17,22 +17,27 @@ if TYPE_CHECKING:
 
 
 def _rfc3339(ts: float) -> str:
-    if not ts:
-        return "0001-01-01T00:00:00Z"
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int((ts % 1) * 1e9):09d}Z"
+    """A time in JSON as Go writes it; Go's zero time for "never"."""
+    from pyctr.units import rfc3339_nano
+
+    return rfc3339_nano(ts) if ts else "0001-01-01T00:00:00Z"
 
 
 def container_document(info: "ContainerInfo") -> dict:
+    """podman 4.3.1's InspectContainerData, key for key (pyctr.cli.inspectfields lists them)."""
     from pyctr.cli import runviews
 
-    record, status, userdata = info.record, info.status, info.userdata_dir
+    record, status = info.record, info.status
     spec = record.spec
+    entrypoint, cmd = runviews.entrypoint_and_cmd(record)
+    effective, bounding = runviews.capabilities(record)
     document = {
         "Id": record.id,
         "Created": _rfc3339(record.created),
         "Path": record.args[0] if record.args else "",
         "Args": record.args[1:],
         "State": {
+            "OciVersion": _OCI_VERSION,
             "Status": status.state,
             "Running": status.state in ("running", "paused", "stopping"),
             "Paused": status.state == "paused",
@@ -40,76 +45,87 @@ def container_document(info: "ContainerInfo") -> dict:
             "OOMKilled": status.oom,
             "Dead": False,
             "Pid": status.pid,
+            **({"ConmonPid": info.shim_pid} if info.shim_pid else {}),
             "ExitCode": status.exit_code,
             "Error": "",
             "StartedAt": _rfc3339(status.started_at),
             "FinishedAt": _rfc3339(status.finished_at),
             "Health": _health_view(info.health),
+            **({"CgroupPath": info.cgroup_path} if info.cgroup_path else {}),
+            "CheckpointedAt": _rfc3339(0),
+            "RestoredAt": _rfc3339(0),
         },
         "Image": record.image_id,
+        "ImageDigest": info.image_digest,
         "ImageName": record.image_name,
-        "Rootfs": "",
-        "ResolvConfPath": f"{userdata}/resolv.conf",
-        "HostnamePath": f"{userdata}/hostname",
-        "HostsPath": f"{userdata}/hosts",
-        "LogPath": info.log_path,
+        "Rootfs": spec.image.name if spec.image.rootfs else "",
+        "Pod": "",
+        # podman shows these once the container has been started (the files exist)
+        **{key: _existing(f"{info.userdata_dir}/{name}") for key, name in (
+            ("ResolvConfPath", "resolv.conf"), ("HostnamePath", "hostname"), ("HostsPath", "hosts"))},
+        "StaticDir": info.userdata_dir,
+        **({"OCIConfigPath": info.oci_config_path} if info.oci_config_path else {}),
+        "OCIRuntime": info.runtime,
+        **runviews.pid_files(spec),
         "Name": record.name,
         "RestartCount": status.restart_count,
         "Driver": "overlay",
         "MountLabel": "",
         "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "EffectiveCaps": effective,
+        "BoundingCaps": bounding,
         "ExecIDs": list(info.exec_ids),
-        **runviews.top_extras(record.spec),
-        "Mounts": [
-            {
-                "Type": "volume" if m.get("volume_name") else m.get("type", "bind"),
-                "Name": m.get("volume_name", ""),
-                "Source": m.get("source", ""),
-                "Destination": m.get("destination", ""),
-                "RW": "ro" not in (m.get("options") or []),
-                "Options": m.get("options") or [],
-            }
-            for m in record.mounts
-        ],
+        "GraphDriver": runviews.graph_driver(info),
+        "Mounts": runviews.mounts(record),
+        "Dependencies": runviews.dependencies(spec),
+        "NetworkSettings": runviews.network_settings(record),
+        "Namespace": "",
+        "IsInfra": False,
+        "IsService": False,
         "Config": {
             "Hostname": record.hostname,
+            "Domainname": "",
             "User": record.user,
-            "Env": list(record.env),
-            "Cmd": list(record.args),
-            "Image": record.image_name,
-            "WorkingDir": record.workdir,
-            "Entrypoint": list(record.image_config.get("Entrypoint") or []),
-            "Labels": dict(record.labels),
-            "Annotations": dict(record.spec.lifecycle.annotations),
-            "StopSignal": record.stop_signal,
-            "StopTimeout": record.stop_timeout,
+            "AttachStdin": False,
+            "AttachStdout": False,
+            "AttachStderr": False,
             "Tty": record.tty,
             "OpenStdin": record.stdin,
+            "StdinOnce": False,
+            "Env": runviews.process_env(record),
+            "Cmd": cmd,
+            "Image": record.image_name,
+            "Volumes": None,
+            "WorkingDir": record.workdir,
+            "Entrypoint": entrypoint,
+            "OnBuild": None,
+            "Labels": dict(record.labels) or None,
+            "Annotations": runviews.annotations(record),
+            "StopSignal": runviews.stop_signal_number(record.stop_signal),
             **_healthcheck_config(record),
-            "CreateCommand": list(record.spec.lifecycle.create_command),
-            **runviews.config_extras(record.spec),
+            "CreateCommand": list(spec.lifecycle.create_command),
+            **runviews.config_extras(spec),
+            "StopTimeout": record.stop_timeout,
+            **runviews.config_tail(spec),
         },
-        "HostConfig": {
-            "LogConfig": {"Type": spec.lifecycle.log_driver, "Config": None, "Path": info.log_path,
-                          "Tag": spec.lifecycle.log_tag or "", "Size": _log_size(record.log_size_max)},
-            "AutoRemove": record.remove,
-            "NetworkMode": record.network,
-            "Privileged": spec.security.privileged,
-            "ReadonlyRootfs": spec.storage.read_only,
-            "CapAdd": list(spec.security.cap_add),
-            "CapDrop": list(spec.security.cap_drop),
-            "Init": spec.process.init,
-            "RestartPolicy": {"Name": spec.lifecycle.restart.name, "MaximumRetryCount": spec.lifecycle.restart.max_retries},
-            "PidsLimit": record.pids_limit,
-            "Devices": [{"PathOnHost": d.source, "PathInContainer": d.destination or d.source,
-                         "CgroupPermissions": d.permissions} for d in spec.storage.devices],
-            **runviews.host_config_extras(spec),
-        },
+        "HostConfig": runviews.host_config(info, {
+            "Type": spec.lifecycle.log_driver, "Config": None, "Path": info.log_path,
+            "Tag": spec.lifecycle.log_tag or "", "Size": _log_size(record.log_size_max)}),
     }
     if info.rw_size >= 0:  # inspect --size
         document["SizeRw"], document["SizeRootFs"] = info.rw_size, info.root_size
     _add_secrets(document["Config"], spec)
     return document
+
+
+_OCI_VERSION = "1.0.2"  # the runtime spec version pyctr writes (pyctr.runtime.spec.OCI_VERSION)
+
+
+def _existing(path: str) -> str:
+    import os
+
+    return path if os.path.exists(path) else ""
 
 
 def _add_secrets(config: dict, spec) -> None:
@@ -170,10 +186,9 @@ def ports_text(ports) -> str:
 
 def go_time(ts: float) -> str:
     """A time as Go prints a time.Time in a template: `2026-12-05 11:21:41.716474343 +0000 UTC`."""
-    local = time.localtime(ts)
-    fraction = f"{int(round((ts % 1) * 1e9)):09d}".rstrip("0")
-    return (time.strftime("%Y-%m-%d %H:%M:%S", local) + (f".{fraction}" if fraction else "")
-            + time.strftime(" %z %Z", local))
+    from pyctr.units import go_time as of_seconds
+
+    return of_seconds(ts)
 
 
 def size_text(rw_size: int, root_size: int) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import time
 
+from pyctr.units import go_duration
+
 DEFAULT = ("user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args")
 
 HEADERS = {
@@ -15,8 +17,8 @@ HEADERS = {
     "capinh": "INHERITED CAPS", "capprm": "PERMITTED CAPS", "comm": "COMMAND", "etime": "ELAPSED",
     "group": "GROUP", "hgroup": "HGROUP", "hpid": "HPID", "huser": "HUSER", "label": "LABEL", "nice": "NI",
     "pcpu": "%CPU", "pgid": "PGID", "pid": "PID", "ppid": "PPID", "rgroup": "RGROUP", "ruser": "RUSER",
-    "seccomp": "SECCOMP", "state": "STATE", "stime": "STIME", "time": "TIME", "tty": "TTY", "user": "USER",
-    "vsz": "VSZ",
+    "rss": "RSS", "seccomp": "SECCOMP", "state": "STATE", "stime": "STIME", "time": "TIME", "tty": "TTY",
+    "user": "USER", "vsz": "VSZ",
 }
 # ps's AIX format descriptors, as psgo reads them.
 AIX = {"%C": "pcpu", "%G": "group", "%P": "ppid", "%U": "user", "%a": "args", "%c": "comm", "%g": "rgroup",
@@ -45,34 +47,6 @@ def descriptors(args: list[str]) -> list[str] | None:
             return None
         result.append(name)
     return result
-
-
-def go_duration(seconds: float) -> str:
-    """Go's time.Duration.String(): 2.731968104s, 1m2.5s, 1h0m0s, 0s."""
-    ns = int(round(seconds * 1e9))
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    ns = abs(ns)
-    if ns < 1000:
-        return f"{sign}{ns}ns"
-    if ns < 1_000_000:
-        return f"{sign}{_trim(ns / 1e3)}µs"
-    if ns < 1_000_000_000:
-        return f"{sign}{_trim(ns / 1e6)}ms"
-    hours, rest = divmod(ns, 3600 * 10**9)
-    minutes, rest = divmod(rest, 60 * 10**9)
-    whole, frac = divmod(rest, 10**9)
-    sec = f"{whole}" + (f".{frac:09d}".rstrip("0") if frac else "") + "s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{sec}"
-    if minutes:
-        return f"{sign}{minutes}m{sec}"
-    return f"{sign}{sec}"
-
-
-def _trim(number: float) -> str:
-    return f"{number:.9f}".rstrip("0").rstrip(".")
 
 
 class _Names:
@@ -111,6 +85,7 @@ class _Process:
         self.hpid = host_pid
         base = f"/proc/{host_pid}"
         stat = _read(f"{base}/stat")
+        self.gone = not stat  # it exited before it could be read
         # The command name sits in parentheses and may itself hold spaces or parentheses.
         self.comm = stat[stat.find("(") + 1:stat.rfind(")")]
         fields = stat[stat.rfind(")") + 2:].split()
@@ -127,6 +102,8 @@ class _Process:
             key, _, val = line.partition(":")
             self.status[key] = val.strip()
         self.cmdline = _read(f"{base}/cmdline")
+        # Read last: a process that exited while it was read has lost its status by now.
+        self.gone = self.gone or not self.status or not os.path.exists(base)
 
     def ids(self, key: str) -> list[int]:
         return [int(x) for x in self.status.get(key, "0 0 0 0").split()]
@@ -149,7 +126,7 @@ def rows(host_pids: list[int], names: list[str], rootfs: str, *, read_file) -> l
     ticks = os.sysconf("SC_CLK_TCK")
     boot = _boot_time()
     now = time.time()
-    processes = [_Process(pid) for pid in host_pids]
+    processes = [p for p in (_Process(pid) for pid in host_pids) if not p.gone]
     ns_of = {p.hpid: p.nspid() for p in processes}
     uid_map, gid_map = _id_map("uid"), _id_map("gid")
     table = []
@@ -171,14 +148,15 @@ def rows(host_pids: list[int], names: list[str], rootfs: str, *, read_file) -> l
             "hgroup": host_names.group(_to_host(gid_map, gids[1])),
             "args": proc.cmdline.replace("\0", " ") if proc.cmdline else f"[{proc.comm}]",
             "comm": proc.comm,
-            "etime": go_duration(elapsed),
-            "time": go_duration(float(int(cpu))),
+            "etime": go_duration(int(round(elapsed * 1e9))),
+            "time": go_duration(int(cpu) * 10**9),
             "pcpu": f"{(cpu / elapsed * 100) if elapsed else 0:.3f}",
             "nice": str(proc.nice),
             "state": proc.state,
             "stime": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(int(started))),
             "tty": _tty(proc.tty_nr),
             "vsz": str(proc.vsize // 1024),
+            "rss": proc.status.get("VmRSS", "0").split()[0],
             "label": _label(proc.hpid),
             "seccomp": {"0": "disabled", "1": "strict", "2": "filter"}.get(proc.status.get("Seccomp", ""), "?"),
             "capamb": _caps(proc.status.get("CapAmb")),

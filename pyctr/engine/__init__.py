@@ -113,3 +113,18 @@ class Engine:
             return self.containers.exec_inspect(name)
         except PyctrError:
             raise NotFound(f'no such object: "{name}"') from None
+
+    def diff(self, name: str | None = None, *, latest: bool = False) -> list:
+        """podman's `diff`: a container's changes, else (no such container) an image's against its
+        parent; neither: NotFound in podman's words. -> [pyctr.snapshot.diff.Change]"""
+        from pyctr.errors import ContainerNotFound, ImageNotFound, NotFound
+
+        try:
+            return self.containers.diff(name, latest=latest)
+        except ContainerNotFound:
+            if latest:
+                raise
+        try:
+            return self.images.diff(name)
+        except ImageNotFound:
+            raise NotFound(f"{name} not found: layer not known") from None

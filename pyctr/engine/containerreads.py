@@ -44,9 +44,16 @@ class ContainerReading:
 
             sized = listing.with_size(self, _summary(record, None))
             rw_size, root_size = sized.rw_size, sized.root_size
-        return ContainerInfo(record, store.status(record.id), self._log_path(record),
+        digest, graph = _storage_view(self._s, record)
+        status = store.status(record.id)
+        running = status.state in ("running", "paused", "stopping")
+        return ContainerInfo(record, status, self._log_path(record),
                              str(store.path(record.id) / "userdata"), rw_size, root_size,
-                             health=_health_status(record, store), exec_ids=ExecStore(store).ids(record.id))
+                             health=_health_status(record, store), exec_ids=ExecStore(store).ids(record.id),
+                             image_digest=digest, graph_driver=graph, runtime=self._s.config.runtime or "runc",
+                             shim_pid=store.shim_pid(record.id) if running else 0,
+                             cgroup_path=_cgroup_of(status.pid) if running else "",
+                             oci_config_path=_existing(store.bundle(record.id) / "config.json"))
 
     def _log_path(self, record: "ContainerRecord") -> str:
         from pyctr.engine import listing
@@ -154,3 +161,39 @@ class ContainerReading:
         elif not names:
             raise InvalidArgument("you must provide at least one name or id")
         return self._each(list(names), lambda r: inspection.unmount(self._s, r, force=force))
+
+
+def _existing(path) -> str:
+    return str(path) if path.exists() else ""
+
+
+def _cgroup_of(pid: int) -> str:
+    """A process's cgroup: the unified hierarchy's path, else (cgroup v1) the pids controller's."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            lines = [line.rstrip("\n").split(":", 2) for line in f if line.count(":") >= 2]
+    except OSError:
+        return ""
+    paths = {controllers: path for _, controllers, path in lines}
+    unified = paths.get("", "")
+    return unified if unified not in ("", "/") else paths.get("pids", unified)
+
+
+def _storage_view(s, record) -> tuple[str, dict]:
+    """(the image's manifest digest, inspect's GraphDriver.Data) of a container."""
+    from pyctr.errors import PyctrError
+    from pyctr.linux import mount as mountmod
+
+    if record.spec.image.rootfs:  # --rootfs: a directory, no overlay
+        return "", {}
+    try:
+        image = s.images.get(record.image_id)
+    except PyctrError:  # its image is gone
+        return "", {}
+    base = s.containers.path(record.id)
+    data = {"LowerDir": ":".join(str(d) for d in s.images.layers.lowerdirs(image.chain_ids))}
+    merged = s.containers.rootfs(record.id)
+    if mountmod.is_mountpoint(str(merged)):
+        data["MergedDir"] = str(merged)
+    data.update(UpperDir=str(base / "overlay" / "upper"), WorkDir=str(base / "overlay" / "work"))
+    return image.manifest_digest, data

@@ -48,6 +48,7 @@ class ContainerSummary:
     rw_size: int = -1  # list(size=True): bytes written in the container's upper directory
     root_size: int = -1  # list(size=True): the image's size plus rw_size (podman's "virtual")
     namespaces: dict[str, str] = field(default_factory=dict)  # list(namespaces=True): {"Mnt": inode, ...}
+    restart_policy: str = "no"  # no, on-failure, always or unless-stopped
 
 
 @value
@@ -62,6 +63,12 @@ class ContainerInfo:
     root_size: int = -1  # inspect --size: that plus the image
     exec_ids: list[str] = field(default_factory=list)  # its exec sessions, oldest first
     health: dict | None = None  # the health check's status file (Status, FailingStreak, Log); None without a check
+    image_digest: str = ""  # the image's manifest digest
+    graph_driver: dict = field(default_factory=dict)  # the overlay's LowerDir, UpperDir, WorkDir (MergedDir when mounted)
+    runtime: str = "runc"  # the OCI runtime that runs it
+    shim_pid: int = 0  # while it runs: its shim's pid (podman's ConmonPid)
+    cgroup_path: str = ""  # while it runs: its cgroup (as /proc/PID/cgroup names it)
+    oci_config_path: str = ""  # once started: the OCI config.json runc was given
 
 
 @value
@@ -100,6 +107,7 @@ def _summary(record: "ContainerRecord", status) -> ContainerSummary:
         ports=record.ports, mounts=[m.get("destination", "") for m in record.mounts],
         auto_remove=record.remove, volumes=[m["volume_name"] for m in record.mounts if m.get("volume_name")],
         health=getattr(status, "health", "") or "", restarts=status.restart_count,
+        restart_policy=(record.spec_data["lifecycle"].get("restart") or {}).get("name") or "no",
     )
 
 

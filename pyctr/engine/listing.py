@@ -53,6 +53,7 @@ def list_containers(ctrs: "Containers", *, all_containers: bool, filters: list[s
 def with_size(ctrs: "Containers", row: "ContainerSummary") -> "ContainerSummary":
     """podman's ps --size: what the container wrote (its upper directory) and that plus the image."""
     from pyctr.errors import NotFound
+    from pyctr.linux.fsutil import tree_size
 
     row.rw_size = tree_size(ctrs._s.containers.path(row.id) / "overlay" / "upper")
     try:
@@ -61,18 +62,6 @@ def with_size(ctrs: "Containers", row: "ContainerSummary") -> "ContainerSummary"
         image_size = 0
     row.root_size = image_size + row.rw_size
     return row
-
-
-def tree_size(path) -> int:
-    """Bytes of the regular files and links under `path` (not following links)."""
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
-    return total
 
 
 _NAMESPACES = (("Mnt", "mnt"), ("Cgroup", "cgroup"), ("Ipc", "ipc"), ("Net", "net"), ("Pidns", "pid"),

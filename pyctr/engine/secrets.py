@@ -6,7 +6,6 @@ The data is never part of what this namespace returns, except through `data()`.
 from __future__ import annotations
 
 import re
-import time
 from typing import TYPE_CHECKING
 
 from pyctr.engine.reports import Report
@@ -22,11 +21,9 @@ FILTER_KEYS = ("name", "id")
 def go_time(timestamp: float, *, pretty: bool = False) -> str:
     """A time as Go prints it: RFC 3339 with nanoseconds ("2006-01-02T15:04:05.999999999Z"), or
     with `pretty` as time.Time's String() ("2006-01-02 15:04:05.999999999 +0000 UTC")."""
-    whole = int(timestamp)
-    nanos = f".{min(round((timestamp - whole) * 1e9), 999_999_999):09d}".rstrip("0").rstrip(".")
-    if pretty:
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(whole)) + nanos + " +0000 UTC"
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + nanos + "Z"
+    from pyctr.units import go_time as time_string, rfc3339_nano
+
+    return time_string(timestamp, utc=True) if pretty else rfc3339_nano(timestamp)
 
 
 class Secrets:

@@ -186,12 +186,7 @@ _PRUNE_KEYS = ("label", "until")
 
 def _parse_filters(items: list[str] | None, keys: tuple[str, ...]) -> dict[str, list[str]]:
     """podman's words for a malformed or unknown volume filter."""
-    parsed: dict[str, list[str]] = {}
-    for item in items or []:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise InvalidArgument(f"invalid volume filter \"{item}\": must be in the format \"filter=value\"")
-        if key not in keys:
-            raise InvalidArgument(f"\"{key}\" is an invalid volume filter")
-        parsed.setdefault(key, []).append(value)
-    return parsed
+    from pyctr import filters
+
+    return filters.parse(items, keys, unknown='"{key}" is an invalid volume filter',
+                         malformed='invalid volume filter "{item}": must be in the format "filter=value"')

@@ -19,17 +19,11 @@ SORT_KEYS = ("created", "id", "repository", "size", "tag")
 def parse_filters(items: list[str] | None) -> list[tuple[str, str, bool]]:
     """(key, value, negated) per `--filter KEY=VALUE` or `KEY!=VALUE` (any key may be negated, as
     podman 4.3.1's libimage); podman's words for a malformed or unknown filter."""
-    parsed = []
-    for item in items or []:
-        key, neq, value = item.partition("!=")
-        if not neq:
-            key, eq, value = item.partition("=")
-            if not eq:
-                raise InvalidArgument(f"invalid image filter \"{item}\": must be in the format \"filter=value or filter!=value\"")
-        if key not in FILTER_KEYS:
-            raise InvalidArgument(f"unsupported image filter \"{key}\"")
-        parsed.append((key, value, bool(neq)))
-    return parsed
+    from pyctr import filters
+
+    parsed = filters.parse(items, FILTER_KEYS, negatable=True, unknown='unsupported image filter "{key}"',
+                           malformed='invalid image filter "{item}": must be in the format "filter=value or filter!=value"')
+    return [(key.rstrip("!"), value, key.endswith("!")) for key, values in parsed.items() for value in values]
 
 
 def boolean(key: str, value: str) -> bool:

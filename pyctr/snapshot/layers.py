@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 
 from pyctr import digest as digestmod
 from pyctr.errors import InvalidArgument, StoreError
-from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json, store_error
+from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json, store_error, tree_size
 from pyctr.linux.mount import USERXATTR, Mount
 
 
@@ -42,19 +42,6 @@ def _syncfs(path: Path) -> None:
         ctypes.CDLL(None, use_errno=True).syncfs(fd)
     finally:
         os.close(fd)
-
-
-def _tree_size(path: Path) -> int:
-    total = 0
-    stack = [str(path)]
-    while stack:
-        with os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                elif entry.is_file(follow_symlinks=False):
-                    total += entry.stat(follow_symlinks=False).st_size
-    return total
 
 
 LINKS = "l"
@@ -187,7 +174,7 @@ class LayerStore:
             try:
                 makedirs(tmp / "diff", 0o755)
                 archive.unpack_layer(str(blob_path), compression, str(tmp / "diff"), expected_diff_id=diff_id, rootless=rootless, on_note=on_note)
-                atomic_write_json(tmp / "layer.json", {"chain_id": chain_id, "diff_id": diff_id, "size": _tree_size(tmp / "diff")})
+                atomic_write_json(tmp / "layer.json", {"chain_id": chain_id, "diff_id": diff_id, "size": tree_size(tmp / "diff")})
                 _syncfs(tmp)
                 os.rename(tmp, self.dir / hex_id)
             except OSError as exc:
