@@ -74,7 +74,7 @@ def test_run_killed_once_the_shim_answered_loses_nothing(pyctr, store, image, tm
 def test_a_start_that_fails_with_rm_leaves_nothing_behind(pyctr, image):
     """podman 4.3.1 removes the container in both cases (`ps -a` is empty after)."""
     bogus = pyctr("--runtime-flag", "bogus", "run", "--rm", image, "true", check=False)
-    assert bogus.returncode != 0
+    assert bogus.returncode == 126  # podman's run: any OCI runtime error is 126
     assert bogus.stderr.strip().splitlines()[-1] == "Error: flag provided but not defined: -bogus"
     assert pyctr("ps", "-a", "-q").stdout == ""
     assert pyctr("--runtime-flag", "bogus", "run", "-d", "--rm", image, "true", check=False).returncode != 0
@@ -85,8 +85,9 @@ def test_a_start_that_fails_with_rm_leaves_nothing_behind(pyctr, image):
     assert pyctr("ps", "-a", "-q").stdout == ""
 
     # Without --rm it stays, created (as podman's), and rm takes it even with the same bad flag.
-    assert pyctr("--runtime-flag", "bogus", "run", "--name", "kept", image, "true", check=False).returncode != 0
+    assert pyctr("--runtime-flag", "bogus", "run", "--name", "kept", image, "true", check=False).returncode == 126
     assert pyctr("ps", "-a", "--format", "{{.Names}} {{.Status}}").stdout == "kept Created\n"
+    assert pyctr("--runtime-flag", "bogus", "start", "kept", check=False).returncode == 125  # start's: 125
     pyctr("--runtime-flag", "bogus", "rm", "kept")
     assert pyctr("ps", "-a", "-q").stdout == ""
 

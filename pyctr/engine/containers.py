@@ -17,7 +17,9 @@ from pyctr.engine.containertypes import (  # noqa: F401  (the API's result types
     AttachSession, Container, ContainerInfo, ContainerSummary, RunResult, _container, _health_status, _summary,
 )
 from pyctr.engine.reports import Report
-from pyctr.errors import ContainerNotFound, ContainerStateError, InvalidArgument, PyctrError
+from pyctr.errors import (
+    EXIT_CANNOT_INVOKE, ContainerNotFound, ContainerStateError, InvalidArgument, PyctrError, RuntimeFailure,
+)
 
 if TYPE_CHECKING:
     from pyctr.container.spec import ContainerSpec
@@ -196,9 +198,11 @@ class Containers(ContainerReading, ContainerProcesses):
                 self._s.tasks.start(record, shim=shim)
                 return RunResult(container, None, warnings)
             code = attach(self._attach_started(record, console_size=console_size, shim=shim))
-        except PyctrError:
+        except PyctrError as exc:
             if record.remove:  # a container that could not start stays (as podman), unless --rm
                 self._remove_quietly(record)
+            if type(exc) is RuntimeFailure:  # podman's run exits 126 for any OCI runtime error (start: 125)
+                exc.exit_code = EXIT_CANNOT_INVOKE
             raise
         result = RunResult(container, code, warnings)
         if code is not None and (record.remove or remove_image):
