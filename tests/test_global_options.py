@@ -111,6 +111,16 @@ def test_log_levels(pyctr):
                                                       "trace, debug, info, warn, warning, error, fatal, panic\n")
 
 
+def test_debug_and_info_levels_say_what_pyctr_does(pyctr, image):
+    """podman's --log-level debug tells what it runs; pyctr's logs in logrus's text form."""
+    debug = pyctr("--log-level", "debug", "run", "--rm", image, "true")
+    assert 'level=info msg="pyctr filtering at log level debug"' in debug.stderr
+    assert 'level=debug msg="running ' in debug.stderr and " delete " in debug.stderr  # runc's calls
+    info = pyctr("--log-level", "info", "ps")
+    assert info.stderr.count("\n") == 1 and "level=info" in info.stderr
+    assert pyctr("run", "--rm", image, "true").stderr == ""  # warn, the default: nothing
+
+
 def test_accepted_values(pyctr, tmp_path):
     for options in (["--storage-driver", "overlay"], ["--cgroup-manager", "cgroupfs"], ["--events-backend", "file"],
                     ["--events-backend", "none"], ["--runtime", "runc"], ["--storage-opt", "overlay.mount_program="]):

@@ -114,6 +114,10 @@ def global_options(
     from pyctr.engine.options import EngineOptions
 
     os.environ["PYCTR_LOG_LEVEL"] = log_level
+    if log_level in ("info", "debug", "trace"):
+        from pyctr import log
+
+        log.info(f"pyctr filtering at log level {log_level}")
     current = session(ctx)  # the engine is built later, when the command runs (see Session)
     current.root, current.runroot, current.log_level = root, runroot, log_level
     global _to_syslog

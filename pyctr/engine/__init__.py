@@ -45,6 +45,10 @@ class Engine:
             options.apply(self.config)
             apply_to_process(self.config)
         self.services = Services(self.config, runc)
+        if os.environ.get("PYCTR_LOG_LEVEL") in ("debug", "trace"):
+            from pyctr import log
+
+            log.debug(f"using graph root {self.config.root}, run root {self.config.runroot}, rootless {self.config.rootless}")
 
     @cached_property
     def images(self):

@@ -15,6 +15,7 @@ from typing import Callable
 
 import httpx
 
+from pyctr import log
 from pyctr.image import oci
 from pyctr.image.registries import RegistriesConf
 from pyctr.image.content import BlobWriter
@@ -215,6 +216,7 @@ class RegistryClient:
         for attempt in range(ATTEMPTS):
             try:
                 request = self._client.build_request(method, url, headers=headers)
+                log.debug(f"{method} {url}")
                 response = self._client.send(request, stream=stream, auth=self.auth if auth else None)
             except httpx.TooManyRedirects as exc:
                 raise RegistryError(f"{self.ref.registry}: too many redirects") from exc

@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import IO, Protocol, Sequence, Union
 
+from pyctr import log
 from pyctr.errors import CommandNotFound, CommandNotInvokable, PyctrError, RuntimeFailure
 
 CALL_TIMEOUT = 60.0  # for the short subcommands (state, kill, delete, ...)
@@ -242,6 +243,7 @@ class Runc:
     # -- running it ----------------------------------------------------------------------------
 
     def _run(self, argv: list[str], *, check: bool = True, timeout: float = CALL_TIMEOUT) -> subprocess.CompletedProcess:
+        log.debug(f"running {' '.join(argv)}")
         try:
             result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                                     close_fds=True, timeout=timeout)
