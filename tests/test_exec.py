@@ -217,3 +217,18 @@ def test_exec_process_changes_only_what_was_asked():
     privileged = exec_process(base, "/nonexistent-rootfs", ["sh"], tty=False, env=[], workdir=None, user=None,
                               privileged=True)["capabilities"]
     assert "CAP_SYS_ADMIN" in privileged["bounding"] and privileged["effective"] == privileged["bounding"]
+
+
+def test_every_session_end_is_an_exec_died_event(pyctr, box):
+    """The session's shim records exec_died, so a detached session's end is in the journal too."""
+    from tests.conftest import wait_for
+
+    session_id = pyctr("exec", "-d", box, "sh", "-c", "exit 4").stdout.strip()
+    assert wait_for(lambda: session(pyctr, session_id[:12])["Running"] is False, 10)
+    pyctr("exec", box, "sh", "-c", "exit 5", check=False)
+
+    def died() -> list[str]:
+        return pyctr("events", "--stream=false", "--filter", "event=exec_died",
+                     "--format", "{{.ContainerExitCode}}").stdout.split()
+
+    assert wait_for(lambda: died() == ["4", "5"], 10), died()  # one each: not also from the command line

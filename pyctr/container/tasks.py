@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 from pyctr.config import Config
 from pyctr.container.store import ACTIVE, LIVE, ContainerRecord, ContainerStore, Status
 from pyctr.container.taskend import POLL, TaskEnding  # noqa: F401 - POLL: part of this module's API
-from pyctr.container.tasksetup import EXIT_EXEC_FAILED, Started, TaskSetup  # noqa: F401 - re-exported
+from pyctr.container.tasksetup import EXIT_EXEC_FAILED, Started, TaskSetup, _events_for_shim  # noqa: F401 - re-exported
 from pyctr.errors import ContainerNotFound, ContainerStateError, PyctrError
 from pyctr.linux.fsutil import makedirs
 from pyctr.runtime.runc import OciRuntime, Runc, error_from_runc
@@ -229,14 +229,3 @@ def _check_pid_files(record: ContainerRecord) -> None:
 def _absolute(path: str | None) -> str:
     """A --pidfile as the user meant it (relative to this command's directory), for the shim in /."""
     return os.path.abspath(path) if path else ""
-
-
-def _events_for_shim(record: ContainerRecord, config: Config) -> dict:
-    """What the shim's events of the container carry; {} when events are off."""
-    from pyctr import events
-
-    if not events.enabled(getattr(config, "events_backend", None)):
-        return {}
-    return {"runroot": str(config.runroot), "id": record.id, "name": record.name, "image": record.image_name,
-            "attributes": dict(record.labels)}
-

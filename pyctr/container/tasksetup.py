@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import socket
 
+    from pyctr.config import Config
+
 from pyctr.container.store import ContainerRecord
 from pyctr.errors import ContainerStateError
 from pyctr.linux import mount as mountmod
@@ -166,11 +168,22 @@ class TaskSetup:
         from pyctr.container.execs import shim_config
 
         shim = shim or ShimLauncher()
-        report = shim.go(shim_config(record.id, self.store.bundle(record.id), session_dir, process_file, self.runc,
-                                     tty=tty, stdin=stdin, preserve_fds=len(pass_fds)),
+        config = shim_config(record.id, self.store.bundle(record.id), session_dir, process_file, self.runc,
+                             tty=tty, stdin=stdin, preserve_fds=len(pass_fds))
+        config["events"] = _events_for_shim(record, self.config)  # the shim records exec_died, whoever waits
+        report = shim.go(config,
                          attach=attach, pass_fds=pass_fds)
         if "error" in report:
             shim.client.close()
             raise error_from_runc(str(report["error"]))
         return Started(int(report["pid"]), session_dir, shim.client if attach else None)
 
+
+def _events_for_shim(record: ContainerRecord, config: Config) -> dict:
+    """What the shim's events of the container carry; {} when events are off."""
+    from pyctr import events
+
+    if not events.enabled(getattr(config, "events_backend", None)):
+        return {}
+    return {"runroot": str(config.runroot), "id": record.id, "name": record.name, "image": record.image_name,
+            "attributes": dict(record.labels)}

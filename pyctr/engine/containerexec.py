@@ -121,9 +121,7 @@ class ContainerProcesses:
         code = attach(session) if attach is not None else _relay_output(session.client)
         if code is None and attach is None:
             code = self.exec_exit_code(session_id)
-        if code is not None:
-            self._event("exec_died", record, exit_code=code)
-        return code
+        return code  # (its exec_died event: the session's shim records it)
 
     def exec_exit_code(self, session_id: str) -> int:
         """Wait for an exec session's process to end; its exit code (-1 if nobody saw how it ended)."""

@@ -159,6 +159,8 @@ class Shim:
             if pump.exit_status is None:
                 pump.exit_status = _wait_blocking(pump.container_pid)
         exit_code, sig = self._record_exit(pump)
+        if self.config.exec_process and self.config.events:
+            self._record_event("exec_died", exit_code=exit_code)  # also for exec -d and a killed `pyctr exec`
         try:
             pump.finish(exit_code, sig)
             self._cleanup(pump)
@@ -237,12 +239,16 @@ class Shim:
             self._chain_on_started(
                 pump, lambda: self._update_state({"initialized": False, "started_at": pump.started_at}))
         if cfg.events:
-            from pyctr import events  # small: os and time
-
             for status in ("init", "start") if cfg.start else ("init",):
-                events.record(cfg.events["runroot"], "container", status, id=cfg.events["id"],
-                              name=cfg.events["name"], image=cfg.events["image"],
-                              attributes=cfg.events["attributes"], backend="file")
+                self._record_event(status)
+
+    def _record_event(self, status: str, exit_code: int | None = None) -> None:
+        """One container event in the engine's journal (cfg.events: the container's id, name, image, labels)."""
+        from pyctr import events  # small: os and time
+
+        about = self.config.events
+        events.record(about["runroot"], "container", status, id=about["id"], name=about["name"], image=about["image"],
+                      attributes=about["attributes"], exit_code=exit_code, backend="file")
 
     @staticmethod
     def _chain_on_started(pump: Pump, action) -> None:
