@@ -101,6 +101,8 @@ def test_an_initialized_container_stops_updates_and_starts_again(pyctr, image):
     pyctr("create", "--name", "g2init", image, "sleep", "1000")
     pyctr("init", "g2init")
     assert _status(pyctr, "g2init") == "Initialized"
+    # Its shim runs already: inspect names it, as podman names conmon.
+    assert int(pyctr("inspect", "--format", "{{.State.ConmonPid}}", "g2init").stdout) > 0
     # As podman: runc updates a created container; kill and pause want it running.
     pyctr("update", "--cpu-shares", "512", "g2init")
     assert pyctr("inspect", "--format", "{{.HostConfig.CpuShares}}", "g2init").stdout.strip() == "512"

@@ -142,3 +142,10 @@ def test_platform_mismatch_as_podman_words_it():
         "image platform ({amd64 linux  [] }) does not match the expected platform ({amd64 windows  [] })")
     assert _platform_mismatch(amd64, "linux/amd64") == "" and _platform_mismatch(amd64, None) == ""
     assert _platform_mismatch({"os": "linux", "architecture": "arm64"}, "linux/arm64/v8") == ""
+
+
+def test_a_start_that_fails_leaves_no_shm_mounted(pyctr, image, store):
+    """The run's /dev/shm tmpfs goes with a failed start as with an ended run (the container stays, Created)."""
+    assert pyctr("run", "--name", "nocmd", image, "/nonexistent", check=False).returncode == 127
+    assert not [m for m in store.mounts() if m.endswith("/userdata/shm")]
+    pyctr("rm", "nocmd")

@@ -1,4 +1,4 @@
-"""Tables, --format templates and JSON, and the human units podman prints."""
+"""Printing for the commands: tables, --format reports (gotemplate), inspect documents, JSON, reports."""
 
 from __future__ import annotations
 
@@ -43,42 +43,6 @@ def _indented(obj, step: str, level: int) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
 
-def print_formatted(fmt: str, rows: list[dict], headers: dict[str, str] | None = None) -> None:
-    """--format: 'json' prints the rows as a JSON list; anything else is a Go template."""
-    from pyctr.cli import gotemplate
-
-    if fmt.strip() == "json":
-        print_json(rows)
-        return
-    sys.stdout.write(gotemplate.render_rows(fmt, rows, headers))
-
-
-def print_rows(fmt: str, rows: list[dict], headers: dict[str, str] | None = None, *, heading: bool = True) -> None:
-    """A list command's --format: json, a template, or a `table ...` template whose header line
-    `heading` leaves out (--noheading; then, as podman, the columns fit the rows alone)."""
-    import re
-
-    from pyctr.cli import gotemplate
-
-    if gotemplate.is_json_format(fmt):
-        print_json(rows)
-        return
-    table = re.match(r"table\b(?:[ \t]|\\t)*", fmt)
-    if heading or not table:
-        print_formatted(fmt, rows, headers)
-        return
-    from pyctr.cli.gotemplate.evaluator import execute
-    from pyctr.cli.gotemplate.parser import parse
-    from pyctr.cli.gotemplate.table import align
-
-    body = fmt[table.end():]
-    if not body.endswith(("\n", "\\n")):
-        body += "\n"
-    tree = parse(body, True)
-    text = "".join(execute(body, tree, row) for row in rows)
-    sys.stdout.write(align(text, 12))
-
-
 def print_report(reporter, fmt: str, rows: list, *, heading: bool = True, aligned: bool = False,
                  ranged: bool = True, prefix: str = "") -> None:
     """A --format template over a list, as podman's report package prints it (see
@@ -97,15 +61,6 @@ def print_report(reporter, fmt: str, rows: list, *, heading: bool = True, aligne
         executing = 'executing "' in str(exc)  # podman parses before its prefix applies
         raise gotemplate.TemplateError((prefix if executing else "") + str(exc)) from None
     sys.stdout.write("".join(out))
-
-
-def print_each(fmt: str, items: list[dict]) -> None:
-    """inspect --format: one rendering per item (each followed by a newline)."""
-    from pyctr.cli import gotemplate
-
-    for item in items:
-        text = gotemplate.render(fmt, item)
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def print_inspect(fmt: str | None, results: list[dict], errors: list[Exception], *, types: dict | None = None,

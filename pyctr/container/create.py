@@ -90,7 +90,8 @@ def _ensure_image(images, spec: ContainerSpec, progress):
         return pull()
     try:
         local = images.get(spec.image.name)
-        if _platform_mismatch(images.config_of(local), spec.image.platform):
+        # (the image's config is read only when a platform was asked for: every create comes here)
+        if spec.image.platform and _platform_mismatch(images.config_of(local), spec.image.platform):
             # Of another platform than asked for (--platform, --arch, --os): as missing, as podman's.
             raise ImageNotFound(f"{spec.image.name}: image not known")
     except ImageNotFound:

@@ -22,7 +22,8 @@ def own(spec) -> bool:
 
 
 def mount_for(container_dir: str, spec, default_size: int) -> None:
-    """The tmpfs of a container with an IPC namespace of its own (nothing otherwise; kept across restarts)."""
+    """The tmpfs of a container with an IPC namespace of its own (nothing otherwise); each run gets
+    a fresh one (unmounted when the run ends, as the rest of what the run mounted)."""
     if not own(spec):
         return
     from pyctr.linux import mount as mountmod

@@ -215,9 +215,6 @@ class TaskEnding:
                 raise
         self._teardown_network(record)
         self._unmount_rootfs(record)
-        from pyctr.container import shm
-
-        shm.unmount_for(str(self.store.path(record.id)))
 
     def _forget(self, record: ContainerRecord) -> None:
         """--rm, once it has ended: its anonymous volumes (as podman's --rm), then its record.

@@ -58,7 +58,11 @@ class TaskSetup:
         return merged
 
     def _unmount_rootfs(self, record: ContainerRecord) -> None:
-        from pyctr.container import usermounts
+        """What a run of the container mounted (not while it runs): its /dev/shm, the volumes it
+        holds, and its root filesystem unless the user's `pyctr mount` keeps it."""
+        from pyctr.container import shm, usermounts
+
+        shm.unmount_for(str(self.store.path(record.id)))  # a failed start's too
 
         if usermounts.held(self.store, record.id):
             return  # the user's `pyctr mount` keeps it until their unmount

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator
 
+from pyctr.container.store import LIVE
 from pyctr.engine.containertypes import Container, ContainerInfo, ContainerSummary, _container, _health_status, _summary
 from pyctr.engine.reports import Report
 from pyctr.errors import ContainerNotFound, InvalidArgument
@@ -46,7 +47,7 @@ class ContainerReading:
             rw_size, root_size = sized.rw_size, sized.root_size
         digest, graph = _storage_view(self._s, record)
         status = store.status(record.id)
-        running = status.state in ("running", "paused", "stopping")
+        running = status.state in LIVE  # an initialized container has its shim and cgroup too
         return ContainerInfo(record, status, self._log_path(record),
                              str(store.path(record.id) / "userdata"), rw_size, root_size,
                              health=_health_status(record, store), exec_ids=ExecStore(store).ids(record.id),

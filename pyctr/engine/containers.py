@@ -364,7 +364,7 @@ class Containers(ContainerReading, ContainerProcesses):
         if "removing" in conditions and not self._s.containers.load(record.id):
             return True
         status = self._s.containers.status(record.id)
-        # pyctr's containers go from created to running at once: initialized is running.
+        # `run` and `start` pass through initialized at once (only `init` stops there): running counts.
         if status.state in conditions or (status.state == "running" and "initialized" in conditions):
             return True
         if {"healthy", "unhealthy"} & set(conditions):
