@@ -16,7 +16,6 @@ import pytest
 from pyctr.container import flags, securityopts
 from pyctr.container.spec import ContainerSpec, SecuritySpec
 from pyctr.errors import InvalidArgument
-from pyctr.runtime import spec as specmod
 from pyctr.runtime.spec import CAPS, MASKED_PATHS, READONLY_PATHS, SpecOptions, generate
 
 HOST = dict(hard_limits={"RLIMIT_NOFILE": 20000, "RLIMIT_NPROC": 4194304}, machine="x86_64", host_caps=set(CAPS))
@@ -134,10 +133,13 @@ def test_proc_opts_apparmor_and_seccomp(tmp_path):
 
 
 def test_glob_patterns():
-    match = lambda glob, path: bool(specmod._path_pattern(glob).fullmatch(path))  # noqa: E731
+    """unmask= patterns read as Go's path.Match (pyctr.pathmatch, shared with images' reference=)."""
+    from pyctr.pathmatch import matches as match
+
     assert match("/proc/[kl]*", "/proc/latency_stats") and not match("/proc/[!k]*", "/proc/kcore")
     assert match("/proc/?cpi", "/proc/acpi") and not match("/proc/*", "/proc/sys/kernel")
     assert not match("/p.c", "/pxc") and match("/a[", "/a[")
+    assert match("/a\\*", "/a*") and not match("/a\\*", "/ab") and match("/[]x]", "/]")
 
 
 # -- through the real runc ----------------------------------------------------------------------

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Callable
 
 from pyctr.errors import InvalidArgument
+from pyctr.pathmatch import compile_pattern
 from pyctr.values import value
 
 if TYPE_CHECKING:
@@ -35,32 +35,6 @@ def boolean(key: str, value: str) -> bool:
     raise InvalidArgument(f"non-boolean value \"{key}\" for {value} filter: strconv.ParseBool: parsing \"{value}\": invalid syntax")
 
 
-def _glob(pattern: str) -> re.Pattern:
-    """Go's path.Match: `*` and `?` never match `/`; [...] classes as written."""
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1:end]
-                out.append("[" + ("^" + body[1:] if body.startswith(("!", "^")) else body) + "]")
-                i = end
-        elif c == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
 def reference_matches(pattern: str, name: str) -> bool:
     """`reference=` as podman 4.3.1 matches it against `name` (REPO:TAG or REPO@DIGEST): a glob
     on the repository or on any of its trailing path parts (`busybox`, `test/busybox`,
@@ -68,13 +42,13 @@ def reference_matches(pattern: str, name: str) -> bool:
     if "@" in pattern:  # a digest pattern matches only names given by digest
         if "@" not in name:
             return False
-        glob, parts = _glob(pattern), name.split("/")
+        glob, parts = compile_pattern(pattern), name.split("/")
         return any(glob.match("/".join(parts[i:])) for i in range(len(parts)))
     repo, tag = _split(name)
     wanted_repo, wanted_tag = _split(pattern)
-    if wanted_tag is not None and (tag is None or not _glob(wanted_tag).match(tag)):
+    if wanted_tag is not None and (tag is None or not compile_pattern(wanted_tag).match(tag)):
         return False
-    glob = _glob(wanted_repo)
+    glob = compile_pattern(wanted_repo)
     parts = repo.split("/")
     return any(glob.match("/".join(parts[i:])) for i in range(len(parts)))
 

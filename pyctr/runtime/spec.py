@@ -14,14 +14,10 @@ import resource
 import stat
 from dataclasses import field
 from functools import partial
-from typing import TYPE_CHECKING
 
 from pyctr.runtime import linuxspec, seccomp
 from pyctr.errors import InvalidArgument
 from pyctr.values import value
-
-if TYPE_CHECKING:
-    import re  # only for an annotation: runtime imports it where it is used
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -492,9 +488,11 @@ def with_masked_paths(spec: dict, opts: SpecOptions) -> None:
         linux.pop("maskedPaths", None)
         linux.pop("readonlyPaths", None)
     elif opts.unmask:
-        patterns = [_path_pattern(p) for p in opts.unmask]
+        from pyctr.pathmatch import compile_pattern
+
+        patterns = [compile_pattern(p) for p in opts.unmask]
         for key in ("maskedPaths", "readonlyPaths"):
-            kept = [p for p in linux.get(key, []) if not any(pattern.fullmatch(p) for pattern in patterns)]
+            kept = [p for p in linux.get(key, []) if not any(pattern.match(p) for pattern in patterns)]
             if kept:
                 linux[key] = kept
             else:
@@ -502,30 +500,6 @@ def with_masked_paths(spec: dict, opts: SpecOptions) -> None:
     added = [p for p in dict.fromkeys(opts.mask) if p not in linux.get("maskedPaths", [])]
     if added:
         linux["maskedPaths"] = linux.get("maskedPaths", []) + added
-
-
-def _path_pattern(glob: str) -> "re.Pattern[str]":
-    """A shell pattern as Go's filepath.Match reads it (podman's unmask): * and ? stay within one
-    path element, [...] is a class ([!...] or [^...] negated)."""
-    import re
-
-    out, i = [], 0
-    while i < len(glob):
-        c = glob[i]
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[" and glob.find("]", i + 1 + (glob[i + 1:i + 2] in ("!", "^"))) > 0:
-            start = i + 1 + (glob[i + 1:i + 2] in ("!", "^"))
-            end = glob.index("]", start)
-            body = glob[start:end].replace("\\", "\\\\")
-            out.append(("[^/" if start > i + 1 else "[") + body + "]")
-            i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out))
 
 
 def with_readonly_rootfs(spec: dict, opts: SpecOptions) -> None:
