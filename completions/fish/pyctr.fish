@@ -1133,7 +1133,7 @@ complete -c pyctr -n '__pyctr_is "pyctr stop"' -s h -l help -d 'Show this messag
 complete -c pyctr -n '__pyctr_is "pyctr system"' -a df -d 'Show the disk space images, containers and volumes use'
 complete -c pyctr -n '__pyctr_is "pyctr system"' -a info -d 'Show how pyctr runs here: rootless or not, storage, runtime, id mappings'
 complete -c pyctr -n '__pyctr_is "pyctr system"' -a prune -d 'Remove stopped containers, unused images and (with --volumes) unused volumes'
-complete -c pyctr -n '__pyctr_is "pyctr system"' -a reset -d 'Remove all containers, images and volumes, and the store itself'
+complete -c pyctr -n '__pyctr_is "pyctr system"' -a reset -d 'Remove all containers, images and volumes, and empty the store and the runtime state'
 complete -c pyctr -n '__pyctr_is "pyctr system"' -s h -l help -d 'Show this message and exit.'
 complete -c pyctr -n '__pyctr_is "pyctr system df"' -s v -l verbose -d 'Show each image, container and volume.'
 complete -c pyctr -n '__pyctr_is "pyctr system df"' -l format -x -d 'json, or a Go template such as \'{{.Type}} {{.Size}}\'.'

@@ -227,7 +227,7 @@ def reset(
     ctx: typer.Context,
     force: bool = typer.Option(False, "--force", "-f", help="Do not ask for confirmation."),
 ) -> None:
-    """Remove all containers, images and volumes, and the store itself."""
+    """Remove all containers, images and volumes, and empty the store and the runtime state."""
     eng = engine(ctx)
     if not force:
         config = eng.config

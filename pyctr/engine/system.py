@@ -283,8 +283,9 @@ class System:
         return report
 
     def reset(self) -> None:
-        """Remove every container (running ones stopped first), volume and image, then the store
-        and the runtime state themselves; the next command starts from an empty store. Refused
+        """Remove every container (running ones stopped first), volume and image, then everything
+        in the store and the runtime state (their directories stay, mount points too); the next
+        command starts from an empty store. Refused
         (nothing removed) for a --root or --runroot that is not a pyctr store (engine.reset)."""
         from pyctr.engine import reset
 
