@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import time
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
@@ -156,7 +155,8 @@ class TaskService(TaskSetup, TaskEnding):
         """`runc start` of an `init`ed container. A stop or pause tried while it waited is
         forgotten: this run starts afresh (its restart policy included)."""
         self.runc.start(record.id)
-        self.store.write_state(record.id, initialized=False, started_at=time.time(), stopping=False, paused=False)
+        # (started_at: the shim's, taken when runc start let the process run; not a second clock here)
+        self.store.write_state(record.id, initialized=False, stopping=False, paused=False)
         self._event("start", record)
         return Started(status.pid, self.store.state_dir(record.id))
 
