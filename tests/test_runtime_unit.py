@@ -208,10 +208,12 @@ def test_missing_binary_is_a_runtime_failure(tmp_path):
 
 
 def test_runtime_module_stays_light():
-    """The shim imports pyctr.runtime.runc: the standard library and pyctr.errors only."""
+    """The shim imports pyctr.runtime.runc: the standard library, pyctr.errors and pyctr.log only."""
     source = inspect.getsource(runcmod)
-    imports = {line.split()[1] for line in source.splitlines() if line.startswith(("import ", "from "))}
-    assert imports <= {"__future__", "json", "re", "subprocess", "pathlib", "typing", "pyctr.errors"}
+    lines = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+    assert {line.split()[1] for line in lines} <= {"__future__", "json", "re", "subprocess", "pathlib", "typing",
+                                                  "pyctr", "pyctr.errors"}
+    assert [line for line in lines if line.split()[1] == "pyctr"] == ["from pyctr import log"]  # os, sys, time
 
 
 # -- the snapshotter's mounts -----------------------------------------------------------------
