@@ -247,8 +247,11 @@ class Shim:
         from pyctr import events  # small: os and time
 
         about = self.config.events
-        events.record(about["runroot"], "container", status, id=about["id"], name=about["name"], image=about["image"],
-                      attributes=about["attributes"], exit_code=exit_code, backend="file")
+        try:
+            events.record(about["runroot"], "container", status, id=about["id"], name=about["name"],
+                          image=about["image"], attributes=about["attributes"], exit_code=exit_code, backend="file")
+        except Exception:  # noqa: BLE001 - an event is never worth the exit status or the clients' exit frame
+            self._note_exception()
 
     @staticmethod
     def _chain_on_started(pump: Pump, action) -> None:
