@@ -22,6 +22,7 @@ import stat
 import tarfile
 
 from pyctr.errors import Conflict
+from pyctr.snapshot.layerfs import DirectoryRoot
 from pyctr.values import value
 
 MAX_LINKS = 40
@@ -231,7 +232,7 @@ def _owner_error(path: str, ti: tarfile.TarInfo) -> str:
             f"lchown {path}: read-only file system")
 
 
-class CopyRoot:
+class CopyRoot(DirectoryRoot):
     """The container directory `dest` (canonical) as the root a copy is unpacked into: what
     pyctr.snapshot.layerwriter needs of a root, with every entry's parent resolved from the
     container's `/` (a symlink in the archive or the container never leads out of it, nor to
@@ -239,16 +240,7 @@ class CopyRoot:
 
     def __init__(self, fs: ContainerFS, dest: str, *, rootless: bool):
         self.fs, self.dest, self.rootless = fs, dest, rootless
-        self.on_dir_removed = None  # set by the LayerWriter
-        self._pkey: str | None = None
-        self._pfd = -1
-        self.root = fs.open_dir(dest)
-
-    def close(self) -> None:
-        for fd in (self._pfd, self.root):
-            if fd >= 0:
-                os.close(fd)
-        self._pfd = self.root = -1
+        self.root = fs.open_dir(dest)  # (on_dir_removed: set by the LayerWriter)
 
     def _path(self, rel: str) -> str:
         return posixpath.join(self.dest, rel) if rel else self.dest
@@ -278,18 +270,6 @@ class CopyRoot:
             raise Conflict(copy_error(shown, errno.EBUSY, ti, removing=True))  # unlinking a mount point
         return True
 
-    def parent(self, rel: str) -> int:
-        """An fd of directory `rel` (created if missing); owned by the one-entry cache."""
-        if rel == self._pkey:
-            return self._pfd
-        if self._pfd >= 0:
-            os.close(self._pfd)
-            self._pfd = -1
-        self._pkey = None
-        self._pfd = self.resolve_dir(rel, create=True)
-        self._pkey = rel
-        return self._pfd
-
     def resolve_dir(self, rel: str, *, create: bool) -> int:
         """A new fd of directory `rel`, resolved in the container (the caller closes it)."""
         try:
@@ -316,30 +296,3 @@ class CopyRoot:
             finally:
                 os.close(pfd)
         return self.fs.open_dir(self.fs.canonical(self._path(rel)))
-
-    def forget(self, rel: str, was_dir: bool) -> None:
-        self._pkey = None
-        if was_dir and self.on_dir_removed is not None:
-            self.on_dir_removed(rel)
-
-    def remove(self, parent_fd: int, name: str, rel: str) -> None:
-        """Remove whatever is at `name` (a directory with its whole tree); no-op if nothing is."""
-        import shutil
-
-        try:
-            info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return
-        if stat.S_ISDIR(info.st_mode):
-            shutil.rmtree(name, dir_fd=parent_fd)
-        else:
-            os.unlink(name, dir_fd=parent_fd)
-        self.forget(rel, stat.S_ISDIR(info.st_mode))
-
-    def create(self, parent_fd: int, name: str, rel: str, make):
-        """Run `make()` (which creates `name`); if something is in the way, remove it and retry once."""
-        try:
-            return make()
-        except FileExistsError:
-            self.remove(parent_fd, name, rel)
-            return make()

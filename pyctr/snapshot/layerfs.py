@@ -78,40 +78,30 @@ def chmod_at(parent_fd: int, name: str, mode: int) -> None:
             os.close(fd)
 
 
-class LayerRoot:
-    """The open destination directory, and directory lookups clamped inside it.
+class DirectoryRoot:
+    """What pyctr.snapshot.layerwriter needs of the directory it writes into, less the lookups:
+    `root` (an fd of it), a one-entry cache of the last parent directory, and removal.
+    Subclasses open `root` and resolve directories (`resolve_dir`): LayerRoot clamps them
+    inside the layer, ctrpath.CopyRoot resolves them from a container's `/`.
+    `on_dir_removed(rel)` is called when `remove` took away a whole directory tree, so that
+    the writer can drop what it keeps about it."""
 
-    `root` is its fd. `on_dir_removed(rel)` is called when `remove` took away
-    a whole directory tree, so that the caller can drop what it keeps about it.
-    """
+    root = -1
+    on_dir_removed: Callable[[str], None] | None = None
+    _pkey: str | None = None  # the cached parent directory (one entry)
+    _pfd = -1
 
-    def __init__(
-        self, dest: str, *, rootless: bool, what: str, on_dir_removed: Callable[[str], None] | None = None
-    ):
-        self.rootless = rootless
-        self._on_dir_removed = on_dir_removed
-        try:
-            self.root = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError as e:
-            raise StoreError(f"{what}: cannot open the destination {dest!r}: {e.strerror}") from None
-        try:
-            self.openat2 = _openat2_available(self.root)
-        except BaseException:
-            os.close(self.root)
-            raise
-        self._pkey: str | None = None  # the cached parent directory (one entry)
-        self._pfd = -1
+    def resolve_dir(self, rel: str, *, create: bool) -> int:
+        raise NotImplementedError
 
     def close(self) -> None:
-        if self._pfd >= 0:
-            os.close(self._pfd)
-            self._pfd = -1
-        if self.root >= 0:
-            os.close(self.root)
-            self.root = -1
+        for fd in (self._pfd, self.root):
+            if fd >= 0:
+                os.close(fd)
+        self._pfd = self.root = -1
 
     def parent(self, rel: str) -> int:
-        """An O_PATH fd of directory `rel` (created if missing); owned by the one-entry cache."""
+        """An fd of directory `rel` (created if missing); owned by the one-entry cache."""
         if rel == self._pkey:
             return self._pfd
         if self._pfd >= 0:
@@ -121,6 +111,52 @@ class LayerRoot:
         self._pfd = self.resolve_dir(rel, create=True)
         self._pkey = rel
         return self._pfd
+
+    def forget(self, rel: str, was_dir: bool) -> None:
+        """Something at `rel` was removed: cached resolutions through it are stale."""
+        self._pkey = None  # the fd stays open (maybe in use) until the next parent() call
+        if was_dir and self.on_dir_removed is not None:
+            self.on_dir_removed(rel)
+
+    def remove(self, parent_fd: int, name: str, rel: str) -> None:
+        """Remove whatever is at `name` (a directory with its whole tree); no-op if nothing is."""
+        try:
+            st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(name, dir_fd=parent_fd)
+            self.forget(rel, True)
+        else:
+            os.unlink(name, dir_fd=parent_fd)
+            self.forget(rel, False)
+
+    def create(self, parent_fd: int, name: str, rel: str, make):
+        """Run `make()` (which creates `name`); if something is in the way, remove it and retry once."""
+        try:
+            return make()
+        except FileExistsError:
+            self.remove(parent_fd, name, rel)
+            return make()
+
+
+class LayerRoot(DirectoryRoot):
+    """The open destination directory (a layer's), and directory lookups clamped inside it."""
+
+    def __init__(
+        self, dest: str, *, rootless: bool, what: str, on_dir_removed: Callable[[str], None] | None = None
+    ):
+        self.rootless = rootless
+        self.on_dir_removed = on_dir_removed
+        try:
+            self.root = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as e:
+            raise StoreError(f"{what}: cannot open the destination {dest!r}: {e.strerror}") from None
+        try:
+            self.openat2 = _openat2_available(self.root)
+        except BaseException:
+            os.close(self.root)
+            raise
 
     def resolve_dir(self, rel: str, *, create: bool) -> int:
         """A new O_PATH fd of directory `rel`, resolved inside the root (the caller closes it)."""
@@ -199,30 +235,3 @@ class LayerRoot:
         if not self.rootless:
             os.chown(name, 0, 0, dir_fd=parent_fd, follow_symlinks=False)
         chmod_at(parent_fd, name, 0o755)
-
-    def forget(self, rel: str, was_dir: bool) -> None:
-        """Something at `rel` was removed: cached resolutions through it are stale."""
-        self._pkey = None  # the fd stays open (maybe in use) until the next parent() call
-        if was_dir and self._on_dir_removed is not None:
-            self._on_dir_removed(rel)
-
-    def remove(self, parent_fd: int, name: str, rel: str) -> None:
-        """Remove whatever is at `name` (a directory with its whole tree); no-op if nothing is."""
-        try:
-            st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return
-        if stat.S_ISDIR(st.st_mode):
-            shutil.rmtree(name, dir_fd=parent_fd)
-            self.forget(rel, True)
-        else:
-            os.unlink(name, dir_fd=parent_fd)
-            self.forget(rel, False)
-
-    def create(self, parent_fd: int, name: str, rel: str, make):
-        """Run `make()` (which creates `name`); if something is in the way, remove it and retry once."""
-        try:
-            return make()
-        except FileExistsError:
-            self.remove(parent_fd, name, rel)
-            return make()
