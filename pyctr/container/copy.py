@@ -292,16 +292,6 @@ def _add(tar: tarfile.TarFile, arcname: str, info: os.stat_result, *, fd: int | 
 
 # -- volumes -------------------------------------------------------------------------------------
 
-def export_dir(directory: str, out: BinaryIO) -> None:
-    """What `directory` holds as a tar stream on `out` (volume export)."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            _write_tree(tar, fd, "")
-    finally:
-        os.close(fd)
-
-
 def import_dir(stream: BinaryIO, directory: str, *, rootless: bool = False) -> None:
     """A (compressed) tar stream unpacked into `directory` (volume import)."""
     with tempfile.TemporaryFile() as spool:
@@ -312,9 +302,9 @@ def import_dir(stream: BinaryIO, directory: str, *, rootless: bool = False) -> N
 
 # -- export --------------------------------------------------------------------------------------
 
-def export(rootfs: str, out) -> None:
-    """The whole root filesystem as a tar stream on `out` (a binary file object)."""
-    fd = os.open(rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+def export(directory: str, out: BinaryIO) -> None:
+    """All that `directory` holds (a container's root filesystem, a volume) as a tar stream on `out`."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
             _write_tree(tar, fd, "")

@@ -108,7 +108,7 @@ class Volumes:
         from pyctr.container import copy
 
         with self._held(name) as volume:
-            copy.export_dir(volume.mountpoint, out)
+            copy.export(volume.mountpoint, out)
 
     def import_(self, name: str, source) -> None:
         """A tar stream (binary file `source`) unpacked into the volume."""
