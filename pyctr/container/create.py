@@ -112,16 +112,7 @@ def _platform_mismatch(config: dict, wanted_text: str | None) -> str:
         return ""
     from pyctr.image import oci
 
-    wanted = oci.Platform.parse(wanted_text)
-    got = oci.Platform(str(config.get("os") or ""), str(config.get("architecture") or ""), config.get("variant") or None)
-    got_variant = got.variant or ("v8" if got.architecture == "arm64" else None)  # an arm64 image without one is v8
-    if (got.os, got.architecture) == (wanted.os, wanted.architecture) and (not wanted.variant or got_variant == wanted.variant):
-        return ""
-
-    def go(p) -> str:  # Go's %v of the platform struct, as podman prints it
-        return f"{{{p.architecture} {p.os}  [] {p.variant or ''}}}"
-
-    return f"image platform ({go(got)}) does not match the expected platform ({go(wanted)})"
+    return oci.Platform.parse(wanted_text).mismatch(config)
 
 
 def create_container(store, images, volume_path: Callable[[str], str], spec: ContainerSpec, progress=None,

@@ -69,12 +69,9 @@ class Images:
         else:
             wanted = oci.Platform(os_name or host.os, oci.Platform.parse(f"linux/{arch}").architecture if arch else host.architecture,
                                   variant)
-        config = self._s.images.config_of(record)
-        got = oci.Platform(str(config.get("os") or ""), str(config.get("architecture") or ""), config.get("variant") or None)
-        same_variant = not wanted.variant or (got.variant or _DEFAULT_VARIANT.get(got.architecture)) == wanted.variant
-        if (got.os, got.architecture) != (wanted.os, wanted.architecture) or not same_variant:
-            progress(PullEvent("warning", message=f"image platform ({_go_platform(got)}) does not match the expected "
-                                                  f"platform ({_go_platform(wanted)})"))
+        message = wanted.mismatch(self._s.images.config_of(record))
+        if message:
+            progress(PullEvent("warning", message=message))
 
     def pull_all_tags(self, name: str, *, platform: str | None = None, tls_verify: bool | None = None,
                       authfile: str | None = None, progress: "Progress | None" = None, credentials: str | None = None,
@@ -328,14 +325,6 @@ class Images:
         if not found:
             raise NotFound(f"not logged into {host}")
         return found[0]
-
-
-_DEFAULT_VARIANT = {"arm64": "v8"}  # an arm64 image without a variant is v8
-
-
-def _go_platform(platform) -> str:
-    """An OCI platform as podman 4.3.1 prints it (Go's %v of the struct)."""
-    return f"{{{platform.architecture} {platform.os}  [] {platform.variant or ''}}}"
 
 
 def _platform(platform: str | None, arch: str | None, os_name: str | None, variant: str | None) -> str | None:

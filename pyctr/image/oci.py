@@ -100,6 +100,18 @@ class Platform:
             variant = "v7"
         return cls("linux", arch, variant)
 
+    def mismatch(self, config: dict) -> str:
+        """podman 4.3.1's warning when an image (its config) is not of this wanted platform; "" when it is."""
+        got = Platform.from_json(config)
+        got_variant = got.variant or ("v8" if got.architecture == "arm64" else None)  # an arm64 image without one is v8
+        if (got.os, got.architecture) == (self.os, self.architecture) and (not self.variant or got_variant == self.variant):
+            return ""
+        return f"image platform ({got._go()}) does not match the expected platform ({self._go()})"
+
+    def _go(self) -> str:
+        """As podman prints a platform: Go's %v of its struct."""
+        return f"{{{self.architecture} {self.os}  [] {self.variant or ''}}}"
+
     def matches(self, other: "Platform") -> bool:
         """Does `other` (an index entry) serve this wanted platform?"""
         if (self.os, self.architecture) != (other.os, other.architecture):
