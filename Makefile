@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 # Debian's interpreter: the rootless tests run pyctr as another user, who cannot run a python
 # installed under /root (mode 0700), as pyenv's is.
 PYTHON := /usr/bin/python3
-DEB_PACKAGES := runc docker-registry busybox-static uidmap slirp4netns fuse-overlayfs apache2-utils umoci tmux tini
+DEB_PACKAGES := runc docker-registry busybox-static uidmap slirp4netns fuse-overlayfs apache2-utils umoci tmux tini \
+	netavark aardvark-dns iptables iproute2
 PYTEST_ARGS ?=
 DEMO_PORT ?= 5050
 

@@ -51,6 +51,15 @@ def default_runroot() -> Path:
     return Path("/run/pyctr") if not is_rootless() else runtime_dir() / "pyctr"
 
 
+def network_config_dir() -> Path:
+    """Where network definitions live: host-wide as root (a bridge, its name and its subnet are the
+    host's, whatever --root a command uses: podman's /etc/containers/networks), per user rootless."""
+    if not is_rootless():
+        return Path("/etc/pyctr/networks")
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(config_home) / "pyctr" / "networks"
+
+
 @dataclass
 class Config:
     root: Path
@@ -64,6 +73,7 @@ class Config:
     events_backend: str = "file"
     mount_program: str | None = None
     tmpdir: str | None = None
+    network_config_dir: str | None = None  # --network-config-dir; None: network_config_dir()
 
     @classmethod
     def create(cls, root: str | os.PathLike | None = None, runroot: str | os.PathLike | None = None) -> "Config":
@@ -72,3 +82,7 @@ class Config:
             runroot=Path(runroot).absolute() if runroot else default_runroot(),
             rootless=is_rootless(),
         )
+
+    @property
+    def networks_dir(self) -> Path:
+        return Path(self.network_config_dir) if self.network_config_dir else network_config_dir()

@@ -112,7 +112,16 @@ class Store:
     def teardown(self) -> None:
         self.delete_runc_containers()
         self.kill_processes()
+        self.teardown_networks()
         self.unmount_all()
+
+    def teardown_networks(self) -> None:
+        """Undo the bridge network setups a test left (firewall rules, addresses, DNS names and
+        bridges are host-wide: they would leak into the next tests)."""
+        from pyctr.network import bridge
+
+        for record in self.root.glob(f"containers/*/{bridge.RECORD}"):
+            bridge.teardown(record.parent, self.runroot, container_id=record.parent.name, rootless=os.geteuid() != 0)
 
     def delete_runc_containers(self) -> None:
         """`runc delete --force` every container whose runc state lives under runroot

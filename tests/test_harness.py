@@ -128,7 +128,7 @@ def test_token_issuer_refuses_a_wrong_password(registry_token):
 @pytest.mark.parametrize("fixture", REGISTRY_FIXTURES)
 def test_pushed_digests_match_the_registry(request, fixture):
     registry = request.getfixturevalue(fixture)
-    assert set(registry.pushed) == {"test/busybox:latest", "test/multi:latest",
+    assert set(registry.pushed) == {"test/busybox:latest", "test/web:latest", "test/multi:latest",
                                     "test/oci:latest", "public/busybox:latest"}
     for ref, item in registry.pushed.items():
         repo, tag = ref.rsplit(":", 1)

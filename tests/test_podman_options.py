@@ -26,8 +26,6 @@ EXCEPTIONS: dict[str, dict[str, str]] = {}
 # push, save/load, import, commit, manifest, 13: the service and its connections), and podman
 # commands pyctr leaves out on purpose.
 LATER_COMMANDS = {
-    # issue 10: networks
-    "network",
     # issue 11: pods, generate, kube, auto-update
     "pod", "generate", "kube", "auto-update",
     # issue 12: images both ways

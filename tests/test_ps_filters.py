@@ -26,7 +26,7 @@ def row(name: str, created: float, state: str = "running", **extra) -> Container
 
 ROWS = [row("h7c", 1.0, "created", command=["true"]),
         row("h7e", 2.0, "exited", exit_code=3, labels={"a": "1"}, finished_at=2.5),
-        row("h7r", 3.0, labels={"a": "2"}, volumes=["data"]),
+        row("h7r", 3.0, labels={"a": "2"}, volumes=["data"], networks=["appnet", "pyctr"]),
         row("h7p", 4.0, "paused"),
         row("web", 5.0, "stopping")]
 
@@ -62,6 +62,8 @@ def names(items: list[str]) -> list[str]:
     (["ancestor=" + BUSYBOX_ID], ["h7c", "h7e", "h7r", "h7p", "web"]),
     (["ancestor=a90b9"], []),                           # podman: the full ID only
     (["volume=data"], ["h7r"]),
+    (["network=appnet"], ["h7r"]),
+    (["network=other", "network=pyctr"], ["h7r"]),
     (["health=healthy"], []),
     (["health=none"], ["h7c", "h7e", "h7r", "h7p", "web"]),
     (["until=1970-01-01T00:00:03Z"], ["h7c", "h7e"]),
@@ -78,7 +80,6 @@ def test_filters_as_podman(items, expected):
     (["status=bogus"], "unknown container state: bogus: invalid argument"),
     (["status=Running"], "unknown container state: Running: invalid argument"),
     (["status=stopping"], "unknown container state: stopping: invalid argument"),
-    (["network=x"], "filter network: networks are not supported by pyctr yet"),
     (["pod=x"], "filter pod: pods are not supported by pyctr yet"),
 ])
 def test_bad_filters_say_what_podman_says(items, message):

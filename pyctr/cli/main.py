@@ -108,7 +108,7 @@ def global_options(
     hooks_dir: List[str] = _opt("--hooks-dir", metavar="PATH", multiple=True, help="OCI hooks directory (not supported yet)."),
     namespace: str = _opt("--namespace", metavar="NAME", help="libpod namespace (not supported)."),
     network_cmd_path: str = _opt("--network-cmd-path", metavar="PATH", help="Network command path (not supported yet)."),
-    network_config_dir: str = _opt("--network-config-dir", metavar="PATH", help="Network configuration directory (not supported yet)."),
+    network_config_dir: str = _opt("--network-config-dir", metavar="PATH", help="Where network definitions are (default: /etc/pyctr/networks as root, ~/.config/pyctr/networks rootless)."),
     volumepath: str = _opt("--volumepath", metavar="PATH", help="Volume directory (not supported: volumes live under --root)."),
 ) -> None:
     from pyctr.engine.options import EngineOptions
@@ -124,10 +124,10 @@ def global_options(
     _to_syslog = syslog
     current.options = EngineOptions(
         storage_driver=storage_driver, storage_opts=list(storage_opt), runtime=runtime, runtime_flags=list(runtime_flag),
-        cgroup_manager=cgroup_manager, events_backend=events_backend, tmpdir=tmpdir,
+        cgroup_manager=cgroup_manager, events_backend=events_backend, tmpdir=tmpdir, network_config_dir=network_config_dir,
         refused={"--url": url, "--remote": remote, "--connection": connection, "--identity": identity, "--ssh": ssh,
                  "--conmon": conmon, "--hooks-dir": list(hooks_dir), "--namespace": namespace,
-                 "--network-cmd-path": network_cmd_path, "--network-config-dir": network_config_dir,
+                 "--network-cmd-path": network_cmd_path,
                  "--volumepath": volumepath})
     current.options.check()  # now, also for commands that never build the engine
     if noout:
@@ -148,12 +148,13 @@ COMMAND_MODULES = {
     "events": ("events",),
     "stats": ("stats",),
     "volume": ("volumes",),
+    "network": ("networks",),
     "secret": ("secrets",),
     "healthcheck": ("healthcheck",),
     **dict.fromkeys(("login", "logout"), ("login",)),
     **dict.fromkeys(("version", "info", "unshare", "system"), ("system",)),
 }
-ALL_MODULES = ("images", "containers", "run", "volumes", "login", "system", "events", "stats", "secrets", "inspection", "healthcheck")
+ALL_MODULES = ("images", "containers", "run", "volumes", "networks", "login", "system", "events", "stats", "secrets", "inspection", "healthcheck")
 GLOBAL_OPTIONS_WITH_VALUE = {
     "--root", "--runroot", "--log-level", "--storage-driver", "--storage-opt", "--runtime", "--runtime-flag", "--tmpdir",
     "--cgroup-manager", "--events-backend", "--url", "--connection", "-c", "--identity", "--ssh", "--conmon",

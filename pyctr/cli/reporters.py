@@ -52,6 +52,13 @@ VOLUMES = Reporter("ls", "*entities.VolumeListReport", _titles(
     "Driver", "Mountpoint", "CreatedAt", "Labels", "Scope", "Options", "MountCount", "NeedsCopyUp", "NeedsChown",
     "Anonymous", "Status", "Timeout", Name="VOLUME NAME", UID="UID", GID="GID"))
 
+# network ls: podman's ListPrintReports (types.Network plus its Labels method); inspect --format
+# sees types.Network through interface{}, with the same titles in a "table".
+NETWORKS = Reporter("ls", "network.ListPrintReports", _titles(
+    "Name", "Driver", "NetworkInterface", "Created", "Subnets", "IPv6Enabled", "Internal", "DNSEnabled", "Labels",
+    "Options", "IPAMOptions", ID="NETWORK ID"))
+NETWORK_INSPECT = Reporter("inspect", "interface {}", NETWORKS.headers)
+
 SECRETS = Reporter("ls", "*entities.SecretListReport", _titles(
     "ID", "Name", "Driver", CreatedAt="CREATED", UpdatedAt="UPDATED"))
 

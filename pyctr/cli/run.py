@@ -69,8 +69,10 @@ def _spec(params: dict):
     resources.cgroup_conf = flags.cgroup_conf(list(params["cgroup_conf"]))
     resources.cgroup_parent, resources.cgroups = params["cgroup_parent"], params["cgroups"]
     network = spec.network
-    network.mode, network.hostname = flags.network_mode(params["network"]), params["hostname"]
-    network.ports = [flags.publish(p) for p in params["publish"]]
+    network.mode, network.networks = flags.networks(list(params["network"]), ip=params["ip"], ip6=params["ip6"],
+                                                    mac=params["mac_address"], aliases=list(params["network_alias"]))
+    network.hostname = params["hostname"]
+    network.ports = [port for text in params["publish"] for port in flags.publish(text)]
     network.add_hosts = list(params["add_host"])
     network.dns, network.dns_search, network.dns_options = list(params["dns"]), list(params["dns_search"]), list(params["dns_option"])
     network.expose, network.publish_all = flags.expose(list(params["expose"])), params["publish_all"]
@@ -234,7 +236,7 @@ def run(
     log_opt: List[str] = typer.Option([], "--log-opt", metavar="NAME=VALUE", help="Logging option: path=FILE writes the log there; max-size=SIZE starts the log again empty once it would grow past SIZE."),
     log_driver: str = typer.Option("k8s-file", "--log-driver", metavar="DRIVER", help="k8s-file (default), json-file (the same file, as in podman 4), none, or passthrough (the container uses our stdio; not on a terminal)."),
     pull: str = typer.Option("missing", "--pull", metavar="POLICY", help="Pull policy: always, missing, never or newer."),
-    network: Optional[str] = typer.Option(None, "--network", "--net", metavar="MODE", help="none, host, private (loopback only) or slirp4netns (default rootless, and with -p)."),
+    network: List[str] = typer.Option([], "--network", "--net", metavar="NETWORK", help="A network to join (repeat for several; NAME[:ip=IP,alias=NAME,mac=MAC]), or bridge (the default network), none, host, private (loopback only), slirp4netns (the rootless default), container:NAME or ns:PATH."),
     publish: List[str] = typer.Option([], "--publish", "-p", metavar="[IP:]HOSTPORT:PORT[/PROTO]", help="Publish a container port on the host."),
     add_host: List[str] = typer.Option([], "--add-host", metavar="HOST:IP", help="Add a line to /etc/hosts."),
     shm_size: Optional[str] = typer.Option(None, "--shm-size", metavar="SIZE", help="Size of /dev/shm (default 64m)."),
@@ -318,10 +320,10 @@ def run(
     pod: Optional[str] = typer.Option(None, "--pod", metavar="POD", help="Run in a pod (pods are not built yet)."),
     pod_id_file: Optional[str] = typer.Option(None, "--pod-id-file", metavar="PATH", help="Run in the pod named in this file (pods are not built yet)."),
     init_ctr: Optional[str] = typer.Option(None, "--init-ctr", metavar="MODE", help="Make an init container of a pod (pods are not built yet)."),
-    ip: Optional[str] = typer.Option(None, "--ip", metavar="IPV4", help="The container's IPv4 address on a bridge network (not built yet)."),
-    ip6: Optional[str] = typer.Option(None, "--ip6", metavar="IPV6", help="The container's IPv6 address on a bridge network (not built yet)."),
-    mac_address: Optional[str] = typer.Option(None, "--mac-address", metavar="MAC", help="The container's MAC address on a bridge network (not built yet)."),
-    network_alias: List[str] = typer.Option([], "--network-alias", metavar="NAME", help="A DNS alias on a bridge network (not built yet)."),
+    ip: Optional[str] = typer.Option(None, "--ip", metavar="IPV4", help="The container's IPv4 address on its network."),
+    ip6: Optional[str] = typer.Option(None, "--ip6", metavar="IPV6", help="The container's IPv6 address on its network."),
+    mac_address: Optional[str] = typer.Option(None, "--mac-address", metavar="MAC", help="The container's MAC address on its network."),
+    network_alias: List[str] = typer.Option([], "--network-alias", metavar="NAME", help="Another name of the container in its networks' DNS."),
     health_cmd: Optional[str] = typer.Option(None, "--health-cmd", metavar="CMD", help="Health check command: a shell line, or a JSON list ('none' disables the image's)."),
     health_interval: str = typer.Option("30s", "--health-interval", metavar="DURATION", help="Time between health checks; 'disable': none on schedule."),
     health_retries: int = typer.Option(3, "--health-retries", metavar="N", help="Failures in a row that make the container unhealthy."),

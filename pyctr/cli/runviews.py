@@ -232,12 +232,35 @@ def host_config(info: "ContainerInfo", log_config: dict) -> dict:
     }
 
 
-def network_settings(record: "ContainerRecord") -> dict:
-    """NetworkSettings: the published ports; addresses and named networks come with issue 10."""
-    return {"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": "", "Bridge": "", "SandboxID": "",
+def network_settings(record: "ContainerRecord", info: "ContainerInfo") -> dict:
+    """NetworkSettings: the published ports, and per bridge network its address (while it runs);
+    the top-level address fields are the default network's, as podman's."""
+    networks = {name: {**_endpoint(info.network_status.get(name) or {}), "NetworkID": name, "DriverOpts": None,
+                       "IPAMConfig": None, "Links": None,
+                       "Aliases": [*attachment.get("aliases", []), record.id[:12]]}
+                for name, attachment in sorted(record.networks.items())}
+    from pyctr.network.config import DEFAULT_NAME
+
+    top = _endpoint(info.network_status.get(DEFAULT_NAME) or {})
+    return {"EndpointID": "", **top, "Bridge": "", "SandboxID": "",
             "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-            "Ports": port_bindings(record), "SandboxKey": "", "Networks": {}}
+            "Ports": port_bindings(record), "SandboxKey": info.netns_path, "Networks": networks}
+
+
+def _endpoint(answer: dict) -> dict:
+    """Gateway, IPAddress, IPPrefixLen, the IPv6 ones and MacAddress from netavark's answer for one network."""
+    result = {"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+              "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": ""}
+    for interface in (answer.get("interfaces") or {}).values():
+        result["MacAddress"] = result["MacAddress"] or interface.get("mac_address", "")
+        for subnet in interface.get("subnets") or []:
+            address, _, prefix = subnet.get("ipnet", "").partition("/")
+            v6 = ":" in address
+            if address and not result["GlobalIPv6Address" if v6 else "IPAddress"]:
+                result.update({"GlobalIPv6Address": address, "GlobalIPv6PrefixLen": int(prefix or 0),
+                               "IPv6Gateway": subnet.get("gateway", "")} if v6 else
+                              {"IPAddress": address, "IPPrefixLen": int(prefix or 0), "Gateway": subnet.get("gateway", "")})
+    return result
 
 
 def graph_driver(info: "ContainerInfo") -> dict:

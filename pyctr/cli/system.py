@@ -215,8 +215,8 @@ def prune(
         if not confirm(warning):
             return
     report = eng.system.prune(all_images=all_images, volumes=volumes, filters=filters)
-    for title, items in (("Deleted Containers", report.containers), ("Deleted Volumes", report.volumes),
-                         ("Deleted Images", report.images)):
+    for title, items in (("Deleted Containers", report.containers), ("Deleted Networks", report.networks),
+                         ("Deleted Volumes", report.volumes), ("Deleted Images", report.images)):
         if items:
             typer.echo(title)
             typer.echo("\n".join(items))

@@ -79,7 +79,7 @@ def container_document(info: "ContainerInfo") -> dict:
         "GraphDriver": runviews.graph_driver(info),
         "Mounts": runviews.mounts(record),
         "Dependencies": runviews.dependencies(spec),
-        "NetworkSettings": runviews.network_settings(record),
+        "NetworkSettings": runviews.network_settings(record, info),
         "Namespace": "",
         "IsInfra": False,
         "IsService": False,
@@ -180,8 +180,22 @@ def status_text(status: Status, now: float | None = None, health: str = "") -> s
 
 
 def ports_text(ports) -> str:
-    """`0.0.0.0:8080->80/tcp, ...`, as ps shows published ports (spec PortMappings)."""
-    return ", ".join(f"{p.host_ip or '0.0.0.0'}:{p.host_port}->{p.container_port}/{p.protocol}" for p in ports)
+    """`0.0.0.0:8080->80/tcp, ...`, as ps shows published ports (spec PortMappings); consecutive
+    ports as one range (`0.0.0.0:8000-8005->80-85/tcp`), as podman."""
+    runs: list[list] = []
+    for p in ports:
+        last = runs[-1][-1] if runs else None
+        if last and (last.host_ip, last.protocol) == (p.host_ip, p.protocol) and \
+                (last.host_port + 1, last.container_port + 1) == (p.host_port, p.container_port):
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+
+    def span(first: int, last: int) -> str:
+        return f"{first}-{last}" if last != first else str(first)
+
+    return ", ".join(f"{r[0].host_ip or '0.0.0.0'}:{span(r[0].host_port, r[-1].host_port)}->"
+                     f"{span(r[0].container_port, r[-1].container_port)}/{r[0].protocol}" for r in runs)
 
 
 def go_time(ts: float) -> str:
@@ -242,7 +256,7 @@ def ps_row(row: "ContainerSummary", *, no_trunc: bool = False, now: float | None
         "Labels": dict(row.labels),
         "Ports": ports_text(row.ports),
         "Mounts": list(row.mounts),
-        "Networks": "",
+        "Networks": ",".join(row.networks),
         "Size": size_text(row.rw_size, row.root_size) if row.rw_size >= 0 else "",
         "AutoRemove": row.auto_remove,
         "IsInfra": False,
@@ -293,7 +307,7 @@ def ps_json(row: "ContainerSummary", now: float | None = None) -> dict:
         "Mounts": list(row.mounts),
         "Names": [row.name],
         "Namespaces": dict(row.namespaces),
-        "Networks": [],
+        "Networks": list(row.networks),
         "Pid": row.pid,
         "Pod": "",
         "PodName": "",
@@ -355,3 +369,38 @@ def volume_json(document: dict) -> dict:
     shown = {k: document[k] for k in ("Name", "Driver", "Mountpoint", "CreatedAt", "Labels", "Scope", "Options")}
     shown.update({k: document[k] for k in ("UID", "GID", "Anonymous") if document.get(k)})
     return {**shown, "MountCount": document.get("MountCount", 0), "NeedsCopyUp": True, "NeedsChown": True}
+
+
+def network_fields(doc: dict) -> dict:
+    """A network (its JSON, Network.to_json) as podman's templates see types.Network: Go field
+    names, the creation a Go time, each subnet a struct (that {{json}} prints as in the file)."""
+    from pyctr.cli.gotemplate.values import Struct
+    from pyctr.units import parse_created
+
+    created = doc.get("created", "")
+    if created.endswith("Z") and "T" in created:  # Go's time.Time as text, nanoseconds kept
+        created = created[:-1].replace("T", " ", 1) + " +0000 UTC"
+    else:
+        created = go_time(parse_created(created) or 0)
+    subnets = []
+    for subnet in doc.get("subnets") or []:
+        lease = subnet.get("lease_range")
+        lease = Struct({"StartIP": lease.get("start_ip", ""), "EndIP": lease.get("end_ip", "")}, "*types.LeaseRange",
+                       lease) if lease else None
+        subnets.append(Struct({"Subnet": subnet["subnet"], "Gateway": subnet.get("gateway", ""), "LeaseRange": lease},
+                              "types.Subnet", subnet))
+    return {"Name": doc["name"], "ID": doc["id"], "Driver": doc["driver"],
+            "NetworkInterface": doc.get("network_interface", ""), "Created": created, "Subnets": subnets,
+            "IPv6Enabled": doc.get("ipv6_enabled", False), "Internal": doc.get("internal", False),
+            "DNSEnabled": doc.get("dns_enabled", False), "Labels": dict(doc.get("labels") or {}),
+            "Options": dict(doc.get("options") or {}), "IPAMOptions": dict(doc.get("ipam_options") or {})}
+
+
+def network_row(doc: dict, *, no_trunc: bool = False) -> dict:
+    """A `network ls` row (podman's ListPrintReports): the ID cut to 12 unless no_trunc, the
+    labels one "k=v,k2=v2" string (a method there)."""
+    row = network_fields(doc)
+    if not no_trunc:
+        row["ID"] = row["ID"][:12]
+    row["Labels"] = ",".join(f"{k}={v}" for k, v in sorted(row["Labels"].items()))
+    return row

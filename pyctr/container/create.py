@@ -9,6 +9,7 @@ container only once the new one can be made.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Callable
 
 from pyctr.container.spec import ContainerSpec
@@ -61,13 +62,35 @@ def container_args(image_config: dict, entrypoint: list[str] | None, command: li
 
 
 def default_network(spec: ContainerSpec, rootless: bool) -> str:
-    """private (loopback only) unless ports are published, or rootless with a usable /dev/net/tun: slirp4netns."""
+    """The mode asked for; else the default network (bridge) as root; rootless, slirp4netns when
+    /dev/net/tun is usable, else loopback only (private)."""
     mode = spec.network.mode
     if mode is not None:
         return mode
-    if spec.network.ports or (rootless and os.access("/dev/net/tun", os.R_OK | os.W_OK)):
-        return "slirp4netns"
-    return "private"
+    if spec.network.networks or not rootless:
+        return "bridge"
+    # published ports need slirp4netns: without /dev/net/tun it says so at start
+    return "slirp4netns" if spec.network.ports or os.access("/dev/net/tun", os.R_OK | os.W_OK) else "private"
+
+
+def network_attachments(networks_dir, spec: ContainerSpec, mode: str) -> dict[str, dict]:
+    """The bridge networks to join, by name, each with netavark's per-network options
+    (aliases, static_ips, static_mac, interface_name: eth0, eth1, ... in order)."""
+    if mode != "bridge":
+        return {}
+    from pyctr.container.spec import NetworkAttachment
+    from pyctr.network.config import DEFAULT_NAME
+    from pyctr.network.store import NetworkStore
+
+    networks = NetworkStore(networks_dir)
+    result: dict[str, dict] = {}
+    for index, attachment in enumerate(spec.network.networks or [NetworkAttachment()]):
+        network = networks.get(attachment.name or DEFAULT_NAME)
+        if network.name in result:
+            raise InvalidArgument(f"network {network.name} is given more than once")
+        result[network.name] = {"aliases": list(attachment.aliases), "static_ips": list(attachment.ips),
+                                "static_mac": attachment.mac, "interface_name": attachment.interface or f"eth{index}"}
+    return result
 
 
 def _ensure_image(images, spec: ContainerSpec, progress):
@@ -156,10 +179,14 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
     mounts = [mountopts.to_oci(m, volume_path) for m in spec.storage.mounts]
     mounts += _volumes_from(sources, spec.storage.volumes_from, {m["destination"] for m in mounts})
     mounts += _image_volumes(image_config, spec.storage.image_volume, {m["destination"] for m in mounts}, volume_path)
+    if any(p.host_port == 0 for p in spec.network.ports):  # -p CONTAINERPORT: a free host port
+        spec.network.ports = [replace(p, host_port=_free_port(p.protocol)) if p.host_port == 0 else p
+                              for p in spec.network.ports]
     if spec.network.publish_all:
         spec.network.ports += _free_ports(spec, image_config)
     args = container_args(image_config, process.entrypoint, process.command)
     stop_signal = process.stop_signal or image_config.get("StopSignal") or (SYSTEMD_STOP_SIGNAL if systemd_mode(spec, args) else "SIGTERM")
+    network = default_network(spec, store.config.rootless)
     hostname = spec.network.hostname or ""
     if not hostname and spec.namespaces.uts == "host":
         import socket
@@ -179,7 +206,8 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
         stop_timeout=10 if process.stop_timeout is None else process.stop_timeout,
         pids_limit=max(pids_limit, 0),  # -1 and 0 both mean none
         log_size_max=log_size_max if log_size_max > 0 else -1,
-        network=default_network(spec, store.config.rootless),
+        network=network,
+        networks=network_attachments(store.config.networks_dir, spec, network),
         mounts=mounts,
         image_config=image_config,
     )
@@ -243,6 +271,9 @@ def _resolve_references(store, spec: ContainerSpec) -> dict:
         except ContainerNotFound as exc:
             raise ContainerNotFound(f"{context}: {exc}") from None
 
+    if (spec.network.mode or "").startswith("container:"):
+        donor = find(spec.network.mode[10:], "looking up container to share net namespace with")
+        spec.network.mode = "container:" + donor.id
     ns = spec.namespaces
     for kind, what in NAMESPACE_NAMES.items():
         mode = getattr(ns, kind)
@@ -361,10 +392,16 @@ def _image_volumes(image_config: dict, mode: str, taken: set[str], volume_path: 
     return result
 
 
-def _free_ports(spec: ContainerSpec, image_config: dict) -> list:
-    """-P: each exposed port (the image's and --expose) not published already, on a host port free now."""
+def _free_port(proto: str) -> int:
     import socket
 
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM) as probe:
+        probe.bind(("", 0))
+        return probe.getsockname()[1]
+
+
+def _free_ports(spec: ContainerSpec, image_config: dict) -> list:
+    """-P: each exposed port (the image's and --expose) not published already, on a host port free now."""
     from pyctr.container.spec import PortMapping
 
     published = {(p.container_port, p.protocol) for p in spec.network.ports}
@@ -375,9 +412,6 @@ def _free_ports(spec: ContainerSpec, image_config: dict) -> list:
         proto = proto or "tcp"
         if proto not in ("tcp", "udp") or (int(number), proto) in published:
             continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM) as probe:
-            probe.bind(("", 0))
-            host_port = probe.getsockname()[1]
-        result.append(PortMapping(host_port, int(number), proto))
+        result.append(PortMapping(_free_port(proto), int(number), proto))
         published.add((int(number), proto))
     return result

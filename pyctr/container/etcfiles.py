@@ -39,13 +39,26 @@ def parse_add_host(entry: str) -> tuple[list[str], str]:
 
 
 def hosts_content(hostname: str, network: str = "private", add_hosts: list[str] = (),
-                  host_hosts: str = "") -> str:
+                  host_hosts: str = "", *, bridge: "BridgeNames | None" = None) -> str:
     """/etc/hosts: the `--add-host` entries first (the first match wins), then, with
-    network=host, the host's own file (`host_hosts`); else loopback and our name."""
+    network=host, the host's own file (`host_hosts`); on a bridge network as podman writes it
+    (the host's entries, the gateway as host.containers.internal, our address and names); else
+    loopback and our name."""
     lines = [HEADER.rstrip("\n")]
     for entry in add_hosts:
         names, address = parse_add_host(entry)
         lines.append(f"{address}\t{' '.join(names)}")
+    if bridge is not None:
+        for line in host_hosts.splitlines():
+            words = line.split("#", 1)[0].split()
+            if len(words) >= 2:
+                lines.append(f"{words[0]}\t{' '.join(words[1:])}")
+        if bridge.gateway:
+            lines.append(f"{bridge.gateway}\thost.containers.internal")
+        if bridge.address:
+            names = dict.fromkeys(n for n in (hostname, bridge.name) if n)
+            lines.append(f"{bridge.address}\t{' '.join(names)}")
+        return "\n".join(lines) + "\n"
     if network == "host" and host_hosts:
         return "\n".join(lines) + "\n" + host_hosts + ("" if host_hosts.endswith("\n") else "\n")
     lines.append("127.0.0.1\tlocalhost localhost.localdomain")
@@ -114,6 +127,37 @@ def resolv_conf_content(host_text: str, network: str = "private", dns_servers: l
     return "\n".join(out) + "\n"
 
 
+class BridgeNames:
+    """A container's names on its bridge networks: its address and gateway on the first, the
+    DNS servers (aardvark-dns) and search domains of those with DNS."""
+
+    def __init__(self, name: str, address: str = "", gateway: str = "", dns_servers: list[str] = (),
+                 dns_search: list[str] = ()):
+        self.name, self.address, self.gateway = name, address, gateway
+        self.dns_servers, self.dns_search = list(dns_servers), list(dns_search)
+
+
+def with_network_dns(resolv: str, servers: list[str], search: list[str]) -> str:
+    """The networks' DNS servers first, their search domains before the host's (as podman)."""
+    lines = resolv.splitlines()
+    out, searched = [], False
+    for line in lines:
+        if line.startswith("search "):
+            out.append("search " + " ".join(dict.fromkeys(search + line.split()[1:])))
+            searched = True
+        elif line.startswith("nameserver ") and servers:
+            out += [f"nameserver {s}" for s in servers]
+            out.append(line)
+            servers = []
+        else:
+            out.append(line)
+    if servers:
+        out += [f"nameserver {s}" for s in servers]
+    if not searched and search:
+        out.insert(1, "search " + " ".join(search))
+    return "\n".join(out) + "\n"
+
+
 def host_resolv_conf(path: str = HOST_RESOLV_CONF, upstream: str = RESOLVED_UPSTREAM,
                      network: str = "private") -> str:
     """The host's resolver configuration. When it names only loopback servers (as
@@ -137,20 +181,40 @@ def _read(path: str) -> str:
         return ""
 
 
+def resolv_conf_for(network: str, dns_servers: list[str] = (), dns_search: list[str] = (),
+                    dns_options: list[str] = (), bridge: "BridgeNames | None" = None,
+                    host_resolv: str = HOST_RESOLV_CONF, resolved_upstream: str = RESOLVED_UPSTREAM) -> str:
+    """The container's resolv.conf: the host's as the options change it, the bridge networks'
+    DNS servers (aardvark-dns) first unless --dns chose the servers."""
+    resolv = resolv_conf_content(host_resolv_conf(host_resolv, resolved_upstream, network), network,
+                                 dns_servers, dns_search, dns_options)
+    if bridge is not None and bridge.dns_servers and not dns_servers:
+        resolv = with_network_dns(resolv, bridge.dns_servers, bridge.dns_search)
+    return resolv
+
+
+def rewrite_in_place(path: str, text: str) -> None:
+    """Replace a file's content keeping its inode: a running container has it bind-mounted, and a
+    new file renamed over it would not be the one the container sees."""
+    with open(path, "r+b") as f:
+        f.write(text.encode())
+        f.truncate()
+
+
 def write_etc_files(directory: str, hostname: str, network: str = "private",
                     add_hosts: list[str] = (), *, dns_servers: list[str] = (),
                     dns_search: list[str] = (), dns_options: list[str] = (),
                     host_resolv: str = HOST_RESOLV_CONF, host_hosts: str = HOST_HOSTS,
-                    resolved_upstream: str = RESOLVED_UPSTREAM) -> dict[str, str]:
+                    resolved_upstream: str = RESOLVED_UPSTREAM, bridge: "BridgeNames | None" = None) -> dict[str, str]:
     """Write hosts, hostname and resolv.conf into `directory` (each atomically) and return
-    {"/etc/hosts": path, "/etc/hostname": path, "/etc/resolv.conf": path}."""
+    {"/etc/hosts": path, "/etc/hostname": path, "/etc/resolv.conf": path}.
+    `bridge`: what the container's bridge networks gave it (address, gateway, DNS servers)."""
+    resolv = resolv_conf_for(network, dns_servers, dns_search, dns_options, bridge, host_resolv, resolved_upstream)
     contents = {
         "/etc/hosts": hosts_content(hostname, network, add_hosts,
-                                    _read(host_hosts) if network == "host" else ""),
+                                    _read(host_hosts) if network == "host" or bridge is not None else "", bridge=bridge),
         "/etc/hostname": hostname_content(hostname),
-        "/etc/resolv.conf": resolv_conf_content(
-            host_resolv_conf(host_resolv, resolved_upstream, network), network,
-            dns_servers, dns_search, dns_options),
+        "/etc/resolv.conf": resolv,
     }
     fsutil.makedirs(directory, mode=0o755)
     result = {}

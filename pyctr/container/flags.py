@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 
-from pyctr.container.spec import Device, PortMapping, RestartPolicy, valid_device_permissions
+from pyctr.container.spec import Device, NetworkAttachment, PortMapping, RestartPolicy, valid_device_permissions
 from pyctr.errors import InvalidArgument
 
 SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -172,27 +172,46 @@ def supplementary_groups(items: list[str]) -> list[str]:
     return list(items)
 
 
-def publish(text: str) -> PortMapping:
-    """`-p [IP:]HOSTPORT:CONTAINERPORT[/PROTO]`."""
+def publish(text: str) -> list[PortMapping]:
+    """`-p [[IP:][HOSTPORT]:]CONTAINERPORT[/PROTO]`, each port also a range (`8000-8005:80-85`); a host
+    port left out (`80`, `127.0.0.1::80`) is 0: a free one is chosen at create, as podman's."""
     spec, _, proto = text.partition("/")
     proto = proto or "tcp"
     if proto not in ("tcp", "udp"):
         raise InvalidArgument(f"invalid port {text!r}: protocol must be tcp or udp")
-    parts = spec.rsplit(":", 2)
-    if len(parts) == 3:
-        host_ip, host_port, ctr_port = parts
-        host_ip = host_ip.strip("[]")
+    host_ip, host_ports = "", ""
+    if spec.startswith("["):  # [IPv6]:HOST:CONTAINER
+        address, _, spec = spec[1:].partition("]")
+        host_ip, spec = address, spec.lstrip(":")
+        host_ports, _, ctr_ports = spec.rpartition(":")
+    else:
+        parts = spec.split(":")
+        if len(parts) > 3:
+            raise InvalidArgument(f"invalid port {text!r}: expected [[IP:][HOSTPORT]:]CONTAINERPORT")
+        ctr_ports = parts[-1]
+        host_ports = parts[-2] if len(parts) >= 2 else ""
+        host_ip = parts[0] if len(parts) == 3 else ""
+    if host_ip:
         import ipaddress
 
         try:
             ipaddress.ip_address(host_ip)
         except ValueError:
             raise InvalidArgument(f"invalid port {text!r}: {host_ip!r} is not an IP address") from None
-    elif len(parts) == 2:
-        host_ip, (host_port, ctr_port) = "", parts
-    else:
-        raise InvalidArgument(f"invalid port {text!r}: expected HOSTPORT:CONTAINERPORT (a host port is required)")
-    return PortMapping(_port(host_port, text), _port(ctr_port, text), proto, host_ip)
+    containers = _port_range(ctr_ports, text)
+    hosts = _port_range(host_ports, text) if host_ports else [0] * len(containers)
+    if len(hosts) != len(containers):
+        raise InvalidArgument(f"invalid port {text!r}: host and container port ranges differ in size")
+    return [PortMapping(h, c, proto, host_ip) for h, c in zip(hosts, containers)]
+
+
+def _port_range(value: str, text: str) -> list[int]:
+    first, dash, last = value.partition("-")
+    start = _port(first, text)
+    end = _port(last, text) if dash else start
+    if end < start:
+        raise InvalidArgument(f"invalid port {text!r}: the range {value} ends before it starts")
+    return list(range(start, end + 1))
 
 
 def _port(value: str, text: str) -> int:
@@ -201,9 +220,57 @@ def _port(value: str, text: str) -> int:
     return int(value)
 
 
-def network_mode(text: str | None) -> str | None:
-    """--network as podman users write it; `bridge` is loopback only until bridge networks exist, `pasta` is slirp4netns."""
-    return {"bridge": "private", "pasta": "slirp4netns"}.get(text, text) if text is not None else None
+# --network words that choose a mode rather than name a network; podman's `pasta` is slirp4netns here.
+MODE_WORDS = {"none": "none", "host": "host", "private": "private", "slirp4netns": "slirp4netns", "pasta": "slirp4netns"}
+
+
+def networks(values: list[str], *, ip: str | None = None, ip6: str | None = None, mac: str | None = None,
+             aliases: list[str] = ()) -> tuple[str | None, list[NetworkAttachment]]:
+    """--network (repeated: NAME[:ip=IP,mac=MAC,alias=NAME,interface_name=NAME], bridge, or one mode)
+    and the per-network flags -> (mode, the networks to join)."""
+    mode, attachments = None, []
+    for text in values:
+        word = text.split(":", 1)[0]
+        if word in MODE_WORDS or word in ("ns", "container"):
+            if len(values) > 1:
+                raise InvalidArgument(f"cannot set multiple networks without bridge network mode, selected mode {word}: invalid argument")
+            mode = MODE_WORDS.get(word, text)
+            if word == "slirp4netns" and text != word:
+                raise InvalidArgument(f"--network {text}: slirp4netns options are not supported")
+            continue
+        mode = "bridge"
+        attachments.append(_attachment(text))
+    if len(attachments) > 1 and (ip or ip6 or mac):
+        option = "--ip" if ip else "--ip6" if ip6 else "--mac-address"
+        raise InvalidArgument(f"{option} can only be set for a single network: invalid argument")
+    if aliases and mode not in (None, "bridge"):
+        raise InvalidArgument("--network-alias can only be set when the network mode is bridge: invalid argument")
+    if (ip or ip6 or mac or aliases) and not attachments:
+        attachments.append(NetworkAttachment())
+    if attachments:
+        first = attachments[0]
+        first.ips += [a for a in (ip, ip6) if a]
+        first.mac = mac or first.mac
+        first.aliases += list(aliases)
+    return mode, attachments
+
+
+def _attachment(text: str) -> NetworkAttachment:
+    name, _, opts = text.partition(":")
+    attachment = NetworkAttachment("" if name == "bridge" else name)
+    for item in filter(None, opts.split(",")):
+        key, sep, val = item.partition("=")
+        if not sep or key not in ("ip", "ip6", "mac", "alias", "interface_name"):
+            raise InvalidArgument(f"unknown bridge network option: {key}")
+        if key in ("ip", "ip6"):
+            attachment.ips.append(val)
+        elif key == "mac":
+            attachment.mac = val
+        elif key == "alias":
+            attachment.aliases.append(val)
+        else:
+            attachment.interface = val
+    return attachment
 
 
 def device(text: str) -> Device:
@@ -234,9 +301,6 @@ def not_built(params: dict) -> None:
     for option, key in (("--pod", "pod"), ("--pod-id-file", "pod_id_file"), ("--init-ctr", "init_ctr")):
         if params.get(key):
             raise InvalidArgument(f"{option} {params[key]}: pods are not built yet")
-    for option, key in (("--ip", "ip"), ("--ip6", "ip6"), ("--mac-address", "mac_address"), ("--network-alias", "network_alias")):
-        if params.get(key):
-            raise InvalidArgument(f"{option} needs a bridge network: bridge networks are not built yet (issue 10)")
 
 
 def platform(text: str | None, os_: str | None, arch: str | None, variant: str | None) -> str | None:

@@ -16,11 +16,14 @@ INIT_PATH = "/run/pyctr-init"
 DEFAULT_SHM_SIZE = 64 << 20
 
 
-def network_mode(record: ContainerRecord, netns: str | None) -> str:
-    """What the runtime joins or creates: a prepared namespace (slirp4netns, ns:PATH), the host's, or a new one."""
+def network_mode(record: ContainerRecord, netns: str | None, namespace_path: Callable[[str, str], str] | None = None) -> str:
+    """What the runtime joins or creates: a prepared namespace (bridge, slirp4netns, ns:PATH), another
+    container's (container:ID), the host's, or a new one."""
     if netns:
         return f"ns:{netns}"
-    return "private" if record.network == "none" else record.network
+    if record.network.startswith("container:"):
+        return "ns:" + namespace_path(record.network[10:], "net")
+    return "private" if record.network in ("none", "bridge") else record.network
 
 
 def spec_options(record: ContainerRecord, *, rootfs: str, uid: int, gid: int, groups: list[int], home: str,
@@ -63,7 +66,7 @@ def spec_options(record: ContainerRecord, *, rootfs: str, uid: int, gid: int, gr
         terminal=spec.process.tty,
         readonly_rootfs=spec.storage.read_only,
         read_only_tmpfs=spec.storage.read_only_tmpfs,
-        network=network_mode(record, netns),
+        network=network_mode(record, netns, namespace_path),
         cap_add=list(spec.security.cap_add),
         cap_drop=list(spec.security.cap_drop),
         privileged=spec.security.privileged,
@@ -276,7 +279,7 @@ def more_etc_files(spec, etc_files: dict[str, str]) -> dict[str, str]:
 
 def dns_servers(record: ContainerRecord, netns: str | None) -> list[str]:
     """The spec's servers; with slirp4netns, its own DNS forwarder when none are given."""
-    if record.spec.network.dns or not netns:
+    if record.spec.network.dns or not netns or record.network != "slirp4netns":
         return list(record.spec.network.dns)
     from pyctr.network.slirp import DNS_ADDRESS
 
@@ -288,5 +291,7 @@ def dependencies(spec) -> list[str]:
     ids = list(spec.lifecycle.requires)
     ids += [getattr(spec.namespaces, flag)[10:] for flag, _ in NAMESPACE_KINDS
             if getattr(spec.namespaces, flag).startswith("container:")]
+    if (spec.network.mode or "").startswith("container:"):
+        ids.append(spec.network.mode[10:])
     return list(dict.fromkeys(ids))
 

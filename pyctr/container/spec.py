@@ -22,7 +22,7 @@ from pyctr.values import value
 
 PULL_POLICIES = ("always", "missing", "never", "newer")
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
-NETWORK_MODES = ("private", "none", "host", "slirp4netns")
+NETWORK_MODES = ("bridge", "private", "none", "host", "slirp4netns")
 MOUNT_TYPES = ("bind", "volume", "tmpfs")
 MIN_MEMORY = 6 << 20  # podman's floor: less cannot even start a shell
 PID_MAX_LIMIT = 4194304  # the kernel's ceiling for pids.max
@@ -181,10 +181,24 @@ class PortMapping:
 
 
 @value
+class NetworkAttachment:
+    """A bridge network the container joins, and how (podman's per-network options)."""
+
+    name: str = ""  # "": the default network
+    aliases: list[str] = field(default_factory=list)  # more names it answers to in the network's DNS
+    ips: list[str] = field(default_factory=list)  # static addresses (else handed out at each start)
+    mac: str = ""
+    interface: str = ""  # in the container: eth0, eth1, ... in order when not given
+
+
+@value
 class NetworkSpec:
     """The network namespace and what the container sees of names."""
 
-    mode: str | None = None  # private, none, host, slirp4netns or ns:PATH; None: the default for the user
+    # bridge, private (loopback only), none, host, slirp4netns, ns:PATH or container:ID; None: the
+    # default for the user (bridge as root, slirp4netns rootless)
+    mode: str | None = None
+    networks: list[NetworkAttachment] = field(default_factory=list)  # with mode bridge (or None)
     hostname: str | None = None  # None: the container's short ID
     ports: list[PortMapping] = field(default_factory=list)
     add_hosts: list[str] = field(default_factory=list)  # HOST:IP lines for /etc/hosts
@@ -401,15 +415,36 @@ def _validate_device(device: Device) -> None:
     host_devices(device.source, device.destination or device.source)  # there, and a device (or a directory)
 
 
+def _validate_attachment(attachment: NetworkAttachment) -> None:
+    import ipaddress
+
+    for address in attachment.ips:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise InvalidArgument(f"{address} is not an ip address") from None
+    if attachment.mac:
+        import re
+
+        if not re.fullmatch(r"([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}", attachment.mac):
+            raise InvalidArgument(f"invalid MAC address {attachment.mac}")
+
+
 def _validate_network(network: NetworkSpec) -> None:
     mode = network.mode
-    if mode is not None and mode not in NETWORK_MODES and not mode.startswith("ns:"):
-        raise InvalidArgument(f"invalid --network {mode!r}: expected none, host, private or slirp4netns")
-    if network.ports and mode not in (None, "slirp4netns"):
-        raise InvalidArgument(f"-p needs --network slirp4netns (the default when ports are published), not {mode}")
+    if mode is not None and mode not in NETWORK_MODES and not mode.startswith(("ns:", "container:")):
+        raise InvalidArgument(f"invalid --network {mode!r}: expected bridge, a network's name, none, host, private, "
+                              "slirp4netns, container:NAME or ns:PATH")
+    if network.networks and mode not in (None, "bridge"):
+        raise InvalidArgument(f"cannot set multiple networks without bridge network mode, selected mode {mode}: invalid argument")
+    if network.ports and mode not in (None, "bridge", "slirp4netns"):
+        raise InvalidArgument(f"-p needs a bridge network or slirp4netns, not --network {mode}")
+    for attachment in network.networks:
+        _validate_attachment(attachment)
     for port in network.ports:
-        for number in (port.host_port, port.container_port):
-            if not 0 < number < 65536:
+        # host port 0: a free one, chosen at create
+        for number, lowest in ((port.host_port, 0), (port.container_port, 1)):
+            if not lowest <= number < 65536:
                 raise InvalidArgument(f"invalid port {number}: not a port number")
         if port.protocol not in ("tcp", "udp"):
             raise InvalidArgument(f"invalid protocol {port.protocol!r}: tcp or udp")

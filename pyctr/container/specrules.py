@@ -77,8 +77,8 @@ def validate(spec) -> None:
         number, _, proto = port.partition("/")
         if not number.isdigit() or not 0 < int(number) < 65536 or proto not in ("tcp", "udp", "sctp"):
             raise InvalidArgument(f"invalid exposed port {port!r}: PORT[/tcp|udp|sctp]")
-    if spec.network.publish_all and spec.network.mode not in (None, "slirp4netns"):
-        raise InvalidArgument(f"-P needs --network slirp4netns (the default when ports are published), not {spec.network.mode}")
+    if spec.network.publish_all and spec.network.mode not in (None, "bridge", "slirp4netns"):
+        raise InvalidArgument(f"-P needs a bridge network or slirp4netns, not --network {spec.network.mode}")
 
 
 def _validate_namespaces(spec) -> None:

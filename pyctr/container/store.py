@@ -65,7 +65,10 @@ class ContainerRecord:
     stop_timeout: int = 10
     pids_limit: int = 0  # the spec's, or the configured default at creation; 0: none (also a record made before it)
     log_size_max: int = -1  # --log-opt max-size, or containers.conf's log_size_max at creation; -1: none
-    network: str = "private"  # the mode chosen: private, none, host, slirp4netns or ns:PATH
+    network: str = "private"  # the mode chosen: bridge, private, none, host, slirp4netns, ns:PATH or container:ID
+    # With bridge: the networks it is connected to, name -> netavark's per-network options
+    # (aliases, static_ips, static_mac, interface_name); network connect and disconnect change it.
+    networks: dict[str, dict] = field(default_factory=dict)
     mounts: list[dict] = field(default_factory=list)  # OCI mounts, volumes resolved to host paths
     image_config: dict = field(default_factory=dict)  # the image's config, for inspect
 

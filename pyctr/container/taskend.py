@@ -213,8 +213,10 @@ class TaskEnding:
             # fails delete as well): nothing of runc's to release, and rm must still go on.
             if self.runc.exists(record.id):
                 raise
-        self._teardown_network(record)
-        self._unmount_rootfs(record)
+        try:
+            self._teardown_network(record)
+        finally:  # a network that cannot be undone now (retried at the next cleanup) keeps no mount
+            self._unmount_rootfs(record)
 
     def _forget(self, record: ContainerRecord) -> None:
         """--rm, once it has ended: its anonymous volumes (as podman's --rm), then its record.

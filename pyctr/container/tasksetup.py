@@ -76,18 +76,58 @@ class TaskSetup:
     # -- the spec ----------------------------------------------------------------------------
 
     def _setup_network(self, record: ContainerRecord) -> str | None:
-        """slirp4netns: the namespace path runc joins; None for the other modes."""
-        if record.network != "slirp4netns":
-            return None
-        from pyctr.network import slirp
+        """The namespace path runc joins (bridge networks, slirp4netns); None for the other modes."""
+        if record.network == "slirp4netns":
+            from pyctr.network import slirp
 
-        return str(slirp.setup(self.config.runroot, record.id, record.spec.network.ports))
+            return str(slirp.setup(self.config.runroot, record.id, record.spec.network.ports))
+        if record.network == "bridge":
+            from pyctr.network import bridge
+            from pyctr.network.store import NetworkStore
+
+            definitions = NetworkStore(self.config.networks_dir)
+            networks = {name: definitions.get(name) for name in record.networks}
+            path, _ = bridge.setup(self.store.path(record.id), self.config.runroot, container_id=record.id,
+                                   name=record.name, attachments=record.networks, networks=networks,
+                                   ports=record.spec.network.ports, rootless=self.config.rootless)
+            return path
+        return None
 
     def _teardown_network(self, record: ContainerRecord) -> None:
         if record.network == "slirp4netns":
             from pyctr.network import slirp
 
             slirp.teardown(self.config.runroot, record.id)
+        elif record.network == "bridge":
+            from pyctr.network import bridge
+
+            bridge.teardown(self.store.path(record.id), self.config.runroot, container_id=record.id,
+                            rootless=self.config.rootless)
+
+    def refresh_resolv_conf(self, record: ContainerRecord) -> None:
+        """After network connect or disconnect of a running container: its resolv.conf names the
+        DNS servers of the networks it has now."""
+        from pyctr.container import etcfiles
+
+        path = self.store.path(record.id) / "userdata" / "resolv.conf"
+        if record.network != "bridge" or not path.exists():
+            return
+        network = record.spec.network
+        etcfiles.rewrite_in_place(str(path), etcfiles.resolv_conf_for(
+            "private", list(network.dns), network.dns_search, network.dns_options,
+            self._etc_names(record, "connected", newest_first=True)))
+
+    def _etc_names(self, record: ContainerRecord, netns: str | None, *, newest_first: bool = False):
+        """What /etc/hosts and /etc/resolv.conf say of the container's bridge networks; None for other
+        modes. `newest_first`: the network connected last gives the first DNS server (as podman's connect)."""
+        if record.network != "bridge" or not netns:
+            return None
+        from pyctr.container.etcfiles import BridgeNames
+        from pyctr.network import bridge
+
+        order = list(record.networks)
+        return BridgeNames(record.name, **bridge.etc_names(self.store.path(record.id),
+                                                           order[::-1] if newest_first else order))
 
     def _write_bundle(self, record: ContainerRecord, rootfs: Path, netns: str | None = None,
                       console_size: tuple[int, int] | None = None) -> None:
@@ -99,8 +139,11 @@ class TaskSetup:
         etc = etcfiles.write_etc_files(
             str(self.store.path(record.id) / "userdata"), record.hostname, "private" if netns else record.network,
             network.add_hosts, dns_servers=ocimap.dns_servers(record, netns), dns_search=network.dns_search,
-            dns_options=network.dns_options,
+            dns_options=network.dns_options, bridge=self._etc_names(record, netns),
         )
+        if record.network.startswith("container:"):  # its hosts and resolv.conf are the other's, as podman
+            donor = self.store.path(record.network[10:]) / "userdata"
+            etc.update({f"/etc/{n}": str(donor / n) for n in ("hosts", "resolv.conf") if (donor / n).exists()})
         from pyctr.container import passwd
 
         etc.update(passwd.write_files(str(self.store.path(record.id) / "userdata"), str(rootfs), record, uid, gid))

@@ -72,6 +72,13 @@ class Engine:
         return Volumes(self.services)
 
     @cached_property
+    def networks(self):
+        """pyctr.engine.networks.Networks: bridge networks and the containers connected to them"""
+        from pyctr.engine.networks import Networks
+
+        return Networks(self.services)
+
+    @cached_property
     def events(self):
         """pyctr.engine.events.Events: what happened to containers, images and volumes"""
         from pyctr.engine.events import Events

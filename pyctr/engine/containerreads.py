@@ -54,7 +54,8 @@ class ContainerReading:
                              image_digest=digest, graph_driver=graph, runtime=self._s.config.runtime or "runc",
                              shim_pid=store.shim_pid(record.id) if running else 0,
                              cgroup_path=_cgroup_of(status.pid) if running else "",
-                             oci_config_path=_existing(store.bundle(record.id) / "config.json"))
+                             oci_config_path=_existing(store.bundle(record.id) / "config.json"),
+                             **_network_view(store, record, running))
 
     def _log_path(self, record: "ContainerRecord") -> str:
         from pyctr.engine import listing
@@ -198,3 +199,13 @@ def _storage_view(s, record) -> tuple[str, dict]:
         data["MergedDir"] = str(merged)
     data.update(UpperDir=str(base / "overlay" / "upper"), WorkDir=str(base / "overlay" / "work"))
     return image.manifest_digest, data
+
+
+def _network_view(store, record: "ContainerRecord", running: bool) -> dict:
+    """ContainerInfo's network_status and netns_path while the container runs on bridge networks."""
+    if not running or record.network != "bridge":
+        return {}
+    from pyctr.network import bridge
+
+    answer = bridge.recorded(store.path(record.id))
+    return {"network_status": answer.get("status") or {}, "netns_path": answer.get("netns", "")}

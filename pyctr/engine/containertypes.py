@@ -49,6 +49,7 @@ class ContainerSummary:
     root_size: int = -1  # list(size=True): the image's size plus rw_size (podman's "virtual")
     namespaces: dict[str, str] = field(default_factory=dict)  # list(namespaces=True): {"Mnt": inode, ...}
     restart_policy: str = "no"  # no, on-failure, always or unless-stopped
+    networks: list[str] = field(default_factory=list)  # the bridge networks it is connected to, by name
 
 
 @value
@@ -69,6 +70,10 @@ class ContainerInfo:
     shim_pid: int = 0  # while it runs: its shim's pid (podman's ConmonPid)
     cgroup_path: str = ""  # while it runs: its cgroup (as /proc/PID/cgroup names it)
     oci_config_path: str = ""  # once started: the OCI config.json runc was given
+    # While it runs on bridge networks: netavark's answer per network (interfaces: addresses, MAC;
+    # DNS servers) and the network namespace's path (podman's SandboxKey).
+    network_status: dict = field(default_factory=dict)
+    netns_path: str = ""
 
 
 @value
@@ -108,6 +113,7 @@ def _summary(record: "ContainerRecord", status) -> ContainerSummary:
         auto_remove=record.remove, volumes=[m["volume_name"] for m in record.mounts if m.get("volume_name")],
         health=getattr(status, "health", "") or "", restarts=status.restart_count,
         restart_policy=(record.spec_data["lifecycle"].get("restart") or {}).get("name") or "no",
+        networks=sorted(record.networks),
     )
 
 

@@ -29,6 +29,7 @@ class EngineOptions:
     cgroup_manager: str | None = None
     events_backend: str | None = None
     tmpdir: str | None = None
+    network_config_dir: str | None = None
     # Options pyctr refuses, by flag: their values (None or False when not given).
     refused: dict[str, object] = field(default_factory=dict)
 
@@ -70,6 +71,8 @@ class EngineOptions:
         config.runtime_flags = tuple(f"--{flag}" for flag in self.runtime_flags)
         if self.tmpdir is not None:
             config.tmpdir = os.path.abspath(self.tmpdir)
+        if self.network_config_dir is not None:
+            config.network_config_dir = os.path.abspath(self.network_config_dir)
 
 
 def find_runtime(name: str) -> str:
@@ -106,7 +109,6 @@ _REFUSALS = {
     "--hooks-dir": "--hooks-dir: OCI hooks are not supported yet",
     "--namespace": "--namespace: libpod namespaces (separate views of containers) are not supported",
     "--network-cmd-path": "--network-cmd-path: pyctr runs slirp4netns from PATH; another path is not supported yet",
-    "--network-config-dir": "--network-config-dir: networks are not supported yet (no `pyctr network`)",
     "--volumepath": "--volumepath: volumes live under the store root (--root DIR: DIR/volumes); another place is not supported",
 }
 
@@ -126,6 +128,8 @@ def config_argv(config) -> list[str]:
         out += ["--storage-opt", f"{MOUNT_PROGRAM}={config.mount_program}"]
     if config.events_backend != "file":
         out += ["--events-backend", config.events_backend]
+    if config.network_config_dir:
+        out += ["--network-config-dir", config.network_config_dir]
     return out
 
 
@@ -133,9 +137,12 @@ def parse_argv(argv: list[str]) -> tuple[EngineOptions, list[str]]:
     """config_argv's options read back (the cleanup's command line): (options, the rest)."""
     options = EngineOptions()
     rest = list(argv)
-    while len(rest) >= 2 and rest[0] in ("--runtime", "--runtime-flag", "--storage-opt", "--events-backend"):
+    while len(rest) >= 2 and rest[0] in ("--runtime", "--runtime-flag", "--storage-opt", "--events-backend",
+                                         "--network-config-dir"):
         flag, val = rest.pop(0), rest.pop(0)
-        if flag == "--runtime":
+        if flag == "--network-config-dir":
+            options.network_config_dir = val
+        elif flag == "--runtime":
             options.runtime = val
         elif flag == "--runtime-flag":
             options.runtime_flags.append(val)

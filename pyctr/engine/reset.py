@@ -52,6 +52,7 @@ def reset(s: "Services") -> None:
             s.volumes.remove(volume.name, users=[])  # unmounts first: a bind volume's files stay
         except PyctrError:
             pass  # (still mounted: refused below)
+    _remove_networks(s)
     for record, _point in s.images.mounted():
         s.images.unmount(record.id)
     for top in tops:
@@ -65,6 +66,25 @@ def reset(s: "Services") -> None:
         left = empty_tree(top, spare=tops)
         if left:
             raise PyctrError(f"resetting {top}: {left[0]}; left in place")
+
+
+def _remove_networks(s: "Services") -> None:
+    """Every network but the default one, as podman's reset: definitions are kept beside the store
+    (host-wide as root), so only those no container of any store is connected to go."""
+    from pyctr.linux.fsutil import locked, makedirs
+    from pyctr.network import bridge, ipam, linger
+    from pyctr.network.store import NetworkStore
+
+    definitions = NetworkStore(s.config.networks_dir)
+    state = makedirs(bridge.run_dir(s.config.rootless), 0o755)
+    with locked(state / "lock"):
+        for network in definitions.list():
+            if ipam.owners(state, network, live=True):
+                continue  # another store's containers use it
+            if not network.is_default:
+                definitions.remove(network)
+            elif not s.config.rootless:
+                linger.release(state, network)  # its bridge, kept for a while
 
 
 def check_resettable(top: str, inner: list[str] = ()) -> None:

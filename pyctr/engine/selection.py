@@ -94,9 +94,10 @@ def parse_filters(items: list[str] | None, lookup: Callable[[str], "ContainerSum
 
 
 def _filter(key: str, values: list[str], lookup) -> Callable[["ContainerSummary"], bool]:
-    if key in ("network", "pod"):
-        what = "networks" if key == "network" else "pods"
-        raise InvalidArgument(f"filter {key}: {what} are not supported by pyctr yet")
+    if key == "pod":
+        raise InvalidArgument("filter pod: pods are not supported by pyctr yet")
+    if key == "network":  # by the network's name (bridge networks; the other modes connect to none)
+        return lambda row: any(v in row.networks for v in values)
     if key == "id":
         return lambda row: any(row.id.startswith(v) for v in values)
     if key == "name":

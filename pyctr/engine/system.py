@@ -129,6 +129,7 @@ class PruneReport:
     """What `system prune` removed, and the bytes that freed."""
 
     containers: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
     reclaimed: int = 0
@@ -163,7 +164,7 @@ class System:
             kernel=uname.release,
             arch=uname.machine,
             oci_runtime=OciRuntimeInfo("runc", runc.binary, runc.version()),
-            network_backend="none (own network namespace with loopback)",
+            network_backend="netavark",
             graph_root=str(config.root),
             run_root=str(config.runroot),
             graph_driver="overlay",
@@ -179,18 +180,24 @@ class System:
         """Run `argv` (default: $SHELL) with the caller's stdio, inside pyctr's user and mount
         namespace (the engine joined it when it was built); -> its exit status, 128+N when
         killed by signal N. CommandNotFound (127) / CommandNotInvokable (126) when it cannot run.
-        `rootless_netns` (podman's --rootless-netns) needs the rootless network namespace of
-        user-defined networks, which pyctr does not have yet: InvalidArgument."""
+        `rootless_netns` (podman's --rootless-netns): inside the user's rootless network namespace
+        too, where rootless bridge networks live (made if it is not there)."""
         import signal
         import subprocess
         import threading
 
         from pyctr.errors import CommandNotFound, CommandNotInvokable, InvalidArgument
 
-        if rootless_netns:
-            raise InvalidArgument("--rootless-netns: the rootless network namespace (of user-defined networks) is not supported yet")
-
         argv = list(argv or [os.environ.get("SHELL", "/bin/sh")])
+        if rootless_netns:
+            if not self._s.config.rootless:
+                raise InvalidArgument("--rootless-netns: the rootless network namespace exists only rootless")
+            from pyctr.linux.fsutil import locked, makedirs
+            from pyctr.network import bridge, rootlessns
+
+            state = makedirs(bridge.run_dir(True), 0o755)
+            with locked(state / "lock"):
+                argv = ["nsenter", f"--net={rootlessns.ensure(state)}", *argv]
         try:
             child = subprocess.Popen(argv, close_fds=True)
         except OSError as exc:
@@ -251,7 +258,7 @@ class System:
         _prune_filters(filters)
 
     def prune(self, *, all_images: bool = False, volumes: bool = False, filters: list[str] | None = None) -> PruneReport:
-        """Remove stopped containers, then with `volumes` unused volumes, then dangling images (every
+        """Remove stopped containers, networks no container uses, then with `volumes` unused volumes, then dangling images (every
         unused one with all_images); `filters`: label=, label!=, until= (as podman's). Each through
         its own prune, which never forces: what starts being used meanwhile (a `run --rm` racing
         with us) is left alone, not an error."""
@@ -266,6 +273,10 @@ class System:
                  if s.containers.status(r.id).state in ("exited", "created")}
         report.containers = Containers(s).prune(filters)
         report.reclaimed += sum(sizes.get(i, 0) for i in report.containers)
+        from pyctr.engine.networks import Networks
+
+        networks = Networks(s)
+        report.networks = networks.remove_unused(networks.prunable(filters=filters))
         if volumes:
             engine_volumes = Volumes(s)
             # (label!= is system prune's, not volume prune's: applied here, the rest by prunable)

@@ -146,9 +146,10 @@ def pyctr(*args: str) -> str:
 
 
 def tour(port: int) -> None:
-    from tests.harness.images import busybox_image, push  # httpx: only here, not for stop
+    from tests.harness.images import busybox_image, push, web_image  # httpx: only here, not for stop
 
     push(SimpleNamespace(url=f"http://127.0.0.1:{port}", auth=None), REPOSITORY, "latest", busybox_image())
+    push(SimpleNamespace(url=f"http://127.0.0.1:{port}", auth=None), "test/web", "latest", web_image())
     image = f"localhost:{port}/{REPOSITORY}"
     print(f"the registry holds {image}:latest (built from /bin/busybox)\n")
     pyctr("pull", image)

@@ -471,10 +471,22 @@ def push_many_layers(registry, count: int = MANY_LAYERS) -> str:
     return f"{registry.host}/{repo}:latest"
 
 
+WEB_PAGE = "hello from pyctr\n"
+
+
+@functools.cache
+def web_image() -> Image:
+    """busybox with httpd and a page in /www: `httpd -f -p 80 -h /www` serves WEB_PAGE."""
+    layer = Layer([symlink("bin/httpd", "busybox"), directory("www"), file("www/index.html", WEB_PAGE)],
+                  "gzip", comment="httpd and a page")
+    return Image([busybox_layer(), layer], oci=False, config_extra={"ExposedPorts": {"80/tcp": {}}})
+
+
 def standard_images() -> dict[str, Image | Index]:
     """"repo:tag" -> what populate() pushes there."""
     return {
         "test/busybox:latest": busybox_image(oci=False),   # Docker schema2, one gzip layer
+        "test/web:latest": web_image(),                    # busybox, httpd and /www/index.html
         "test/multi:latest": multi_index(),                # OCI index: amd64 (3 layers), arm64
         "test/oci:latest": busybox_image(oci=True),        # same layer, OCI media types
         "public/busybox:latest": busybox_image(oci=False),  # anonymous pull on token registry

@@ -1,0 +1,49 @@
+"""The user's rootless network namespace, where rootless bridge networks live (podman 4's rootless netns).
+
+An unprivileged user cannot make bridges, veth pairs or firewall rules on the host, so netavark
+builds them inside one network namespace per user, owned by the user's user namespace. slirp4netns
+gives that namespace its way out, and brings published ports in: a host port goes to the same port
+on the namespace's own address, where netavark's rules forward it to the container. It is made with
+the first rootless container on a bridge network and removed with the last. Callers hold the
+network lock (pyctr.network.bridge).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyctr.network import ipam, slirp
+
+NAME = "rootless-netns"
+
+
+def ensure(state: Path) -> str:
+    """The namespace's path; made (with its slirp4netns) if it is not there."""
+    if slirp.running(state, NAME):
+        return str(slirp.paths(state, NAME)[0])
+    slirp.teardown(state, NAME)  # what a killed one left
+    return str(slirp.setup(state, NAME, []))
+
+
+def current(state: Path) -> str | None:
+    """The namespace's path while it is there (None after a reboot or before the first use)."""
+    return str(slirp.paths(state, NAME)[0]) if slirp.running(state, NAME) else None
+
+
+def release_if_unused(state: Path) -> None:
+    """Remove the namespace once no container holds an address on any of its bridges."""
+    for table in (state / "ipam").glob("*.json"):
+        if ipam.live_owners(table):
+            return
+    slirp.teardown(state, NAME)
+
+
+def publish(state: Path, port) -> int:
+    """Bring a host port into the namespace (the same port on its address); -> the forward's ID."""
+    from dataclasses import replace
+
+    return slirp.forward(state, NAME, replace(port, container_port=port.host_port))
+
+
+def unpublish(state: Path, forward_id: int) -> None:
+    slirp.unforward(state, NAME, forward_id)
