@@ -4,6 +4,8 @@ Not a test: it prints medians of repeated runs. Everything runs against a
 registry started here on loopback, with private stores in a temporary
 directory. podman (Debian's 4.3) is installed by the Makefile target and is
 given what it needs on this kind of host: runc, cgroupfs, no default ulimits.
+The network rows (tests/harness/benchnet.py) run both tools' `run --rm` interleaved,
+as root and as a temporary user.
 """
 
 from __future__ import annotations
@@ -18,18 +20,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tests.harness import benchnet
 from tests.harness.images import busybox_image, push
 from tests.harness.registry import start_registry
 
 RUNS = 15
-PODMAN_CONF = """[containers]
-default_ulimits = []
-netns = "none"
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-"""
 
 
 def median_ms(argv: list[str], runs: int = RUNS, env: dict | None = None) -> float:
@@ -63,20 +58,18 @@ def runc_bundle(tmp: Path, rootfs: Path) -> Path:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pyctr-bench-") as tmpdir:
         tmp = Path(tmpdir)
+        pyctr = [sys.executable, "-m", "pyctr", "--root", f"{tmp}/root", "--runroot", f"{tmp}/run"]
         registry = start_registry(tmp / "registry")
         try:
             push(registry, "bench/busybox", "latest", busybox_image())
             image = f"{registry.host}/bench/busybox:latest"
-            pyctr = [sys.executable, "-m", "pyctr", "--root", f"{tmp}/root", "--runroot", f"{tmp}/run"]
             subprocess.run([*pyctr, "pull", "-q", image], check=True, stdout=subprocess.DEVNULL)
             print(f"median of {RUNS} runs each")
             row("python -c pass (interpreter floor)", ms(median_ms([sys.executable, "-c", "pass"])))
             row("pyctr --version", ms(median_ms([*pyctr, "--version"])))
             row("pyctr images", ms(median_ms([*pyctr, "images"])))
             row("pyctr pull (already present)", ms(median_ms([*pyctr, "pull", "-q", image], runs=5)))
-            row("pyctr run --rm IMAGE true", ms(median_ms([*pyctr, "run", "--rm", image, "true"])))
-            podman_run = podman_figures(tmp, image)
-            row("podman run --rm --network none IMAGE true", ms(podman_run))
+            podman_images(tmp, image)
             mounted = subprocess.run([*pyctr, "image", "mount", image], check=True, capture_output=True, text=True).stdout.strip()
             rootfs = tmp / "runc-rootfs"
             shutil.copytree(mounted, rootfs, symlinks=True)
@@ -87,24 +80,32 @@ def main() -> None:
             row("runc run (bare, same files)", ms(median_ms(["runc", "--root", f"{tmp}/runc", "run", "--bundle", str(bundle), "bench"])))
             row("shim resident memory (idle)", shim_rss(pyctr, image, tmp))
             row("pyctr ps -a with 200 containers", ps_with_many(pyctr, image))
+            subprocess.run([*pyctr, "rm", "-f", "--all"], check=True, stdout=subprocess.DEVNULL)
+            network_rows(pyctr, image, tmp)
         finally:
             subprocess.run([*pyctr, "rm", "-f", "--all"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             registry.stop()
 
 
-def podman_figures(tmp: Path, image: str) -> float | None:
+def podman_images(tmp: Path, image: str) -> None:
     if not shutil.which("podman"):
-        return None
+        return
     conf = tmp / "containers.conf"
-    conf.write_text(PODMAN_CONF)
+    conf.write_text(benchnet.PODMAN_CONF)
     env = {"CONTAINERS_CONF": str(conf), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(tmp)}
     podman = ["podman", "--root", f"{tmp}/podman-root", "--runroot", f"{tmp}/podman-run", "--storage-driver", "overlay"]
     subprocess.run([*podman, "pull", "-q", "--tls-verify=false", image], check=True, stdout=subprocess.DEVNULL, env=env)
     row("podman images", ms(median_ms([*podman, "images"], env=env)))
-    try:
-        return median_ms([*podman, "run", "--rm", "--network", "none", image, "true"], env=env)
-    finally:
-        subprocess.run([*podman, "system", "reset", "-f"], capture_output=True, env=env)
+
+
+def network_rows(pyctr: list[str], image: str, tmp: Path) -> None:
+    if not shutil.which("podman"):
+        print("podman is missing: no network rows")
+        return
+    print(f"run --rm IMAGE true: pyctr and podman interleaved, median of {RUNS} pairs")
+    print(f"  {'':<46} {'pyctr':>10} {'podman':>10} {'pyctr/podman':>12}")
+    benchnet.print_pairs(benchnet.root_pairs(pyctr, image, tmp, RUNS))
+    benchnet.print_pairs(benchnet.rootless_pairs(image, RUNS))
 
 
 def shim_rss(pyctr: list[str], image: str, tmp: Path) -> str:
@@ -122,5 +123,12 @@ def ps_with_many(pyctr: list[str], image: str, count: int = 200) -> str:
     return ms(median_ms([*pyctr, "ps", "-a"], runs=5))
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # so that every `finally` undoes what it started
+
+
 if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     main()
