@@ -115,3 +115,11 @@ def test_hosts_and_resolv_conf_on_a_bridge_network_as_podman_writes_them():
     resolv = etcfiles.with_network_dns(etcfiles.resolv_conf_content("nameserver 9.9.9.9\nsearch example.com\n"),
                                        names.dns_servers, names.dns_search)
     assert resolv.splitlines()[1:] == ["search dns.podman example.com", "nameserver 10.89.0.1", "nameserver 9.9.9.9"]
+
+
+def test_ipv6_network_gets_a_unique_local_subnet_beside_ipv4():
+    network = config.build(config.CreateRequest("six", ipv6=True), [], set())
+    v4, v6 = (s.network for s in network.subnets)
+    assert v4 == ipaddress.ip_network("10.89.0.0/24") and v6.prefixlen == 64
+    assert v6.subnet_of(ipaddress.ip_network("fd00::/8")) and network.subnets[1].gateway == str(v6.network_address + 1)
+    assert network.ipv6_enabled

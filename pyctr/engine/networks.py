@@ -215,14 +215,9 @@ class Networks:
         """Set the networks of running containers up again (their firewall rules after a flush)."""
         from pyctr.network import bridge
 
-        if all_containers and latest:
-            raise InvalidArgument("--all and --latest cannot be used together")
-        if containers and all_containers:
-            raise InvalidArgument("no arguments are needed with --all")
-        if containers and latest:
-            raise InvalidArgument("--latest and containers cannot be used together")
-        if not containers and not all_containers and not latest:
-            raise InvalidArgument("you must provide at least one name or id")
+        from pyctr.engine.selection import check_targets
+
+        check_targets(list(containers or []), all_containers=all_containers, latest=latest)  # podman's texts
         store = self._s.containers
         if all_containers:
             containers = [r.id for r in store.all() if self._running(r) and r.network == "bridge"]

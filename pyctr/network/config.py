@@ -167,8 +167,6 @@ def _subnets(request: CreateRequest, taken: list) -> list[Subnet]:
             gateway = str(next(net.hosts()))
         lease = _lease_range(ranges[index], net) if index < len(ranges) else None
         result.append(Subnet(str(net), gateway, lease))
-    if request.ipv6 and not any(s.network.version == 6 for s in result):
-        raise InvalidArgument("--ipv6 needs an IPv6 --subnet: pyctr does not pick IPv6 subnets itself")
     if not result:
         pool, prefix = SUBNET_POOL
         for candidate in ipaddress.ip_network(pool).subnets(new_prefix=prefix):
@@ -177,6 +175,12 @@ def _subnets(request: CreateRequest, taken: list) -> list[Subnet]:
                 break
         else:
             raise InvalidArgument(f"could not find a free subnet in {pool}: every /{prefix} is used")
+    if request.ipv6 and not any(s.network.version == 6 for s in result):
+        # As podman: a random unique local /64 (fd00::/8), the first address its gateway.
+        import os
+
+        candidate = ipaddress.ip_network((int.from_bytes(b"\xfd" + os.urandom(7), "big") << 64, 64))
+        result.append(Subnet(str(candidate), str(candidate.network_address + 1)))
     return result
 
 
