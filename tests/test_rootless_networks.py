@@ -43,6 +43,16 @@ def user_processes(user, name: str) -> list[str]:
     return found
 
 
+def _is_rootless_slirp(user, pid: int) -> bool:
+    try:
+        if os.stat(f"/proc/{pid}").st_uid != user.pw.pw_uid:
+            return False
+        argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+    except OSError:
+        return False
+    return argv[0].endswith(b"slirp4netns") and any(b"rootless-netns" in a for a in argv)
+
+
 def test_names_resolve_and_ports_reach_containers_on_a_rootless_network(rootless, registry, tun_for_users):  # noqa: F811
     web = f"{registry.host}/test/web"
     rootless.pyctr("pull", "-q", web)
@@ -60,6 +70,15 @@ def test_names_resolve_and_ports_reach_containers_on_a_rootless_network(rootless
         bridge = rootless.pyctr("network", "inspect", "rlappnet", "--format", "{{.NetworkInterface}}").stdout.strip()
         assert f": {bridge}:" in rootless.pyctr("unshare", "--rootless-netns", "ip", "-o", "link").stdout
         assert not os.path.exists(f"/sys/class/net/{bridge}")
+        # slirp4netns of the user's namespace killed: the next container brings a new one, the
+        # ports published before come back, names still resolve.
+        pids = [int(e) for e in os.listdir("/proc") if e.isdigit() and _is_rootless_slirp(rootless, int(e))]
+        assert len(pids) == 1
+        os.kill(pids[0], 9)
+        assert wait_for(lambda: fetch(f"http://127.0.0.1:{port}/") is None)
+        out = rootless.pyctr("run", "--rm", "--network", "rlappnet", web, "wget", "-qO-", "http://rldb/").stdout
+        assert out == WEB_PAGE
+        assert wait_for(lambda: fetch(f"http://127.0.0.1:{port}/") == WEB_PAGE)
     finally:
         rootless.pyctr("rm", "-fa", "-t", "0")
         rootless.pyctr("network", "rm", "rlappnet")

@@ -77,9 +77,10 @@ def human_line(event, no_trunc: bool = True) -> str:
 
 
 def to_json(event) -> dict:
-    """The JSON podman prints (its Event struct: empty fields left out, Attributes always)."""
+    """The JSON podman prints (its Event struct: empty fields left out, Attributes always; its
+    network is the one key in lower case)."""
     fields = (("ContainerExitCode", event.exit_code or None), ("ID", event.id), ("Image", event.image),
-              ("Name", event.name), ("Network", event.network), ("Status", event.status), ("Time", event.time),
+              ("Name", event.name), ("network", event.network), ("Status", event.status), ("Time", event.time),
               ("Type", event.type), ("health_status", event.health_status))
     obj = {k: v for k, v in fields if v not in (None, "")}
     obj["Attributes"] = event.attributes

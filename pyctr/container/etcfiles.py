@@ -55,9 +55,8 @@ def hosts_content(hostname: str, network: str = "private", add_hosts: list[str] 
                 lines.append(f"{words[0]}\t{' '.join(words[1:])}")
         if bridge.gateway:
             lines.append(f"{bridge.gateway}\thost.containers.internal")
-        if bridge.address:
-            names = dict.fromkeys(n for n in (hostname, bridge.name) if n)
-            lines.append(f"{bridge.address}\t{' '.join(names)}")
+        names = " ".join(dict.fromkeys(n for n in (hostname, bridge.name) if n))
+        lines += [f"{address}\t{names}" for address in bridge.addresses]  # one per network, as podman
         return "\n".join(lines) + "\n"
     if network == "host" and host_hosts:
         return "\n".join(lines) + "\n" + host_hosts + ("" if host_hosts.endswith("\n") else "\n")
@@ -128,12 +127,12 @@ def resolv_conf_content(host_text: str, network: str = "private", dns_servers: l
 
 
 class BridgeNames:
-    """A container's names on its bridge networks: its address and gateway on the first, the
-    DNS servers (aardvark-dns) and search domains of those with DNS."""
+    """A container's names on its bridge networks: its IPv4 address on each, the first one's
+    gateway, the DNS servers (aardvark-dns) and search domains of those with DNS."""
 
-    def __init__(self, name: str, address: str = "", gateway: str = "", dns_servers: list[str] = (),
+    def __init__(self, name: str, addresses: list[str] = (), gateway: str = "", dns_servers: list[str] = (),
                  dns_search: list[str] = ()):
-        self.name, self.address, self.gateway = name, address, gateway
+        self.name, self.addresses, self.gateway = name, list(addresses), gateway
         self.dns_servers, self.dns_search = list(dns_servers), list(dns_search)
 
 
@@ -189,7 +188,8 @@ def resolv_conf_for(network: str, dns_servers: list[str] = (), dns_search: list[
     resolv = resolv_conf_content(host_resolv_conf(host_resolv, resolved_upstream, network), network,
                                  dns_servers, dns_search, dns_options)
     if bridge is not None and bridge.dns_servers and not dns_servers:
-        resolv = with_network_dns(resolv, bridge.dns_servers, bridge.dns_search)
+        # --dns-search replaces the search list, the networks' domain too (as podman)
+        resolv = with_network_dns(resolv, bridge.dns_servers, [] if dns_search else bridge.dns_search)
     return resolv
 
 

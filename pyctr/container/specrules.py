@@ -77,8 +77,13 @@ def validate(spec) -> None:
         number, _, proto = port.partition("/")
         if not number.isdigit() or not 0 < int(number) < 65536 or proto not in ("tcp", "udp", "sctp"):
             raise InvalidArgument(f"invalid exposed port {port!r}: PORT[/tcp|udp|sctp]")
-    if spec.network.publish_all and spec.network.mode not in (None, "bridge", "slirp4netns"):
-        raise InvalidArgument(f"-P needs a bridge network or slirp4netns, not --network {spec.network.mode}")
+    network = spec.network
+    if network.mode and (network.mode.startswith("container:") or network.mode.startswith("ns:")):
+        if network.add_hosts:  # the other's /etc/hosts is the container's
+            raise InvalidArgument("cannot set extra host entries when the container is joined to another "
+                                  "containers network namespace: invalid configuration")
+        if network.dns or network.dns_search or network.dns_options:
+            raise InvalidArgument("conflicting options: dns and the network mode: container")
 
 
 def _validate_namespaces(spec) -> None:
@@ -254,9 +259,19 @@ def _validate_process(spec) -> None:
             raise InvalidArgument(f"invalid --unsetenv {name!r}: a variable's name")
 
 
+PORTS_DISCARDED = ("Port mappings have been discarded as one of the Host, Container, Pod, and None "
+                   "network modes are in use")
+
+
+def ports_discarded(network) -> bool:
+    """podman's rule: -p and -P mean nothing without a network of the container's own."""
+    mode = network.mode or ""
+    return bool(network.ports or network.publish_all) and (mode in ("host", "none") or mode.startswith(("container:", "ns:")))
+
+
 def warnings(spec, rootless: bool) -> list[str]:
     """What this host will not do of these options (the container still runs), as podman says it."""
-    result = []
+    result = [PORTS_DISCARDED] if ports_discarded(spec.network) else []
     r = spec.resources
     if r.blkio_weight and not blkio_weight_supported():
         result.append("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.")

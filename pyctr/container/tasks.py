@@ -89,11 +89,14 @@ class TaskService(TaskSetup, TaskEnding):
             shim.abandon()
             raise
         self._reset_for_start(record)
+        held: list = []  # published ports' host sockets: the shim holds them while the container runs
         try:
             rootfs = self._mount_rootfs(record)
-            netns = self._setup_network(record)
+            netns, held = self._setup_network(record)
             self._write_bundle(record, rootfs, netns, console_size)
         except BaseException:
+            for sock in held:
+                sock.close()
             shim.abandon()
             self._teardown_network(record)
             self._unmount_rootfs(record)
@@ -110,11 +113,14 @@ class TaskService(TaskSetup, TaskEnding):
             # The shim records the start (state.json: pids, start times, started_at; the
             # init and start events; the pid files) before it answers: this process may be
             # killed from here on and the container's status stays whole.
-            return self._go(shim, record, attach, start=start)
+            return self._go(shim, record, attach, start=start, held=[sock.fileno() for sock in held])
         except BaseException:
             self._teardown_network(record)
             self._unmount_rootfs(record)
             raise
+        finally:
+            for sock in held:  # the shim has its copies
+                sock.close()
 
     def _start_dependencies(self, record: ContainerRecord, seen: frozenset = frozenset()) -> None:
         """--requires and container:NAME namespaces: those containers run first (started if need be, as podman)."""
@@ -160,7 +166,8 @@ class TaskService(TaskSetup, TaskEnding):
         self._event("start", record)
         return Started(status.pid, self.store.state_dir(record.id))
 
-    def _go(self, shim: ShimLauncher, record: ContainerRecord, attach: bool, *, start: bool = True) -> Started:
+    def _go(self, shim: ShimLauncher, record: ContainerRecord, attach: bool, *, start: bool = True,
+            held: list[int] = ()) -> Started:
         from pyctr.container import logdriver
 
         state_dir = makedirs(self.store.state_dir(record.id))
@@ -187,7 +194,7 @@ class TaskService(TaskSetup, TaskEnding):
             "pidfile": _absolute(record.spec.lifecycle.pidfile),
             "conmon_pidfile": _absolute(record.spec.lifecycle.conmon_pidfile),
             "events": _events_for_shim(record, self.config),
-        }, attach=attach, stdio_fds=stdio)
+        }, attach=attach, stdio_fds=stdio, held_fds=held)
         for fd in opened:  # /dev/null in place of a closed fd 0-2: the shim has its copy
             os.close(fd)
         if "error" in report:

@@ -75,23 +75,24 @@ class TaskSetup:
 
     # -- the spec ----------------------------------------------------------------------------
 
-    def _setup_network(self, record: ContainerRecord) -> str | None:
-        """The namespace path runc joins (bridge networks, slirp4netns); None for the other modes."""
+    def _setup_network(self, record: ContainerRecord) -> tuple[str | None, list]:
+        """The namespace path runc joins (bridge networks, slirp4netns; None for the other modes),
+        and the published ports' host sockets that the container's shim is to hold."""
         if record.network == "slirp4netns":
             from pyctr.network import slirp
 
-            return str(slirp.setup(self.config.runroot, record.id, record.spec.network.ports))
+            return str(slirp.setup(self.config.runroot, record.id, record.spec.network.ports)), []
         if record.network == "bridge":
             from pyctr.network import bridge
             from pyctr.network.store import NetworkStore
 
             definitions = NetworkStore(self.config.networks_dir)
             networks = {name: definitions.get(name) for name in record.networks}
-            path, _ = bridge.setup(self.store.path(record.id), self.config.runroot, container_id=record.id,
-                                   name=record.name, attachments=record.networks, networks=networks,
-                                   ports=record.spec.network.ports, rootless=self.config.rootless)
-            return path
-        return None
+            path, _, held = bridge.setup(self.store.path(record.id), self.config.runroot, container_id=record.id,
+                                         name=record.name, attachments=record.networks, networks=networks,
+                                         ports=record.spec.network.ports, rootless=self.config.rootless)
+            return path, held
+        return None, []
 
     def _teardown_network(self, record: ContainerRecord) -> None:
         if record.network == "slirp4netns":

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyctr.engine.reports import Report
-from pyctr.errors import Conflict, InvalidArgument, NotFound, PyctrError
+from pyctr.errors import Conflict, ContainerNotFound, InvalidArgument, NotFound, PyctrError
 
 if TYPE_CHECKING:
     from pyctr.container.store import ContainerRecord
@@ -28,13 +29,16 @@ class Networks:
 
     def create(self, request: "CreateRequest", *, ignore: bool = False) -> "Network":
         """A new network; `ignore`: an existing one of that name is returned as it is."""
-        if not request.name:
-            request = self._named(request)
-        network = self._store.create(request, exist_ok=ignore)
-        self._event("create", network)
-        return network
+        from pyctr.network import bridge
 
-    def _named(self, request: "CreateRequest") -> "CreateRequest":
+        # Bridges with addresses handed out since boot, whichever config dir named them.
+        tables = bridge.run_dir(self._s.config.rootless) / "ipam"
+        busy = {p.stem for p in tables.glob("*.json")} if tables.is_dir() else set()
+        if not request.name:
+            request = self._named(request, busy)
+        return self._store.create(request, exist_ok=ignore, busy_interfaces=busy)
+
+    def _named(self, request: "CreateRequest", busy: set[str]) -> "CreateRequest":
         """A request without a name takes the first pyctrN that no network nor host interface has
         (podman's podmanN): the name of the bridge it will get, too."""
         from dataclasses import replace
@@ -42,7 +46,7 @@ class Networks:
         from pyctr.network.config import INTERFACE_PREFIX
         from pyctr.network.store import host_interfaces
 
-        taken = {n.name for n in self._store.list()} | {n.interface for n in self._store.list()} | host_interfaces()
+        taken = {n.name for n in self._store.list()} | {n.interface for n in self._store.list()} | host_interfaces() | busy
         return replace(request, name=next(f"{INTERFACE_PREFIX}{n}" for n in range(1, 1 << 16)
                                           if f"{INTERFACE_PREFIX}{n}" not in taken))
 
@@ -69,7 +73,9 @@ class Networks:
         networks = self._store.list()
         for key, values in _parse_filters(filters, LS_KEYS).items():
             keep = [self._filter(key, v) for v in values]
-            networks = [n for n in networks if any(k(n) for k in keep)]  # one key's values: any of them
+            # one key's values: any of them, but labels all (as podman)
+            match = all if key.startswith("label") else any
+            networks = [n for n in networks if match(k(n) for k in keep)]
         return networks
 
     def _filter(self, key: str, wanted: str):
@@ -101,7 +107,17 @@ class Networks:
         return lambda n: (n.name not in used and not n.is_default) == (wanted == "true")  # podman: the default is in use
 
     def _used(self) -> set[str]:
-        return {name for record in self._s.containers.all() for name in record.networks}
+        """Networks a container of this store is connected to, or that a running container of any
+        store holds an address on (definitions are host-wide as root: another store's count too)."""
+        from pyctr.network import bridge, ipam
+
+        used = {name for record in self._s.containers.all() for name in record.networks}
+        state = bridge.run_dir(self._s.config.rootless)
+        for network in self._store.list():
+            # (a bridge's addresses may be another config dir's network of the same interface name)
+            if any(network.id in bridge.network_ids(Path(owner)) for owner in ipam.owners(state, network, live=True)):
+                used.add(network.name)
+        return used
 
     def users(self, network: "Network") -> list["ContainerRecord"]:
         return [r for r in self._s.containers.all() if network.name in r.networks]
@@ -127,13 +143,14 @@ class Networks:
                 if network.is_default:
                     raise InvalidArgument(f"default network {network.name} cannot be removed")
                 users = self.users(network)
-                if users and not force:
+                if (users or network.name in self._used()) and not force:
                     raise Conflict(f'"{network.name}" has associated containers with it. Use -f to forcibly delete '
                                    "containers and pods: network is being used")
                 for record in users:
                     self._s.tasks.remove(record, force=True, timeout=0 if timeout is None else timeout)
+                if network.name in self._used():  # another store's containers, which -f cannot remove
+                    raise Conflict(f'"{network.name}" is used by containers of another store: network is being used')
                 self._store.remove(network)
-                self._event("remove", network)
             except PyctrError as exc:
                 report.error = exc
             reports.append(report)
@@ -155,7 +172,6 @@ class Networks:
         for network in networks:
             if network.name not in used and not network.is_default:
                 self._store.remove(network)
-                self._event("remove", network)
                 removed.append(network.name)
         return removed
 
@@ -213,9 +229,8 @@ class Networks:
     def reload(self, containers: list[str] | None = None, *, all_containers: bool = False,
                latest: bool = False) -> list[Report]:
         """Set the networks of running containers up again (their firewall rules after a flush)."""
-        from pyctr.network import bridge
-
         from pyctr.engine.selection import check_targets
+        from pyctr.network import bridge
 
         check_targets(list(containers or []), all_containers=all_containers, latest=latest)  # podman's texts
         store = self._s.containers
@@ -223,7 +238,9 @@ class Networks:
             containers = [r.id for r in store.all() if self._running(r) and r.network == "bridge"]
         elif latest:
             records = store.all()
-            containers = [max(records, key=lambda r: r.created).id] if records else []
+            if not records:
+                raise ContainerNotFound("no such container")
+            containers = [max(records, key=lambda r: r.created).id]
         reports = []
         for name in containers:
             report = Report(name)
@@ -234,6 +251,8 @@ class Networks:
                     if not self._running(record):
                         raise Conflict("cannot reload network unless container network has been configured: "
                                        "container state improper")
+                    if record.network != "bridge":
+                        raise InvalidArgument("network is not configured, refusing to reload")
                     bridge.reload(store.path(record.id), rootless=self._s.config.rootless)
             except PyctrError as exc:
                 report.error = exc

@@ -48,38 +48,44 @@ def options(container_id: str, name: str, attachments: dict[str, dict], networks
 
 
 def setup(container_dir: Path, runroot: Path, *, container_id: str, name: str, attachments: dict[str, dict],
-          networks: dict[str, Network], ports: list, rootless: bool) -> tuple[str, dict]:
-    """Create the namespace and connect it: -> (netns path, netavark's status per network)."""
+          networks: dict[str, Network], ports: list, rootless: bool) -> tuple[str, dict, list]:
+    """Create the namespace and connect it: -> (netns path, netavark's status per network, the
+    published ports' host sockets for the container's shim to hold (as root))."""
     if not rootless:  # rootless bridges live in the user's own namespace: the host's routes do not matter
         _check_routes(networks.values())
+    if (container_dir / RECORD).exists():  # the last run's, never undone (a crash, a killed start)
+        teardown(container_dir, runroot, container_id=container_id, rootless=rootless)
     state = run_dir(rootless)
     makedirs(state, 0o755)
     path = netns.create(netns.path_for(runroot, container_id))
+    held = []
     try:
         with locked(state / "lock"):
+            linger.sweep(state)
             owner = str(container_dir)
-            hostports.reserve(state, owner, ports)
+            held = hostports.reserve(state, owner, ports, hold=not rootless)  # rootless: slirp4netns binds them
             addresses = {net: ipam.allocate(state, networks[net], owner, attachments[net].get("static_ips", []))
                          for net in attachments}
             inside = rootlessns.ensure(state) if rootless else None
             # Rootless, a published port arrives at the rootless namespace's own address.
             forwarded = [replace(p, host_ip="") for p in ports] if rootless else ports
             record = {"netns": str(path), "options": options(container_id, name, attachments, networks, addresses,
-                                                             forwarded), "forwards": []}
+                                                             forwarded), "boot": boot_id()}
             # Recorded first: whatever happens next, teardown knows what to undo.
             atomic_write_json(container_dir / RECORD, record)
             record["status"] = netavark.run("setup", str(path), record["options"], config_dir=state,
                                             rootless=rootless, inside=inside)
             if DEFAULT_NAME in networks and not rootless:
                 linger.keep(networks[DEFAULT_NAME].interface)
-            for port in ports if rootless else ():
-                record["forwards"].append(rootlessns.publish(state, port))
-                atomic_write_json(container_dir / RECORD, record)
             atomic_write_json(container_dir / RECORD, record)
+            for port in ports if rootless else ():
+                rootlessns.publish(state, port)
     except BaseException:
+        for sock in held:
+            sock.close()
         teardown(container_dir, runroot, container_id=container_id, rootless=rootless)
         raise
-    return str(path), record["status"]
+    return str(path), record["status"], held
 
 
 def _check_routes(networks) -> None:
@@ -109,9 +115,12 @@ def teardown(container_dir: Path, runroot: Path, *, container_id: str, rootless:
             opts = record["options"]
             # Rootless after a reboot, the user's namespace is gone with all that was in it.
             inside = rootlessns.current(state) if rootless else None
-            for forward in record.get("forwards", []) if inside else ():
-                rootlessns.unpublish(state, forward)
-            if inside or not rootless:
+            for port in opts["port_mappings"] if inside else ():
+                rootlessns.unpublish(state, port["protocol"], port["host_port"])
+            # After a reboot nothing of the setup is left on the host (and its addresses and ports
+            # may be another container's by now): only the record goes.
+            rebooted = record.get("boot", boot_id()) != boot_id()
+            if (inside or not rootless) and not rebooted:
                 target = str(path) if _is_netns(path) else None
                 with stand_in(opts, runroot, state, rootless, inside) if target is None \
                         else contextlib.nullcontext(target) as ns:
@@ -130,10 +139,23 @@ def teardown(container_dir: Path, runroot: Path, *, container_id: str, rootless:
     netns.remove(path)
 
 
+def boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def recorded(container_dir: Path) -> dict:
     """What is set up: {"netns": path, "options": netavark's input, "status": its answer per network
     (interfaces, dns_server_ips, ...)}; {} when nothing is."""
     return read_json(container_dir / RECORD) or {}
+
+
+def network_ids(container_dir: Path) -> set[str]:
+    """The IDs of the networks the container's setup connects it to."""
+    return {info.get("id") for info in (recorded(container_dir).get("options") or {}).get("network_info", {}).values()}
 
 
 def status(container_dir: Path) -> dict:
@@ -141,17 +163,18 @@ def status(container_dir: Path) -> dict:
 
 
 def etc_names(container_dir: Path, order: list[str]) -> dict:
-    """From netavark's answer: the address and gateway on the first network (in `order`), and the
-    DNS servers and search domains of the networks with DNS."""
+    """From netavark's answer: the IPv4 address on each network (in `order`), the first one's
+    gateway, and the DNS servers and search domains of the networks with DNS."""
     answer = status(container_dir)
-    result = {"address": "", "gateway": "", "dns_servers": [], "dns_search": []}
+    result = {"addresses": [], "gateway": "", "dns_servers": [], "dns_search": []}
     for name in order:
         network = answer.get(name) or {}
         for interface in (network.get("interfaces") or {}).values():
             for subnet in interface.get("subnets") or []:
-                if not result["address"] and subnet.get("ipnet"):
-                    result["address"] = subnet["ipnet"].split("/")[0]
-                    result["gateway"] = subnet.get("gateway", "")
+                address = subnet.get("ipnet", "").split("/")[0]
+                if address and ":" not in address:
+                    result["addresses"].append(address)
+                    result["gateway"] = result["gateway"] or subnet.get("gateway", "")
         result["dns_servers"] += [s for s in network.get("dns_server_ips") or [] if s not in result["dns_servers"]]
         result["dns_search"] += [s for s in network.get("dns_search_domains") or [] if s not in result["dns_search"]]
     return result
@@ -189,6 +212,7 @@ def connect(container_dir: Path, *, container_id: str, network_name: str, attach
         opts = record["options"]
         one = options(container_id, opts["container_name"], {network_name: attachment}, {network_name: network},
                       {network_name: addresses}, [])
+        one["port_mappings"] = opts["port_mappings"]  # the container's ports reach it on this network too
         opts["networks"].update(one["networks"])
         opts["network_info"].update(one["network_info"])
         atomic_write_json(container_dir / RECORD, record)
@@ -214,15 +238,19 @@ def disconnect(container_dir: Path, *, container_id: str, network_name: str, roo
     state = run_dir(rootless)
     with locked(state / "lock"):
         opts = record["options"]
-        one = {"container_id": container_id, "container_name": opts["container_name"], "port_mappings": [],
+        one = {"container_id": container_id, "container_name": opts["container_name"],
+               "port_mappings": opts["port_mappings"],  # its forwards to the address that goes
                "networks": {network_name: opts["networks"][network_name]},
                "network_info": {network_name: opts["network_info"][network_name]}}
         with contextlib.suppress(netns.NetworkError):
             netavark.run("teardown", record["netns"], one, config_dir=state, rootless=rootless,
                          inside=rootlessns.current(state) if rootless else None)
-        ipam.release(state, Network.from_json(opts["network_info"][network_name]), str(container_dir))
+        network = Network.from_json(opts["network_info"][network_name])
+        ipam.release(state, network, str(container_dir))
         _forget_network(record, network_name)
         atomic_write_json(container_dir / RECORD, record)
+        if network.is_default and not rootless and not ipam.owners(state, network, live=True):
+            linger.idle(state, network)
 
 
 def _forget_network(record: dict, name: str) -> None:

@@ -24,6 +24,8 @@ SUBNET_POOL = ("10.89.0.0/16", 24)
 DRIVERS = ("bridge",)
 BRIDGE_OPTIONS = ("mtu", "vlan", "isolate", "metric", "vrf")
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+# --network words that are modes, not networks (pyctr.container.flags.MODE_WORDS; bridge: the default one)
+RESERVED_NAMES = ("bridge", "host", "none", "private", "slirp4netns", "pasta", "ns", "container")
 
 
 @value
@@ -123,6 +125,8 @@ def build(request: CreateRequest, taken_subnets: list, taken_interfaces: set[str
     name = request.name
     if not NAME_RE.match(name):
         raise InvalidArgument(f"network name {name} invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument")
+    if name in RESERVED_NAMES:
+        raise InvalidArgument(f'cannot create network with name "{name}" because it conflicts with a valid network mode')
     if request.driver not in DRIVERS:
         raise InvalidArgument(f"unsupported driver {request.driver}: invalid argument")
     if request.ipam_driver not in ("", "host-local"):

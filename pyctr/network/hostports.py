@@ -20,27 +20,55 @@ def _key(port) -> str:
     return f"{port.protocol}/{port.host_ip or '0.0.0.0'}:{port.host_port}"
 
 
-def reserve(state: Path, owner: str, ports: list) -> None:
-    """Hold `ports` (PortMappings) for the container `owner`, or raise NetworkError naming who has one."""
+MAX_HELD = 200  # sockets a shim holds (one SCM_RIGHTS message carries at most 253 fds)
+
+
+def reserve(state: Path, owner: str, ports: list, *, hold: bool = False) -> list[socket.socket]:
+    """Claim `ports` (PortMappings) for the container `owner`, or raise NetworkError naming who has one.
+    `hold`: the host sockets, bound (and listening, for TCP), for the container's shim to keep
+    (as root, where a published port is only a firewall rule); else they are only probed."""
     held = {k: v for k, v in (read_json(state / "ports.json") or {}).items() if v != owner and ipam.has_network(v)}
-    for port in ports:
-        key = _key(port)
-        clash = [k for k in held if k.split("/")[0] == port.protocol and k.rsplit(":", 1)[1] == str(port.host_port)
-                 and (k == key or "0.0.0.0" in (k.split("/")[1].rsplit(":", 1)[0], port.host_ip or "0.0.0.0"))]
-        if clash:
-            raise NetworkError(f"cannot listen on the {port.protocol.upper()} port: {key}: "
-                               f"address already in use by container {os.path.basename(held[clash[0]])[:12]}")
-        family = socket.AF_INET6 if ":" in port.host_ip else socket.AF_INET
-        kind = socket.SOCK_STREAM if port.protocol == "tcp" else socket.SOCK_DGRAM
-        with socket.socket(family, kind) as probe:
-            try:
-                probe.bind((port.host_ip or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port.host_port))
-            except OSError as exc:
-                raise NetworkError(f"cannot listen on the {port.protocol.upper()} port: listen {port.protocol}4 "
-                                   f"{port.host_ip}:{port.host_port}: bind: {exc.strerror.lower()}") from None
-        held[key] = owner
+    sockets: list[socket.socket] = []
+    hold = hold and len(ports) <= MAX_HELD
+    try:
+        for port in ports:
+            _claim(port, owner, held, sockets, hold)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     if ports:
         atomic_write_json(state / "ports.json", held)
+    return sockets
+
+
+def _claim(port, owner: str, held: dict, sockets: list, hold: bool) -> None:
+    key = _key(port)
+    clash = [k for k in held if k.split("/")[0] == port.protocol and k.rsplit(":", 1)[1] == str(port.host_port)
+             and (k == key or "0.0.0.0" in (k.split("/")[1].rsplit(":", 1)[0], port.host_ip or "0.0.0.0"))]
+    if clash:  # podman's words (its conmon holds the port), and which container has it
+        raise NetworkError(f"cannot listen on the {port.protocol.upper()} port: listen {port.protocol}4 "
+                           f"{port.host_ip}:{port.host_port}: bind: address already in use",
+                           hint=f"container {os.path.basename(held[clash[0]])[:12]} publishes it")
+    held[key] = owner
+    if port.protocol == "sctp":
+        return  # (the kernel's sctp may not be loaded: neither probed nor held)
+    family = socket.AF_INET6 if ":" in port.host_ip else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM if port.protocol == "tcp" else socket.SOCK_DGRAM)
+    try:
+        if port.protocol == "tcp":  # as Go's listeners: a port in TIME_WAIT is free
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((port.host_ip or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port.host_port))
+        if port.protocol == "tcp":
+            sock.listen(1)
+    except OSError as exc:
+        sock.close()
+        raise NetworkError(f"cannot listen on the {port.protocol.upper()} port: listen {port.protocol}4 "
+                           f"{port.host_ip}:{port.host_port}: bind: {exc.strerror.lower()}") from None
+    if hold:
+        sockets.append(sock)
+    else:
+        sock.close()
 
 
 def release(state: Path, owner: str) -> None:
@@ -48,3 +76,16 @@ def release(state: Path, owner: str) -> None:
     kept = {k: v for k, v in held.items() if v != owner}
     if kept != held:
         atomic_write_json(state / "ports.json", kept)
+
+
+def held(state: Path) -> list:
+    """The ports held for containers that still have their network (PortMappings)."""
+    from pyctr.container.spec import PortMapping
+
+    result = []
+    for key, owner in (read_json(state / "ports.json") or {}).items():
+        if ipam.has_network(owner):
+            protocol, _, address = key.partition("/")
+            host_ip, _, port = address.rpartition(":")
+            result.append(PortMapping(int(port), int(port), protocol, "" if host_ip == "0.0.0.0" else host_ip))
+    return result

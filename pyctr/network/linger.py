@@ -55,6 +55,7 @@ def idle(state: Path, network: Network) -> None:
     pid = previous.get("pid", 0)
     record = {"deadline": time.time() + LINGER, "network": network.to_json(), "pid": pid}
     if not _is_janitor(pid):
+        record["pid"] = None  # (the new janitor may read the file before its pid is in it)
         atomic_write_json(path, record)
         janitor = subprocess.Popen([sys.executable, "-m", "pyctr.network.linger", str(state), network.interface],
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -62,6 +63,22 @@ def idle(state: Path, network: Network) -> None:
         _janitors.append(janitor)
         record["pid"] = janitor.pid
     atomic_write_json(path, record)
+
+
+def sweep(state: Path) -> None:
+    """Release the bridges whose time is up and whose janitor is gone (killed: nobody else would).
+    Caller holds the network lock."""
+    from pyctr.network import ipam
+
+    directory = state / "linger"
+    for path in directory.glob("*.json") if directory.is_dir() else ():
+        record = read_json(path)
+        if not record or record["deadline"] > time.time() or _is_janitor(record.get("pid") or 0):
+            continue
+        network = Network.from_json(record["network"])
+        if not ipam.owners(state, network, live=True):
+            release(state, network)
+        path.unlink(missing_ok=True)
 
 
 def _is_janitor(pid: int) -> bool:

@@ -12,6 +12,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from pyctr.network.config import DEFAULT_NAME
 from pyctr.network.netns import NetworkError
 
 # Where Debian (and Fedora) install podman's helpers: podman's helper_binaries_dir.
@@ -38,10 +39,31 @@ def run(command: str, netns: str, options: dict, *, config_dir: Path, rootless: 
         argv = ["nsenter", f"--net={inside}", *argv]
         # iptables' lock is /run/xtables.lock, which the user's namespace cannot create
         env["XTABLES_LOCKFILE"] = str(config_dir / "xtables.lock")
-    result = subprocess.run(argv, input=json.dumps(options).encode(), capture_output=True, close_fds=True, env=env)
+    result = subprocess.run(argv, input=json.dumps(_named_for_netavark(options)).encode(), capture_output=True,
+                            close_fds=True, env=env)
     if result.returncode != 0:
         raise NetworkError(f"netavark: {_error_text(result.stdout, result.stderr)}")
-    return json.loads(result.stdout or b"{}")
+    return {_our_name(name): status for name, status in json.loads(result.stdout or b"{}").items()}
+
+
+# netavark names a network's firewall chains after the network's name: a podman network of the
+# same name would share them (and lose its rules with ours). netavark sees pyctr's networks under
+# names of their own; the default one's ("pyctr") is one already.
+PREFIX = "pyctr-"
+
+
+def _netavark_name(name: str) -> str:
+    return name if name == DEFAULT_NAME else PREFIX + name
+
+
+def _our_name(name: str) -> str:
+    return name if name == DEFAULT_NAME else name.removeprefix(PREFIX)
+
+
+def _named_for_netavark(options: dict) -> dict:
+    return {**options,
+            "networks": {_netavark_name(n): v for n, v in options["networks"].items()},
+            "network_info": {_netavark_name(n): {**v, "name": _netavark_name(n)} for n, v in options["network_info"].items()}}
 
 
 def _error_text(stdout: bytes, stderr: bytes) -> str:

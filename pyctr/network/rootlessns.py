@@ -12,15 +12,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyctr.network import ipam, slirp
+from pyctr.network import hostports, ipam, slirp
 
 NAME = "rootless-netns"
 
 
 def ensure(state: Path) -> str:
     """The namespace's path; made (with its slirp4netns) if it is not there."""
+    path = slirp.paths(state, NAME)[0]
     if slirp.running(state, NAME):
-        return str(slirp.paths(state, NAME)[0])
+        return str(path)
+    from pyctr.linux import mount as mountmod
+
+    if path.exists() and mountmod.is_mountpoint(str(path)):
+        # Only slirp4netns died (killed): the namespace, its bridges, its DNS server and the
+        # containers on them live on. A new one, and the published ports again.
+        slirp.restart(state, NAME)
+        for port in hostports.held(state):
+            publish(state, port)
+        return str(path)
     slirp.teardown(state, NAME)  # what a killed one left
     return str(slirp.setup(state, NAME, []))
 
@@ -38,12 +48,12 @@ def release_if_unused(state: Path) -> None:
     slirp.teardown(state, NAME)
 
 
-def publish(state: Path, port) -> int:
-    """Bring a host port into the namespace (the same port on its address); -> the forward's ID."""
+def publish(state: Path, port) -> None:
+    """Bring a host port into the namespace (the same port on its address)."""
     from dataclasses import replace
 
-    return slirp.forward(state, NAME, replace(port, container_port=port.host_port))
+    slirp.forward(state, NAME, replace(port, container_port=port.host_port))
 
 
-def unpublish(state: Path, forward_id: int) -> None:
-    slirp.unforward(state, NAME, forward_id)
+def unpublish(state: Path, protocol: str, host_port: int) -> None:
+    slirp.unforward(state, NAME, protocol, host_port)

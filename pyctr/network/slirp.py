@@ -70,6 +70,16 @@ def setup(run_dir: Path, container_id: str, ports: list) -> Path:
     return netns
 
 
+def restart(run_dir: Path, name: str) -> None:
+    """A new slirp4netns for the namespace `name` whose slirp4netns died (the namespace, and what
+    is in it, lives on); its forwards are gone with the old one."""
+    netns, api_socket, pid_file, log = paths(run_dir, name)
+    with contextlib.suppress(OSError, ValueError):
+        _stop(int(pid_file.read_text().split()[0]), netns, wait=True)
+    api_socket.unlink(missing_ok=True)
+    pid_file.write_text(f"{_start_slirp(netns, api_socket, log)} 0\n")
+
+
 def teardown(run_dir: Path, container_id: str) -> None:
     """Stop slirp4netns and remove the namespace; safe to call twice, and after slirp4netns died."""
     netns, api_socket, pid_file, log = paths(run_dir, container_id)
@@ -146,9 +156,13 @@ def forward(run_dir: Path, name: str, port) -> int:
     return _add_forward(paths(run_dir, name)[1], port)
 
 
-def unforward(run_dir: Path, name: str, forward_id: int) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        _api(paths(run_dir, name)[1], {"execute": "remove_hostfwd", "arguments": {"id": forward_id}})
+def unforward(run_dir: Path, name: str, protocol: str, host_port: int) -> None:
+    """Stop publishing a host port (one of forward()'s) into the namespace `name`."""
+    api_socket = paths(run_dir, name)[1]
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        for entry in _api(api_socket, {"execute": "list_hostfwd"})["return"]["entries"]:
+            if entry.get("proto") == protocol and entry.get("host_port") == host_port:
+                _api(api_socket, {"execute": "remove_hostfwd", "arguments": {"id": entry["id"]}})
 
 
 def running(run_dir: Path, name: str) -> bool:

@@ -55,7 +55,8 @@ class NetworkStore:
             raise NetworkNotFound(f"unable to find network with name or ID {name_or_id}: network not found")
         return matches[0]
 
-    def create(self, request: CreateRequest, *, exist_ok: bool = False) -> Network:
+    def create(self, request: CreateRequest, *, exist_ok: bool = False, busy_interfaces: set[str] = frozenset()) -> Network:
+        """`busy_interfaces`: bridge names in use that no definition here names (another config dir's)."""
         makedirs(self.dir, 0o755)
         with locked(self.dir / ".lock"):
             existing = {n.name: n for n in self.list()}
@@ -64,7 +65,7 @@ class NetworkStore:
                     return existing[request.name]
                 raise Conflict(f"network name {request.name} already used: network already exists")
             taken_subnets = [s.network for n in existing.values() for s in n.subnets] + host_subnets()
-            taken_interfaces = {n.interface for n in existing.values()} | host_interfaces()
+            taken_interfaces = {n.interface for n in existing.values()} | host_interfaces() | set(busy_interfaces)
             network = build(request, taken_subnets, taken_interfaces)
             atomic_write_json(self._path(network.name), network.to_json())
         return network

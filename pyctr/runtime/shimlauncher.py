@@ -79,18 +79,21 @@ class ShimLauncher:
             self.proc.wait()
 
     def go(self, config: dict, *, attach: bool, pass_fds: "list[int] | tuple" = (),
-           stdio_fds: "list[int] | tuple" = ()) -> dict:
+           stdio_fds: "list[int] | tuple" = (), held_fds: "list[int] | tuple" = ()) -> dict:
         """Hand over the container (the shim creates and starts it); returns the shim's
         report: {"pid": N} or {"error": "..."}. Without `attach`, `client` is closed.
         `pass_fds` (exec --preserve-fds) go to the shim over `client` first; `stdio_fds`
-        (--log-driver passthrough: the container's fds 0-2) before them."""
+        (--log-driver passthrough: the container's fds 0-2) before them; `held_fds` (published
+        ports' sockets, which the shim holds while the container runs) after them."""
         pass_fds = list(pass_fds) or self.pass_fds
         if stdio_fds:
             config = {**config, "passthrough": True}
         if pass_fds:
             config = {**config, "preserve_fds": len(pass_fds)}
-        if pass_fds or stdio_fds:
-            socket.send_fds(self.client, [b"F"], [*stdio_fds, *pass_fds])
+        if held_fds:
+            config = {**config, "held_fds": len(held_fds)}
+        if pass_fds or stdio_fds or held_fds:
+            socket.send_fds(self.client, [b"F"], [*stdio_fds, *pass_fds, *held_fds])
         if not attach:
             self.client.close()
         line = json.dumps({**config, "sync_fd": self.sync_w, "client_fd": self.client_fd,

@@ -46,6 +46,9 @@ _FIELDS = {
     # --log-driver passthrough: the engine's fds 0-2 (sent over client_fd first, before the
     # preserved ones) become the container's stdio; nothing is pumped or logged.
     "passthrough": (bool, False),
+    # Published ports' host sockets (sent over client_fd last), held until the container exits,
+    # as conmon holds them: no host process can take a port that is forwarded to the container.
+    "held_fds": (int, False),
     # The container's health check, run on schedule (pyctr.shim.health); {} for none.
     "health": (dict, False),
     # Seconds after which the container is killed (conmon's --timeout; exit code 255); 0: never.
@@ -62,7 +65,7 @@ _FIELDS = {
 }
 _ABSOLUTE = ("bundle", "state_dir", "runc_root", "log_path", "exit_file")
 _DEFAULTS = {"log_size_max": -1, "terminal": False, "stdin": False, "cleanup_argv": [], "sync_fd": 3, "client_fd": -1, "start": False,
-             "runc_extra_args": [], "runc_create_args": [], "exec_process": "", "preserve_fds": 0, "passthrough": False,
+             "runc_extra_args": [], "runc_create_args": [], "exec_process": "", "preserve_fds": 0, "passthrough": False, "held_fds": 0,
              "health": {}, "timeout": 0, "state_file": "", "pidfile": "", "conmon_pidfile": "", "events": {}}
 
 
@@ -86,6 +89,7 @@ class ShimConfig:
     exec_process: str
     preserve_fds: int
     passthrough: bool
+    held_fds: int
     health: dict
     timeout: int
     state_file: str
@@ -115,6 +119,8 @@ class ShimConfig:
                 raise ConfigError(f"field {name!r} must be an absolute path")
         if not 0 <= self.preserve_fds <= 1024:
             raise ConfigError("field 'preserve_fds' must be between 0 and 1024")
+        if not 0 <= self.held_fds <= 65536:
+            raise ConfigError("field 'held_fds' must be between 0 and 65536")
         if not self.id or "/" in self.id:
             raise ConfigError("field 'id' must be a non-empty name without '/'")
 

@@ -56,19 +56,22 @@ def main(argv: list[str]) -> int:
     os.set_inheritable(config.sync_fd, False)  # neither runc nor the cleanup may hold it
     preserved = [config.sync_fd]
     passed: list[int] = []
+    held: list[int] = []
     if config.client_fd >= 0:
         os.set_inheritable(config.client_fd, False)
         preserved.append(config.client_fd)
         stdio_count = 3 if config.passthrough else 0
-        if config.preserve_fds or stdio_count:
-            passed = _receive_fds(config.client_fd, stdio_count + config.preserve_fds)
-            preserved += passed
+        if config.preserve_fds or stdio_count or config.held_fds:
+            received = _receive_fds(config.client_fd, stdio_count + config.preserve_fds + config.held_fds)
+            split = len(received) - config.held_fds if len(received) >= config.held_fds else len(received)
+            passed, held = received[:split], received[split:]
+            preserved += received
     context = daemon.DaemonContext(
         detach_process=True, files_preserve=preserved, working_directory="/",
         umask=0o022, signal_map=_signal_map(),
         prevent_core=False)  # RLIMIT_CORE would be inherited by the container
     with context:
-        return Shim(config, passed).run()
+        return Shim(config, passed, held).run()
 
 
 def _receive_fds(client_fd: int, count: int) -> list[int]:
@@ -130,9 +133,10 @@ def _report(fd: int, message: dict) -> None:
 
 
 class Shim:
-    def __init__(self, config: ShimConfig, passed_fds: list[int] = ()):
+    def __init__(self, config: ShimConfig, passed_fds: list[int] = (), held_fds: list[int] = ()):
         self.config = config
         self.passed_fds = list(passed_fds)  # exec --preserve-fds, for runc.create
+        self.held_fds = list(held_fds)  # published ports' sockets: only kept open (never inherited)
         self.dir_fd = -1
         self.listener: socket.socket | None = None
         self.socket_ino: int | None = None
@@ -159,6 +163,7 @@ class Shim:
             if pump.exit_status is None:
                 pump.exit_status = _wait_blocking(pump.container_pid)
         exit_code, sig = self._record_exit(pump)
+        self._release_held()  # before the cleanup: a restart by policy binds the ports again
         if self.config.exec_process and self.config.events:
             self._record_event("exec_died", exit_code=exit_code)  # also for exec -d and a killed `pyctr exec`
         try:
@@ -391,6 +396,14 @@ class Shim:
         if self.sync_fd is not None:
             _report(self.sync_fd, message)
             self.sync_fd = None
+
+    def _release_held(self) -> None:
+        for fd in self.held_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.held_fds = []
 
     def _fail(self, message: str) -> None:
         # Not alive as far as the engine is concerned: it must not wait for this shim.
