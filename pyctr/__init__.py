@@ -21,6 +21,7 @@ _EXPORTS = {
     "RestartPolicy": "pyctr.container.spec",
     "SecretRef": "pyctr.container.spec",
     "EngineOptions": "pyctr.engine.options",
+    "PodSpec": "pyctr.pod.store",
 }
 
 __all__ = ["__version__", *_EXPORTS]

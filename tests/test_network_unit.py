@@ -26,6 +26,9 @@ def test_network_flag_per_network_options_go_to_the_single_network():
     assert nets == [NetworkAttachment("appnet", ["db"], ["10.89.0.9"], "02:00:00:00:00:02")]
     mode, nets = flags.networks([], aliases=["db"])  # the default network
     assert mode is None and nets == [NetworkAttachment("", ["db"])]
+    mode, nets = flags.networks(["a", "b:alias=x"], aliases=["db"])  # aliases: on every network, as podman
+    assert [n.aliases for n in nets] == [["db"], ["x", "db"]]
+    assert flags.networks(["private"]) == (None, [])  # podman's: the default mode
 
 
 @pytest.mark.parametrize("values,kwargs,message", [
@@ -33,6 +36,7 @@ def test_network_flag_per_network_options_go_to_the_single_network():
     (["none", "a"], {}, "cannot set multiple networks without bridge network mode, selected mode none: invalid argument"),
     (["none"], {"aliases": ["x"]}, "--network-alias can only be set when the network mode is bridge: invalid argument"),
     (["a:color=red"], {}, "unknown bridge network option: color"),
+    (["host"], {"ip": "10.0.0.2"}, "--ip can only be set when the network mode is bridge: invalid argument"),
 ])
 def test_network_flag_errors_are_podmans(values, kwargs, message):
     with pytest.raises(InvalidArgument, match="^" + message.replace("(", r"\(") + "$"):
@@ -51,7 +55,7 @@ def test_publish_forms(text, expected):
     assert flags.publish(text) == expected
 
 
-@pytest.mark.parametrize("text", ["8000-8002:80", "x:80", "8080:80/sctp", "1.2.3:80:80", "90-80:90-80"])
+@pytest.mark.parametrize("text", ["8000-8002:80", "x:80", "8080:80/icmp", "1.2.3:80:80", "90-80:90-80"])
 def test_publish_errors(text):
     with pytest.raises(InvalidArgument):
         flags.publish(text)
@@ -108,7 +112,7 @@ def test_addresses_of_owners_gone_are_free_again(tmp_path):
 
 
 def test_hosts_and_resolv_conf_on_a_bridge_network_as_podman_writes_them():
-    names = etcfiles.BridgeNames("web", "10.89.0.3", "10.89.0.1", ["10.89.0.1"], ["dns.podman"])
+    names = etcfiles.BridgeNames("web", ["10.89.0.3"], "10.89.0.1", ["10.89.0.1"], ["dns.podman"])
     hosts = etcfiles.hosts_content("hh", "private", ["foo:1.2.3.4"], "127.0.0.1 localhost\n# note\n", bridge=names)
     assert hosts.splitlines()[1:] == ["1.2.3.4\tfoo", "127.0.0.1\tlocalhost", "10.89.0.1\thost.containers.internal",
                                       "10.89.0.3\thh web"]
@@ -123,3 +127,27 @@ def test_ipv6_network_gets_a_unique_local_subnet_beside_ipv4():
     assert v4 == ipaddress.ip_network("10.89.0.0/24") and v6.prefixlen == 64
     assert v6.subnet_of(ipaddress.ip_network("fd00::/8")) and network.subnets[1].gateway == str(v6.network_address + 1)
     assert network.ipv6_enabled
+
+
+def test_reserved_network_names_are_refused():
+    with pytest.raises(InvalidArgument, match='^cannot create network with name "host" because it conflicts with a valid network mode$'):
+        config.build(config.CreateRequest("host"), [], set())
+
+
+def test_ports_are_discarded_with_a_warning_without_a_network_of_its_own():
+    from pyctr.container import specrules
+    from pyctr.container.spec import ContainerSpec
+
+    spec = ContainerSpec.for_image("x")
+    spec.network.mode, spec.network.ports = "host", flags.publish("8080:80")
+    assert specrules.warnings(spec, False) == [specrules.PORTS_DISCARDED]
+    spec.network.mode = None
+    assert specrules.warnings(spec, False) == []
+
+
+def test_dns_search_replaces_the_network_domain_as_podman():
+    names = etcfiles.BridgeNames("web", ["10.89.0.3", "10.90.0.3"], "10.89.0.1", ["10.89.0.1"], ["dns.podman"])
+    resolv = etcfiles.resolv_conf_for("private", dns_search=["x.y"], bridge=names, host_resolv="/nonexistent")
+    assert "search x.y\n" in resolv and "dns.podman" not in resolv and "nameserver 10.89.0.1" in resolv
+    hosts = etcfiles.hosts_content("hh", bridge=names)
+    assert hosts.splitlines()[-2:] == ["10.89.0.3\thh web", "10.90.0.3\thh web"]  # a line per network

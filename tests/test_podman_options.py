@@ -26,8 +26,8 @@ EXCEPTIONS: dict[str, dict[str, str]] = {}
 # push, save/load, import, commit, manifest, 13: the service and its connections), and podman
 # commands pyctr leaves out on purpose.
 LATER_COMMANDS = {
-    # issue 11: pods, generate, kube, auto-update
-    "pod", "generate", "kube", "auto-update",
+    # issue 11: pods (their first part is built), generate, kube, auto-update
+    "pod top", "pod logs", "pod stats", "pod clone", "generate", "kube", "auto-update",
     # issue 12: images both ways
     "build", "image build", "push", "image push", "save", "image save", "load", "image load",
     "import", "image import", "commit", "container commit", "manifest", "search", "image search",

@@ -80,7 +80,6 @@ def test_filters_as_podman(items, expected):
     (["status=bogus"], "unknown container state: bogus: invalid argument"),
     (["status=Running"], "unknown container state: Running: invalid argument"),
     (["status=stopping"], "unknown container state: stopping: invalid argument"),
-    (["pod=x"], "filter pod: pods are not supported by pyctr yet"),
 ])
 def test_bad_filters_say_what_podman_says(items, message):
     with pytest.raises(InvalidArgument) as caught:

@@ -83,7 +83,7 @@ def test_valid_options_pass():
 
 
 @pytest.mark.parametrize("params,message", [
-    ({"pod": "foo"}, "--pod foo: pods are not built yet"),
+    ({"pod": "foo", "init_ctr": "always"}, "--init-ctr always: init containers of pods are not built yet"),
     ({"init_ctr": "always"}, "must specify pod value with init-ctr"),
 ])
 def test_unbuilt_options_fail_clearly(params, message):

@@ -29,7 +29,7 @@ def ps(
     external: bool = typer.Option(False, "--external", help="Also containers not created by pyctr (none exist)."),
     noheading: bool = typer.Option(False, "--noheading", help="Do not print column headings."),
     namespaces: bool = typer.Option(False, "--ns", help="Show the container's namespaces (inode numbers)."),
-    pod: bool = typer.Option(False, "--pod", "-p", help="Show the pod columns (empty: pyctr has no pods)."),
+    pod: bool = typer.Option(False, "--pod", "-p", help="Show the pod ID and name of each container."),
     size: bool = typer.Option(False, "--size", "-s", help="Show the size written by each container, and with its image."),
     sort: str = typer.Option("created", "--sort", metavar="KEY", help="Sort by command, created, id, image, names, runningfor, size or status."),
     sync: bool = typer.Option(False, "--sync", help="Sync the state with the runtime (always so: the state is read afresh)."),
@@ -126,7 +126,7 @@ def inspect(
     ctx: typer.Context,
     names: List[str] = typer.Argument(None, metavar="NAME", help="Containers (or images) to inspect."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json (default), or a Go template such as '{{.State.Status}}'."),
-    kind: str = typer.Option("all", "--type", "-t", metavar="TYPE", help="container, image, exec (an exec session) or all."),
+    kind: str = typer.Option("all", "--type", "-t", metavar="TYPE", help="container, image, exec (an exec session), pod or all."),
     size: bool = typer.Option(False, "--size", "-s", help="Show the container's size (SizeRw, SizeRootFs)."),
     latest: bool = typer.Option(False, "--latest", "-l", help="Inspect the latest container."),
 ) -> None:
@@ -159,6 +159,10 @@ def _inspect(ctx: typer.Context, names: list[str], fmt: str | None, kind: str, s
             results.append(views.container_document(info))
         elif isinstance(info, ExecSession):  # pyctr inspect [--type exec] EXEC_ID
             results.append(execviews.exec_document(info))
+        elif type(info).__name__ == "PodInfo":  # pyctr inspect [--type pod] POD
+            from pyctr.cli import podviews
+
+            results.append(podviews.inspect_document(info))
         else:
             results.append(views.image_document(info))
     output.print_inspect(fmt, results, errors)

@@ -15,7 +15,7 @@ from pyctr.errors import EXIT_ENGINE, PyctrError
 
 app = PyctrTyper(
     name="pyctr",
-    help="Manage containers, images and volumes, without a daemon.",
+    help="Manage containers, pods, images, networks and volumes, without a daemon.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -149,12 +149,13 @@ COMMAND_MODULES = {
     "stats": ("stats",),
     "volume": ("volumes",),
     "network": ("networks",),
+    "pod": ("pods",),
     "secret": ("secrets",),
     "healthcheck": ("healthcheck",),
     **dict.fromkeys(("login", "logout"), ("login",)),
     **dict.fromkeys(("version", "info", "unshare", "system"), ("system",)),
 }
-ALL_MODULES = ("images", "containers", "run", "volumes", "networks", "login", "system", "events", "stats", "secrets", "inspection", "healthcheck")
+ALL_MODULES = ("images", "containers", "run", "volumes", "networks", "pods", "login", "system", "events", "stats", "secrets", "inspection", "healthcheck")
 GLOBAL_OPTIONS_WITH_VALUE = {
     "--root", "--runroot", "--log-level", "--storage-driver", "--storage-opt", "--runtime", "--runtime-flag", "--tmpdir",
     "--cgroup-manager", "--events-backend", "--url", "--connection", "-c", "--identity", "--ssh", "--conmon",

@@ -87,6 +87,7 @@ def _spec(params: dict):
     label_lines = [line for path in params["label_file"] for line in flags.label_file_lines(path)]
     lifecycle.labels = flags.key_values(label_lines + list(params["label"]), "label")
     lifecycle.requires, lifecycle.sdnotify = flags.requires(list(params["requires"])), params["sdnotify"]
+    lifecycle.pod = flags.pod(params["pod"], params["pod_id_file"])
     lifecycle.pidfile = os.path.abspath(params["pidfile"]) if params["pidfile"] else None
     lifecycle.conmon_pidfile = os.path.abspath(params["conmon_pidfile"]) if params["conmon_pidfile"] else None
     lifecycle.annotations = flags.key_values(list(params["annotation"]), "annotation")
@@ -236,7 +237,7 @@ def run(
     log_opt: List[str] = typer.Option([], "--log-opt", metavar="NAME=VALUE", help="Logging option: path=FILE writes the log there; max-size=SIZE starts the log again empty once it would grow past SIZE."),
     log_driver: str = typer.Option("k8s-file", "--log-driver", metavar="DRIVER", help="k8s-file (default), json-file (the same file, as in podman 4), none, or passthrough (the container uses our stdio; not on a terminal)."),
     pull: str = typer.Option("missing", "--pull", metavar="POLICY", help="Pull policy: always, missing, never or newer."),
-    network: List[str] = typer.Option([], "--network", "--net", metavar="NETWORK", help="A network to join (repeat for several; NAME[:ip=IP,alias=NAME,mac=MAC]), or bridge (the default network), none, host, private (loopback only), slirp4netns (the rootless default), container:NAME or ns:PATH."),
+    network: List[str] = typer.Option([], "--network", "--net", metavar="NETWORK", help="A network to join (repeat for several; NAME[:ip=IP,alias=NAME,mac=MAC]), or bridge (the default network), private (the default mode), none, host, slirp4netns (the rootless default), container:NAME or ns:PATH."),
     publish: List[str] = typer.Option([], "--publish", "-p", metavar="[IP:]HOSTPORT:PORT[/PROTO]", help="Publish a container port on the host."),
     add_host: List[str] = typer.Option([], "--add-host", metavar="HOST:IP", help="Add a line to /etc/hosts."),
     shm_size: Optional[str] = typer.Option(None, "--shm-size", metavar="SIZE", help="Size of /dev/shm (default 64m)."),
@@ -317,9 +318,9 @@ def run(
     chrootdirs: List[str] = typer.Option([], "--chrootdirs", metavar="DIR", help="A chroot inside the container that gets /etc/hosts, resolv.conf and hostname too."),
     preserve_fds: int = typer.Option(0, "--preserve-fds", metavar="N", help="Pass N more file descriptors (3 and up) to the container."),
     disable_content_trust: bool = typer.Option(False, "--disable-content-trust", help="Accepted for Docker compatibility; no effect."),
-    pod: Optional[str] = typer.Option(None, "--pod", metavar="POD", help="Run in a pod (pods are not built yet)."),
-    pod_id_file: Optional[str] = typer.Option(None, "--pod-id-file", metavar="PATH", help="Run in the pod named in this file (pods are not built yet)."),
-    init_ctr: Optional[str] = typer.Option(None, "--init-ctr", metavar="MODE", help="Make an init container of a pod (pods are not built yet)."),
+    pod: Optional[str] = typer.Option(None, "--pod", metavar="POD", help="Run in a pod: NAME, ID, or new:NAME (a pod made for it)."),
+    pod_id_file: Optional[str] = typer.Option(None, "--pod-id-file", metavar="PATH", help="Run in the pod whose ID is in this file."),
+    init_ctr: Optional[str] = typer.Option(None, "--init-ctr", metavar="MODE", help="Make an init container of a pod (init containers are not built yet)."),
     ip: Optional[str] = typer.Option(None, "--ip", metavar="IPV4", help="The container's IPv4 address on its network."),
     ip6: Optional[str] = typer.Option(None, "--ip6", metavar="IPV6", help="The container's IPv6 address on its network."),
     mac_address: Optional[str] = typer.Option(None, "--mac-address", metavar="MAC", help="The container's MAC address on its network."),

@@ -83,13 +83,16 @@ def network_attachments(networks_dir, spec: ContainerSpec, mode: str) -> dict[st
     from pyctr.network.store import NetworkStore
 
     networks = NetworkStore(networks_dir)
+    wanted = spec.network.networks or [NetworkAttachment()]
+    taken = {a.interface for a in wanted if a.interface}
+    free = (f"eth{n}" for n in range(1 << 16) if f"eth{n}" not in taken)
     result: dict[str, dict] = {}
-    for index, attachment in enumerate(spec.network.networks or [NetworkAttachment()]):
+    for attachment in wanted:
         network = networks.get(attachment.name or DEFAULT_NAME)
         if network.name in result:
-            raise InvalidArgument(f"network {network.name} is given more than once")
+            continue  # the same network twice is once, as podman
         result[network.name] = {"aliases": list(attachment.aliases), "static_ips": list(attachment.ips),
-                                "static_mac": attachment.mac, "interface_name": attachment.interface or f"eth{index}"}
+                                "static_mac": attachment.mac, "interface_name": attachment.interface or next(free)}
     return result
 
 
@@ -179,6 +182,13 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
     mounts = [mountopts.to_oci(m, volume_path) for m in spec.storage.mounts]
     mounts += _volumes_from(sources, spec.storage.volumes_from, {m["destination"] for m in mounts})
     mounts += _image_volumes(image_config, spec.storage.image_volume, {m["destination"] for m in mounts}, volume_path)
+    from pyctr.container.specrules import ports_discarded
+
+    if ports_discarded(spec.network):  # (the warning is specrules.warnings')
+        spec.network.ports, spec.network.publish_all = [], False
+    # Duplicates go, as podman's (the same mapping twice is one).
+    spec.network.ports = list({(p.host_ip, p.host_port, p.container_port, p.protocol): p
+                               for p in spec.network.ports}.values())
     if any(p.host_port == 0 for p in spec.network.ports):  # -p CONTAINERPORT: a free host port
         spec.network.ports = [replace(p, host_port=_free_port(p.protocol)) if p.host_port == 0 else p
                               for p in spec.network.ports]
@@ -192,6 +202,9 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
         import socket
 
         hostname = socket.gethostname()
+    if not hostname and spec.namespaces.uts.startswith("container:"):  # its UTS namespace is the other's: so is its name
+        donor = store.load(spec.namespaces.uts[10:])
+        hostname = donor.hostname if donor else ""
     fields = dict(
         spec_data=spec.to_json(),
         image_id=image.id if image else "",

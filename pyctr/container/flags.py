@@ -176,9 +176,9 @@ def publish(text: str) -> list[PortMapping]:
     """`-p [[IP:][HOSTPORT]:]CONTAINERPORT[/PROTO]`, each port also a range (`8000-8005:80-85`); a host
     port left out (`80`, `127.0.0.1::80`) is 0: a free one is chosen at create, as podman's."""
     spec, _, proto = text.partition("/")
-    proto = proto or "tcp"
-    if proto not in ("tcp", "udp"):
-        raise InvalidArgument(f"invalid port {text!r}: protocol must be tcp or udp")
+    proto = proto.lower() or "tcp"
+    if proto not in ("tcp", "udp", "sctp"):
+        raise InvalidArgument(f"invalid port {text!r}: protocol must be tcp, udp or sctp")
     host_ip, host_ports = "", ""
     if spec.startswith("["):  # [IPv6]:HOST:CONTAINER
         address, _, spec = spec[1:].partition("]")
@@ -220,8 +220,9 @@ def _port(value: str, text: str) -> int:
     return int(value)
 
 
-# --network words that choose a mode rather than name a network; podman's `pasta` is slirp4netns here.
-MODE_WORDS = {"none": "none", "host": "host", "private": "private", "slirp4netns": "slirp4netns", "pasta": "slirp4netns"}
+# --network words that choose a mode rather than name a network; podman's `pasta` is slirp4netns
+# here, and `private` is the default (bridge as root, slirp4netns rootless), as podman's.
+MODE_WORDS = {"none": "none", "host": "host", "private": None, "slirp4netns": "slirp4netns", "pasta": "slirp4netns"}
 
 
 def networks(values: list[str], *, ip: str | None = None, ip6: str | None = None, mac: str | None = None,
@@ -243,15 +244,17 @@ def networks(values: list[str], *, ip: str | None = None, ip6: str | None = None
     if len(attachments) > 1 and (ip or ip6 or mac):
         option = "--ip" if ip else "--ip6" if ip6 else "--mac-address"
         raise InvalidArgument(f"{option} can only be set for a single network: invalid argument")
-    if aliases and mode not in (None, "bridge"):
-        raise InvalidArgument("--network-alias can only be set when the network mode is bridge: invalid argument")
+    for option, given in (("--network-alias", aliases), ("--ip", ip), ("--ip6", ip6), ("--mac-address", mac)):
+        if given and mode not in (None, "bridge"):
+            raise InvalidArgument(f"{option} can only be set when the network mode is bridge: invalid argument")
     if (ip or ip6 or mac or aliases) and not attachments:
         attachments.append(NetworkAttachment())
     if attachments:
         first = attachments[0]
         first.ips += [a for a in (ip, ip6) if a]
         first.mac = mac or first.mac
-        first.aliases += list(aliases)
+    for attachment in attachments:  # as podman: the aliases are the container's on every network
+        attachment.aliases = list(dict.fromkeys(attachment.aliases + list(aliases)))
     return mode, attachments
 
 
@@ -296,11 +299,23 @@ def device(text: str) -> Device:
 
 def not_built(params: dict) -> None:
     """Options of podman's whose machinery pyctr does not have yet: one clear error, never ignored."""
-    if params.get("init_ctr") and not params.get("pod"):
+    if params.get("init_ctr") and not pod(params.get("pod"), params.get("pod_id_file")):
         raise InvalidArgument("must specify pod value with init-ctr")
-    for option, key in (("--pod", "pod"), ("--pod-id-file", "pod_id_file"), ("--init-ctr", "init_ctr")):
-        if params.get(key):
-            raise InvalidArgument(f"{option} {params[key]}: pods are not built yet")
+    if params.get("init_ctr"):
+        raise InvalidArgument(f"--init-ctr {params['init_ctr']}: init containers of pods are not built yet")
+
+
+def pod(name: str | None, id_file: str | None) -> str:
+    """--pod NAME|new:NAME, or --pod-id-file (the pod's ID, written by `pod create --pod-id-file`)."""
+    if name and id_file:
+        raise InvalidArgument("cannot specify both --pod and --pod-id-file")
+    if id_file:
+        try:
+            with open(id_file) as f:
+                return f.read().strip()
+        except OSError as exc:
+            raise InvalidArgument(f"reading pod ID file: {exc}") from None
+    return name or ""
 
 
 def platform(text: str | None, os_: str | None, arch: str | None, variant: str | None) -> str | None:

@@ -237,6 +237,7 @@ class LifecycleSpec:
     pidfile: str | None = None  # where the container's pid is written at each start
     conmon_pidfile: str | None = None  # where the shim's pid is written at each start
     sdnotify: str = "container"  # container, conmon or ignore
+    pod: str = ""  # --pod: the pod's name, or new:NAME (a pod made for it); its ID once created
 
 
 @value
@@ -437,8 +438,6 @@ def _validate_network(network: NetworkSpec) -> None:
                               "slirp4netns, container:NAME or ns:PATH")
     if network.networks and mode not in (None, "bridge"):
         raise InvalidArgument(f"cannot set multiple networks without bridge network mode, selected mode {mode}: invalid argument")
-    if network.ports and mode not in (None, "bridge", "slirp4netns"):
-        raise InvalidArgument(f"-p needs a bridge network or slirp4netns, not --network {mode}")
     for attachment in network.networks:
         _validate_attachment(attachment)
     for port in network.ports:
@@ -446,8 +445,8 @@ def _validate_network(network: NetworkSpec) -> None:
         for number, lowest in ((port.host_port, 0), (port.container_port, 1)):
             if not lowest <= number < 65536:
                 raise InvalidArgument(f"invalid port {number}: not a port number")
-        if port.protocol not in ("tcp", "udp"):
-            raise InvalidArgument(f"invalid protocol {port.protocol!r}: tcp or udp")
+        if port.protocol not in ("tcp", "udp", "sctp"):
+            raise InvalidArgument(f"invalid protocol {port.protocol!r}: tcp, udp or sctp")
     if network.dns:
         import ipaddress
 

@@ -79,6 +79,13 @@ class Engine:
         return Networks(self.services)
 
     @cached_property
+    def pods(self):
+        """pyctr.engine.pods.Pods: containers sharing an infra container's namespaces"""
+        from pyctr.engine.pods import Pods
+
+        return Pods(self.services, self.containers)
+
+    @cached_property
     def events(self):
         """pyctr.engine.events.Events: what happened to containers, images and volumes"""
         from pyctr.engine.events import Events
@@ -105,10 +112,15 @@ class Engine:
         -> pyctr.engine.containers.ContainerInfo or pyctr.engine.images.ImageInfo."""
         from pyctr.errors import ContainerNotFound, InvalidArgument, NotFound, PyctrError
 
-        if kind not in ("all", "container", "image", "exec"):
-            raise InvalidArgument(f"invalid --type {kind!r}: container, image, exec or all")
+        if kind not in ("all", "container", "image", "exec", "pod"):
+            raise InvalidArgument(f"invalid --type {kind!r}: container, image, exec, pod or all")
         if kind == "exec":  # an exec session (pyctr.container.execs.ExecSession), by ID
             return self.containers.exec_inspect(name)
+        if kind == "pod":  # pyctr.engine.pods.PodInfo
+            found, errors = self.pods.inspect([name])
+            if errors:
+                raise type(errors[0])(f"inspecting object: {errors[0]}")
+            return found[0]
         if kind != "image":
             try:
                 return self.containers.inspect(name)
@@ -123,7 +135,11 @@ class Engine:
         try:
             return self.containers.exec_inspect(name)
         except PyctrError:
-            raise NotFound(f'no such object: "{name}"') from None
+            pass
+        found, _ = self.pods.inspect([name])
+        if found:
+            return found[0]
+        raise NotFound(f'no such object: "{name}"')
 
     def diff(self, name: str | None = None, *, latest: bool = False) -> list:
         """podman's `diff`: a container's changes, else (no such container) an image's against its

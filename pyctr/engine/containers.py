@@ -151,6 +151,8 @@ class Containers(ContainerReading, ContainerProcesses):
                 return
             s.tasks.remove(old, force=True)
 
+        if spec.lifecycle.pod:
+            spec = self._join_pod(spec)
         make_room = remove_namesake if replace and spec.lifecycle.name else None
         for ref in spec.storage.secrets:  # each must exist before anything is made
             ref.id = s.secrets.get(ref.name).id
@@ -165,6 +167,21 @@ class Containers(ContainerReading, ContainerProcesses):
                 raise
         self._event("create", record)
         return record
+
+    def _join_pod(self, spec: "ContainerSpec") -> "ContainerSpec":
+        """A copy of the spec as a member of its pod (new:NAME: a pod made for it, with its network options)."""
+        from pyctr.container.spec import ContainerSpec
+        from pyctr.engine.pods import Pods
+        from pyctr.pod import members
+
+        spec = ContainerSpec.from_json(spec.to_json())
+        pods = Pods(self._s, self)
+        if spec.lifecycle.pod.startswith("new:"):
+            pod = pods.create(members.pod_spec_for(spec, spec.lifecycle.pod[4:]))
+        else:
+            pod = pods.get(spec.lifecycle.pod)
+        members.join(spec, pod)
+        return spec
 
     def run(self, spec: "ContainerSpec", *, replace: bool = False, remove_image: bool = False, progress=None,
             attach: "Callable[[AttachSession], int | None] | None" = None, console_size=None, shim=None,
@@ -386,6 +403,10 @@ class Containers(ContainerReading, ContainerProcesses):
         `volumes` removes their anonymous volumes too; `depend` removes first the containers that
         depend on each (--requires, or sharing its namespaces), named by ID."""
         def remove_one(record) -> None:
+            if record.spec_data["lifecycle"].get("pod"):
+                from pyctr.engine.pods import check_removable
+
+                check_removable(self._s, record)
             self._s.tasks.remove(record, force=force, timeout=timeout if timeout is not None else (0 if force else None))
             if volumes:
                 self._s.tasks.remove_anonymous_volumes(record)
@@ -442,6 +463,10 @@ class Containers(ContainerReading, ContainerProcesses):
                 continue
             if self._s.containers.status(record.id).state in ("exited", "created"):
                 try:
+                    if record.spec_data["lifecycle"].get("pod"):  # a pod's infra container goes with its pod
+                        from pyctr.engine.pods import check_removable
+
+                        check_removable(self._s, record)
                     self._s.tasks.remove(record)  # never forced: one started meanwhile stays
                 except PyctrError:  # started meanwhile, or others depend on it: not prunable
                     continue

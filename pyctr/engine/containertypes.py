@@ -50,6 +50,9 @@ class ContainerSummary:
     namespaces: dict[str, str] = field(default_factory=dict)  # list(namespaces=True): {"Mnt": inode, ...}
     restart_policy: str = "no"  # no, on-failure, always or unless-stopped
     networks: list[str] = field(default_factory=list)  # the bridge networks it is connected to, by name
+    pod: str = ""  # the ID of its pod ("" for none)
+    pod_name: str = ""
+    is_infra: bool = False  # the infra container of its pod
 
 
 @value
@@ -113,7 +116,7 @@ def _summary(record: "ContainerRecord", status) -> ContainerSummary:
         auto_remove=record.remove, volumes=[m["volume_name"] for m in record.mounts if m.get("volume_name")],
         health=getattr(status, "health", "") or "", restarts=status.restart_count,
         restart_policy=(record.spec_data["lifecycle"].get("restart") or {}).get("name") or "no",
-        networks=sorted(record.networks),
+        networks=sorted(record.networks), pod=(record.spec_data["lifecycle"].get("pod") or ""),
     )
 
 

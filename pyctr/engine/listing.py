@@ -30,8 +30,21 @@ def list_containers(ctrs: "Containers", *, all_containers: bool, filters: list[s
             by_name[name] = _summary(ctrs._record(name), None)
         return by_name[name]
 
-    wanted = selection.parse_filters(filters, lookup)
+    wanted = selection.parse_filters(_network_names(store.config, filters), lookup)
     rows = [_summary(r, store.status(r.id)) for r in records]
+    by_id = {r.id: r for r in records}
+    for row, record in zip(rows, records):  # a container in another's network shows its ports (podman's)
+        donor = by_id.get(record.network[10:]) if record.network.startswith("container:") else None
+        if donor is not None:
+            row.ports = donor.ports
+    if any(r.pod for r in rows):  # (their names: one read per pod)
+        from pyctr.pod.store import PodStore
+
+        pods = PodStore(store.config.root)
+        found = {i: pods.load(i) for i in {r.pod for r in rows if r.pod}}
+        for row in rows:
+            pod = found.get(row.pod)
+            row.pod_name, row.is_infra = (pod.name, pod.infra_id == row.id) if pod else ("", False)
     for row, record in zip(rows, records):
         row.health = (_health_status(record, store) or {}).get("Status", "")
     if not (all_containers or filters or last >= 0 or latest):
@@ -129,3 +142,22 @@ def logs_of(ctrs: "Containers", names: list[str] | None, *, latest: bool, follow
     if len(streams) == 1:
         return streams[0]
     return logs.merge(streams, follow=follow)
+
+
+def _network_names(config, filters: list[str] | None) -> list[str] | None:
+    """network=ID (or a unique ID prefix) as the network's name: podman matches either."""
+    if not any(f.startswith("network=") for f in filters or []):
+        return filters
+    from pyctr.errors import PyctrError
+    from pyctr.network.store import NetworkStore
+
+    networks, result = NetworkStore(config.networks_dir), []
+    for item in filters:
+        key, _, value = item.partition("=")
+        if key == "network":
+            try:
+                value = networks.get(value).name
+            except PyctrError:
+                pass  # (no such network: it matches no container)
+        result.append(f"{key}={value}" if key == "network" else item)
+    return result

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 # What pyctr writes at the top of its store (--root) and runtime directory (--runroot), and of
 # which kind: anything else there (a .git, a .env, a "containers" that is a file) is not pyctr's.
 STORE_ENTRIES = {"containers": "dir", "volumes": "dir", "secrets": "dir", "layers": "dir", "blobs": "dir",
-                 "ingest": "dir", "images.json": "file", "images.lock": "file", "gc.lock": "file"}
+                 "ingest": "dir", "pods": "dir", "images.json": "file", "images.lock": "file", "gc.lock": "file"}
 RUNTIME_ENTRIES = {"containers": "dir", "runc": "dir", "events": "dir", "image-mounts": "dir", "netns": "dir"}
 # The only dot names there: a crash's leftover of fsutil.atomic_write of one of those files,
 # ".<name>.tmp-<pid>-<8 hex digits>".

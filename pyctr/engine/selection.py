@@ -12,7 +12,7 @@ from pyctr.errors import ContainerNotFound, InvalidArgument
 if TYPE_CHECKING:
     from pyctr.engine.containers import ContainerSummary
 
-# podman 4.3.1's ps filter keys (network and pod are accepted by podman; here they name what is missing).
+# podman 4.3.1's ps filter keys.
 FILTER_KEYS = ("id", "name", "label", "status", "ancestor", "before", "since", "exited", "volume", "health",
                "until", "network", "pod", "restart-policy")
 # What `--filter restart-policy=` knows: none is a container made without --restart (here: no).
@@ -94,8 +94,8 @@ def parse_filters(items: list[str] | None, lookup: Callable[[str], "ContainerSum
 
 
 def _filter(key: str, values: list[str], lookup) -> Callable[["ContainerSummary"], bool]:
-    if key == "pod":
-        raise InvalidArgument("filter pod: pods are not supported by pyctr yet")
+    if key == "pod":  # a pod's name, or its ID or a prefix of it (a pod that does not exist matches nothing)
+        return lambda row: bool(row.pod) and any(row.pod_name == v or row.pod.startswith(v) for v in values)
     if key == "network":  # by the network's name (bridge networks; the other modes connect to none)
         return lambda row: any(v in row.networks for v in values)
     if key == "id":
