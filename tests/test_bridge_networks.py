@@ -49,6 +49,15 @@ def fetch(url: str) -> str:
         return response.read().decode()
 
 
+def _chain(name: str) -> str:
+    """netavark's chain of a network: NETAVARK- and sha512 of the name it is given (pyctr-NAME)."""
+    import hashlib
+
+    from pyctr.network.netavark import _netavark_name
+
+    return hashlib.sha512(_netavark_name(name).encode()).hexdigest()[:13].upper()
+
+
 def leftovers(store, ports: list[int] = (), networks: list = ()) -> list[str]:
     """What the test's containers and networks left on the host (other tests may run at the same
     time, so only what names them counts): firewall rules naming a container, a published port or
@@ -57,9 +66,14 @@ def leftovers(store, ports: list[int] = (), networks: list = ()) -> list[str]:
     ids = [p.name for p in (store.root / "containers").iterdir() if len(p.name) == 64] \
         if (store.root / "containers").is_dir() else []
     ids += list(getattr(store, "removed_ids", []))
-    words = ids + [f"--dport {p} " for p in ports] + [s.subnet for n in networks for s in n.subnets]
+    # A network's own rules are in chains named after its name as netavark sees it (another
+    # network on the same subnet, of another test or tool, has chains of its own).
+    chains = [_chain(n.name) for n in networks]
+    words = ids + [f"--dport {p} " for p in ports] + chains
+    subnets = [s.subnet for n in networks for s in n.subnets]
     found = [line for line in subprocess.run(["iptables-save"], capture_output=True, text=True).stdout.splitlines()
-             if any(w in line + " " for w in words)]
+             if any(w in line + " " for w in words)
+             or (line.startswith("-A NETAVARK_FORWARD ") and any(f" {s} " in line for s in subnets))]
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     found += [f"link {n.interface}" for n in networks if re.search(rf"^\d+: {n.interface}[:@]", links, re.M)]
     for directory, _, files in os.walk(state_dir):

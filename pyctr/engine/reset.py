@@ -42,11 +42,20 @@ def reset(s: "Services") -> None:
     tops = [os.path.realpath(config.runroot), os.path.realpath(config.root)]
     for top in tops:
         check_resettable(top, inner=[t for t in tops if t != top])
-    for record in s.containers.all():
-        try:
-            s.tasks.remove(record, force=True, timeout=0)
-        except PyctrError:
-            pass  # whatever is left goes with the directories below
+    # Newest first: a container that others depend on (a pod's infra, container:NAME) goes after
+    # them, and is refused before. A second round for what still failed (an older dependent).
+    for _round in range(2):
+        for record in sorted(s.containers.all(), key=lambda r: r.created, reverse=True):
+            try:
+                s.tasks.remove(record, force=True, timeout=0)
+            except PyctrError:
+                pass  # whatever is left goes with the directories below
+    from pyctr.container.store import LIVE
+
+    running = [r.name for r in s.containers.all() if s.containers.status(r.id).state in LIVE]
+    if running:  # its processes would run on with their store gone
+        raise PyctrError(f"not resetting: container {running[0]} could not be stopped",
+                         hint="stop or remove it (pyctr rm -f), and run the reset again")
     for volume in s.volumes.list():
         try:
             s.volumes.remove(volume.name, users=[])  # unmounts first: a bind volume's files stay
