@@ -150,7 +150,7 @@ class Networks:
                     self._s.tasks.remove(record, force=True, timeout=0 if timeout is None else timeout)
                 if network.name in self._used():  # another store's containers, which -f cannot remove
                     raise Conflict(f'"{network.name}" is used by containers of another store: network is being used')
-                self._store.remove(network)
+                self._forget(network)
             except PyctrError as exc:
                 report.error = exc
             reports.append(report)
@@ -171,7 +171,7 @@ class Networks:
         used, removed = self._used(), []
         for network in networks:
             if network.name not in used and not network.is_default:
-                self._store.remove(network)
+                self._forget(network)
                 removed.append(network.name)
         return removed
 
@@ -258,6 +258,17 @@ class Networks:
                 report.error = exc
             reports.append(report)
         return reports
+
+    def _forget(self, network: "Network") -> None:
+        """Remove the definition, and the bridge's address table (a `last` is state left behind)."""
+        from pyctr.linux.fsutil import locked
+        from pyctr.network import bridge, ipam
+
+        self._store.remove(network)
+        state = bridge.run_dir(self._s.config.rootless)
+        if state.is_dir():
+            with locked(state / "lock"):
+                ipam.forget(state, network)
 
     def _record(self, name: str) -> "ContainerRecord":
         return self._s.containers.resolve(name)

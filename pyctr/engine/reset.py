@@ -92,6 +92,7 @@ def _remove_networks(s: "Services") -> None:
                 continue  # another store's containers use it
             if not network.is_default:
                 definitions.remove(network)
+                ipam.forget(state, network)
             elif not s.config.rootless:
                 linger.release(state, network)  # its bridge, kept for a while
 

@@ -91,6 +91,13 @@ def release(run_dir: Path, network: Network, owner: str) -> None:
         atomic_write_json(path, {"allocated": allocated, "last": data.get("last", {})})
 
 
+def forget(run_dir: Path, network: Network) -> None:
+    """The network is removed: its bridge's table goes too, unless a container still holds an address."""
+    path = _file(run_dir, network)
+    if path.exists() and not live_owners(path):
+        path.unlink(missing_ok=True)
+
+
 def live_owners(table: Path, alive: Callable[[str], bool] = has_network) -> set[str]:
     """The owners in one address table that still have a network set up."""
     data = read_json(table) or {}
