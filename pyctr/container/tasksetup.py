@@ -116,12 +116,13 @@ class TaskSetup:
         network = record.spec.network
         etcfiles.rewrite_in_place(str(path), etcfiles.resolv_conf_for(
             "private", list(network.dns), network.dns_search, network.dns_options,
-            self._etc_names(record, "connected", newest_first=True)))
+            self._etc_names(record, newest_first=True)))
 
-    def _etc_names(self, record: ContainerRecord, netns: str | None, *, newest_first: bool = False):
-        """What /etc/hosts and /etc/resolv.conf say of the container's bridge networks; None for other
-        modes. `newest_first`: the network connected last gives the first DNS server (as podman's connect)."""
-        if record.network != "bridge" or not netns:
+    def _etc_names(self, record: ContainerRecord, *, newest_first: bool = False):
+        """What /etc/hosts and /etc/resolv.conf say of the container's bridge networks (set up: see
+        bridge.status); None for other modes. `newest_first`: the network connected last gives the
+        first DNS server (as podman's connect)."""
+        if record.network != "bridge":
             return None
         from pyctr.container.etcfiles import BridgeNames
         from pyctr.network import bridge
@@ -140,7 +141,7 @@ class TaskSetup:
         etc = etcfiles.write_etc_files(
             str(self.store.path(record.id) / "userdata"), record.hostname, "private" if netns else record.network,
             network.add_hosts, dns_servers=ocimap.dns_servers(record, netns), dns_search=network.dns_search,
-            dns_options=network.dns_options, bridge=self._etc_names(record, netns),
+            dns_options=network.dns_options, bridge=self._etc_names(record) if netns else None,
         )
         if record.network.startswith("container:"):  # its hosts and resolv.conf are the other's, as podman
             donor = self.store.path(record.network[10:]) / "userdata"
