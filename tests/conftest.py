@@ -50,6 +50,26 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
     return False
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def fetch(url: str, timeout: float = 5) -> str | None:
+    """The body at `url`, or None when nothing answers (refused, reset, timed out)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.read().decode()
+    except OSError:
+        return None
+
+
 # -- registries ----------------------------------------------------------------------------
 
 def _populated_registry(request, tmp_path_factory, auth: str | None) -> Registry:

@@ -12,12 +12,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import fetch, free_port, wait_for
 from tests.harness.images import WEB_PAGE
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="bridge networks as root")
@@ -38,15 +37,8 @@ def engine(store):
     return Engine(store.root, store.runroot)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
-def fetch(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return response.read().decode()
 
 
 def _chain(name: str) -> str:
@@ -87,7 +79,7 @@ def leftovers(store, ports: list[int] = (), networks: list = ()) -> list[str]:
 def test_published_port_reaches_the_container(pyctr, web):
     port = free_port()
     pyctr("run", "-d", "--name", "web", "-p", f"127.0.0.1:{port}:80", web, *HTTPD)
-    assert wait_for(lambda: _answers(f"http://127.0.0.1:{port}/"))
+    assert wait_for(lambda: fetch(f"http://127.0.0.1:{port}/") is not None)
     assert fetch(f"http://127.0.0.1:{port}/") == WEB_PAGE
     assert pyctr("port", "web").stdout == f"80/tcp -> 127.0.0.1:{port}\n"
     assert pyctr("ps", "--format", "{{.Ports}} {{.Networks}}").stdout == f"127.0.0.1:{port}->80/tcp pyctr\n"
@@ -97,12 +89,6 @@ def test_published_port_reaches_the_container(pyctr, web):
     pyctr("rm", "-f", "-t", "0", "web")
 
 
-def _answers(url: str) -> bool:
-    try:
-        fetch(url)
-    except OSError:
-        return False
-    return True
 
 
 def test_hosts_and_resolv_conf_name_the_container(pyctr, web):

@@ -12,13 +12,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
-import urllib.request
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import fetch, free_port, wait_for
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="bridge networks as root")
 HTTPD = ["httpd", "-f", "-p", "80", "-h", "/www"]
@@ -218,22 +216,12 @@ def web(registry, pyctr) -> str:
     return ref
 
 
-def fetch(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=3) as response:
-        return response.read().decode()
 
 
 def answers(url: str) -> bool:
-    try:
-        return fetch(url) == WEB_PAGE
-    except OSError:
-        return False
+    return fetch(url, timeout=3) == WEB_PAGE
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def ipv4(pyctr, container: str, interface: str) -> str | None:

@@ -7,8 +7,9 @@ on the store (other images and containers)."""
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
+
+from tests.conftest import free_port
 
 SCRIPT = Path(__file__).parent / "scripts" / "podman-web.sh"
 
@@ -44,10 +45,6 @@ cleanup
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _normalise(text: str, image: str, port: int) -> list[str]:
@@ -71,7 +68,7 @@ def test_the_podman_script_runs_unchanged(pyctr, image, tmp_path):
     wrapper.chmod(0o755)
     script = tmp_path / "pyctr-web.sh"
     script.write_text(SCRIPT.read_text().replace("podman", "pyctr"))
-    port = _free_port()
+    port = free_port()
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
     result = pyctr.run(["sh", str(script), image, str(port)], env=env, check=False, timeout=180)

@@ -6,12 +6,10 @@ and rm do what podman 4.3.1's do (its texts and exit codes, recorded below).
 
 import json
 import os
-import socket
-import urllib.request
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import fetch, free_port, wait_for
 from tests.harness.images import WEB_PAGE
 
 HTTPD = ["httpd", "-f", "-p", "80", "-h", "/www"]
@@ -47,23 +45,10 @@ def cleanup(pyctr):
     pyctr("rm", "-af", check=False)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
-def fetch(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return response.read().decode()
 
 
-def _answers(url: str) -> bool:
-    try:
-        fetch(url)
-        return True
-    except OSError:
-        return False
 
 
 @root_only
@@ -76,7 +61,7 @@ def test_shop_acceptance(pyctr, web, cleanup):
     front = pyctr("run", "-d", "--pod", "shop", "--name", "front", web, *HTTPD).stdout.strip()
     pyctr("run", "-d", "--pod", "shop", "--name", "back", web, "httpd", "-f", "-p", "8081", "-h", "/www")
     # the host reaches the pod's published port; a member reaches another on localhost
-    assert wait_for(lambda: _answers(f"http://127.0.0.1:{port}/"))
+    assert wait_for(lambda: fetch(f"http://127.0.0.1:{port}/") is not None)
     assert fetch(f"http://127.0.0.1:{port}/") == WEB_PAGE
     assert wait_for(lambda: pyctr("exec", "front", "wget", "-qO-", "http://localhost:8081/", check=False).returncode == 0)
     assert pyctr("exec", "front", "wget", "-qO-", "http://localhost:8081/").stdout == WEB_PAGE
@@ -112,7 +97,7 @@ def test_shop_acceptance(pyctr, web, cleanup):
     assert pyctr("ps", "-a", "--filter", "pod=shop", "--format", "{{.Exited}}").stdout.split() == ["true"] * 3
     assert pyctr("pod", "start", "shop").stdout == f"{pod_id}\n"
     assert pyctr("pod", "ps", "--format", "{{.Status}}").stdout == "Running\n"
-    assert wait_for(lambda: _answers(f"http://127.0.0.1:{port}/"))
+    assert wait_for(lambda: fetch(f"http://127.0.0.1:{port}/") is not None)
 
     # rm -f: the pod and its containers go
     assert pyctr("pod", "rm", "-f", "shop").stdout == f"{pod_id}\n"

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import fetch, free_port, wait_for
 from tests.harness.images import WEB_PAGE
-from tests.test_pods import HTTPD, _answers, fetch, free_port
+from tests.test_pods import HTTPD
 from tests.test_rootless import rootless, tun_for_users  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="runs pyctr as another user, set up as root")
@@ -21,7 +21,7 @@ def test_a_rootless_pod(rootless, registry, tun_for_users):  # noqa: F811
         pod_id = rootless.pyctr("pod", "create", "--name", "rlshop", "-p", f"127.0.0.1:{port}:80").stdout.strip()
         rootless.pyctr("run", "-d", "--pod", "rlshop", "--name", "rlfront", web, *HTTPD)
         rootless.pyctr("run", "-d", "--pod", "rlshop", "--name", "rlback", web, "httpd", "-f", "-p", "8081", "-h", "/www")
-        assert wait_for(lambda: _answers(f"http://127.0.0.1:{port}/"))
+        assert wait_for(lambda: fetch(f"http://127.0.0.1:{port}/") is not None)
         assert fetch(f"http://127.0.0.1:{port}/") == WEB_PAGE
         assert rootless.pyctr("exec", "rlfront", "wget", "-qO-", "http://localhost:8081/").stdout == WEB_PAGE
         assert rootless.pyctr("exec", "rlback", "hostname").stdout == "rlshop\n"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, free_port
 
 USER = "pyctr-rootless"
 NO_RANGE_USER = "pyctr-norange"
@@ -210,19 +210,13 @@ def _httpd_image(registry) -> str:
     return f"{registry.host}/test/httpd"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_published_port_and_outbound_network(rootless, registry, tun_for_users):
     import urllib.request
 
     image = _httpd_image(registry)
-    port = _free_port()
+    port = free_port()
     rootless.pyctr("run", "-d", "--name", "web", "-p", f"{port}:80", image, "httpd", "-f", "-p", "80", "-h", "/www")
     try:
         deadline = 50
@@ -249,7 +243,7 @@ def test_published_port_and_outbound_network(rootless, registry, tun_for_users):
 def test_publishing_without_tun_access_is_a_clear_error(rootless, registry):
     if os.stat("/dev/net/tun").st_mode & 0o006 == 0o006:
         pytest.skip("/dev/net/tun is open to every user on this machine")
-    result = rootless.pyctr("run", "--rm", "-p", f"{_free_port()}:80", f"{registry.host}/test/busybox", "true", check=False)
+    result = rootless.pyctr("run", "--rm", "-p", f"{free_port()}:80", f"{registry.host}/test/busybox", "true", check=False)
     assert result.returncode == 125
     assert "/dev/net/tun" in result.stderr and "Traceback" not in result.stderr
 

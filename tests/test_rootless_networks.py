@@ -2,11 +2,10 @@
 namespace, slirp4netns giving it the way out and bringing published ports in."""
 
 import os
-import urllib.request
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import fetch, free_port, wait_for
 from tests.harness.images import WEB_PAGE
 from tests.test_rootless import rootless, tun_for_users  # noqa: F401  (fixtures)
 
@@ -14,20 +13,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="runs pyctr as another
 HTTPD = ["httpd", "-f", "-p", "80", "-h", "/www"]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
-def fetch(url: str) -> str | None:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.read().decode()
-    except OSError:
-        return None
 
 
 def user_processes(user, name: str) -> list[str]:

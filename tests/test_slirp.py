@@ -15,7 +15,7 @@ import pytest
 from pyctr.container.spec import PortMapping
 from pyctr.linux import mount as mountmod
 from pyctr.network import slirp
-from tests.conftest import wait_for
+from tests.conftest import free_port, wait_for
 from tests.test_rootless import rootless, tun_for_users  # noqa: F401  (fixtures)
 
 CONTAINER = "5e1f" * 16
@@ -29,10 +29,6 @@ def _exited(pidfd: int) -> bool:
     return bool(__import__("select").select([pidfd], [], [], 0)[0])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _assert_cleaned(run_dir: Path, container_id: str = CONTAINER) -> None:
@@ -67,7 +63,7 @@ def test_teardown_stops_and_reaps_our_own_child(run_dir):
 
 
 def test_published_ports_are_free_once_teardown_returns(run_dir):
-    port = _free_port()
+    port = free_port()
     slirp.setup(run_dir, CONTAINER, [PortMapping(host_port=port, container_port=80)])
     slirp.teardown(run_dir, CONTAINER)
     _assert_cleaned(run_dir)
@@ -88,7 +84,7 @@ def test_a_port_in_use_is_an_error_and_leaves_nothing(run_dir):
 
 
 def test_teardown_after_slirp4netns_was_killed(run_dir):
-    slirp.setup(run_dir, CONTAINER, [PortMapping(host_port=_free_port(), container_port=80)])
+    slirp.setup(run_dir, CONTAINER, [PortMapping(host_port=free_port(), container_port=80)])
     pid = _pid(run_dir)
     os.kill(pid, signal.SIGKILL)
     slirp.teardown(run_dir, CONTAINER)
