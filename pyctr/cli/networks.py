@@ -7,28 +7,11 @@ import typer
 
 from pyctr.cli import output
 from pyctr.cli.common import engine
-from pyctr.cli.parsing import PyctrTyper
+from pyctr.cli.parsing import PyctrTyper, arity
 
 network_app = PyctrTyper(help="Manage networks.", no_args_is_help=True)
 
 PRUNE_WARNING = "WARNING! This will remove all networks not used by at least one container.\n"
-
-
-def _arity(args: list, least: int, most: int | None = None) -> None:
-    """cobra's argument-count errors, in podman's words."""
-    count = len(args)
-    if most is None and count < least:
-        raise _invalid(f"requires at least {least} arg(s), only received {count}")
-    if least == most and count != least:
-        raise _invalid(f"accepts {least} arg(s), received {count}")
-    if most is not None and count > most:
-        raise _invalid(f"accepts at most {most} arg(s), received {count}")
-
-
-def _invalid(text: str):
-    from pyctr.errors import InvalidArgument
-
-    return InvalidArgument(text)
 
 
 @network_app.command("create")
@@ -51,7 +34,7 @@ def create(
     from pyctr.container.flags import key_values
     from pyctr.network.config import CreateRequest
 
-    _arity(names or [], 0, 1)
+    arity(names or [], 0, 1)
     request = CreateRequest((names or [""])[0], driver=driver, subnets=list(subnets), gateways=list(gateways),
                             ip_ranges=list(ip_ranges), internal=internal, disable_dns=disable_dns, ipv6=ipv6,
                             labels=key_values(labels, "label"), options=key_values(opts, "opt"),
@@ -101,7 +84,7 @@ def inspect(
 
     from pyctr.cli import gotemplate, reporters, views
 
-    _arity(names or [], 1)
+    arity(names or [], 1)
     found, errors = engine(ctx).networks.inspect(names)
     docs = [n.to_json() for n in found]
     if fmt and not gotemplate.is_json_format(fmt):
@@ -128,7 +111,7 @@ def rm(
     """Remove networks."""
     from pyctr.engine.reports import removal_exit_code
 
-    _arity(names or [], 1)
+    arity(names or [], 1)
     reports = engine(ctx).networks.remove(names, force=force, timeout=timeout)
     output.print_reports(reports, exit_code=removal_exit_code(reports))
 
@@ -159,7 +142,7 @@ def exists(
     names: List[str] = typer.Argument(None, metavar="NETWORK", help="Network name or ID."),
 ) -> None:
     """Exit 0 if the network exists, 1 if not; print nothing."""
-    _arity(names or [], 1, 1)
+    arity(names or [], 1, 1)
     raise typer.Exit(0 if engine(ctx).networks.exists(names[0]) else 1)
 
 
@@ -173,7 +156,7 @@ def connect(
     mac: Optional[str] = typer.Option(None, "--mac-address", metavar="MAC", help="Static MAC address on the network."),
 ) -> None:
     """Connect a container to a network (a running one at once)."""
-    _arity(args or [], 2, 2)
+    arity(args or [], 2, 2)
     engine(ctx).networks.connect(args[0], args[1], aliases=list(aliases), ips=[a for a in (ip, ip6) if a],
                                  mac=mac or "")
 
@@ -185,7 +168,7 @@ def disconnect(
     force: bool = typer.Option(False, "--force", "-f", help="Force the container to disconnect from a network."),
 ) -> None:
     """Disconnect a container from a network."""
-    _arity(args or [], 2, 2)
+    arity(args or [], 2, 2)
     engine(ctx).networks.disconnect(args[0], args[1], force=force)
 
 

@@ -157,6 +157,20 @@ def processing_order(params: list[click.Parameter], seen: list[click.Parameter])
     return sorted(params, key=lambda p: (not p.is_eager, first_seen.get(p, len(seen))))
 
 
+def arity(args: list, least: int, most: int | None = None) -> None:
+    """Check how many arguments a command got, with cobra's errors in podman's words (for commands
+    whose arguments typer takes as one list: podman counts them before it looks at them)."""
+    from pyctr.errors import InvalidArgument
+
+    count = len(args)
+    if most is None and count < least:
+        raise InvalidArgument(f"requires at least {least} arg(s), only received {count}")
+    if least == most and count != least:
+        raise InvalidArgument(f"accepts {least} arg(s), received {count}")
+    if most is not None and count > most:
+        raise InvalidArgument(f"accepts at most {most} arg(s), received {count}")
+
+
 class PyctrCommand(typer.core.TyperCommand):
     """A command that parses with podman's rules (see the module's docstring) and prints plain help."""
 

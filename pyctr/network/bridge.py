@@ -121,7 +121,7 @@ def teardown(container_dir: Path, runroot: Path, *, container_id: str, rootless:
             # may be another container's by now): only the record goes.
             rebooted = record.get("boot", boot_id()) != boot_id()
             if (inside or not rootless) and not rebooted:
-                target = str(path) if _is_netns(path) else None
+                target = str(path) if netns.exists(path) else None
                 with stand_in(opts, runroot, state, rootless, inside) if target is None \
                         else contextlib.nullcontext(target) as ns:
                     with contextlib.suppress(netns.NetworkError):  # partly set up: what is there goes
@@ -178,12 +178,6 @@ def etc_names(container_dir: Path, order: list[str]) -> dict:
         result["dns_servers"] += [s for s in network.get("dns_server_ips") or [] if s not in result["dns_servers"]]
         result["dns_search"] += [s for s in network.get("dns_search_domains") or [] if s not in result["dns_search"]]
     return result
-
-
-def _is_netns(path: Path) -> bool:
-    from pyctr.linux import mount as mountmod
-
-    return path.exists() and mountmod.is_mountpoint(str(path))
 
 
 @contextlib.contextmanager

@@ -56,6 +56,13 @@ def create(path: Path) -> Path:
     return path
 
 
+def exists(path: Path) -> bool:
+    """Whether a namespace is mounted on `path` (create's), as opposed to a file left without one."""
+    from pyctr.linux import mount as mountmod
+
+    return path.exists() and mountmod.is_mountpoint(str(path))
+
+
 def remove(path: Path) -> None:
     """Unmount and delete; safe to call twice."""
     from pyctr.linux import mount as mountmod

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyctr.network import hostports, ipam, slirp
+from pyctr.network import hostports, ipam, netns, slirp
 
 NAME = "rootless-netns"
 
@@ -22,9 +22,7 @@ def ensure(state: Path) -> str:
     path = slirp.paths(state, NAME)[0]
     if slirp.running(state, NAME):
         return str(path)
-    from pyctr.linux import mount as mountmod
-
-    if path.exists() and mountmod.is_mountpoint(str(path)):
+    if netns.exists(path):
         # Only slirp4netns died (killed): the namespace, its bridges, its DNS server and the
         # containers on them live on. A new one, and the published ports again.
         slirp.restart(state, NAME)

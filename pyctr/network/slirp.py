@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pyctr.errors import PyctrError
 from pyctr.linux import mount as mountmod
-from pyctr.network.netns import NetworkError, create as create_netns
+from pyctr.network.netns import NetworkError, create as create_netns, exists as netns_exists
 
 GUEST_ADDRESS = "10.0.2.100"
 DNS_ADDRESS = "10.0.2.3"
@@ -173,7 +173,7 @@ def running(run_dir: Path, name: str) -> bool:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError, IndexError):
         return False
-    return argv.split(b"\0")[0].endswith(b"slirp4netns") and mountmod.is_mountpoint(str(netns))
+    return argv.split(b"\0")[0].endswith(b"slirp4netns") and netns_exists(netns)
 
 
 def _api(api_socket: Path, request: dict) -> dict:
