@@ -8,7 +8,7 @@ import typer
 
 from pyctr.cli import output
 from pyctr.cli.common import engine
-from pyctr.cli.parsing import PyctrGroup, PyctrTyper
+from pyctr.cli.parsing import PyctrGroup, PyctrTyper, arity
 
 LATER = ("top", "logs", "stats", "clone")  # podman's pod commands not built yet
 
@@ -26,7 +26,6 @@ class PodGroup(PyctrGroup):
 pod_app = PyctrTyper(help="Manage pods.", no_args_is_help=True, cls=PodGroup)
 
 PRUNE_WARNING = "WARNING! This will remove all stopped/exited pods..\n"
-SORT_KEYS = ("created", "id", "name", "number", "status")
 # pod create's options whose machinery pyctr has not (pod-level cgroups, an infra container from an
 # image, namespaces other than ipc/net/uts...): each refused in one line, never ignored.
 NOT_BUILT = {
@@ -44,16 +43,6 @@ def _invalid(text: str):
     from pyctr.errors import InvalidArgument
 
     return InvalidArgument(text)
-
-
-def _arity(args: list, least: int, most: int | None = None) -> None:
-    count = len(args)
-    if most is None and count < least:
-        raise _invalid(f"requires at least {least} arg(s), only received {count}")
-    if least == most and count != least:
-        raise _invalid(f"accepts {least} arg(s), received {count}")
-    if most is not None and count > most:
-        raise _invalid(f"accepts at most {most} arg(s), received {count}")
 
 
 def _not_built(params: dict) -> None:
@@ -134,7 +123,7 @@ def create(
 
     params = dict(locals())
     _not_built(params)
-    _arity(names or [], 0, 1)
+    arity(names or [], 0, 1)
     if names and name:
         raise _invalid("cannot specify --name and NAME at the same time")  # (podman: the argument is the name)
     mode, attachments = flags.networks(list(network), ip=ip, ip6=ip6, mac=mac_address, aliases=list(network_alias))
@@ -173,14 +162,7 @@ def ps(
     """List pods."""
     from pyctr.cli import gotemplate, podviews
 
-    if sort not in SORT_KEYS:
-        raise _invalid("invalid option for --sort, options are: id, names, or number")
-    pods = engine(ctx).pods.list(filters=filters, latest=latest)
-    pods.reverse()  # podman: the newest first
-    if sort != "created":
-        key = {"id": lambda p: p.id, "name": lambda p: p.name, "number": lambda p: len(p.containers),
-               "status": lambda p: p.status}[sort]
-        pods.sort(key=key)
+    pods = engine(ctx).pods.list(filters=filters, latest=latest, sort=sort)
     if quiet:
         if pods:
             typer.echo("\n".join(p.id for p in pods))
@@ -207,10 +189,6 @@ def inspect(
     """Show pods' details."""
     from pyctr.cli import podviews
 
-    if not names and not latest:
-        raise _invalid("no names or ids specified")
-    if names and latest:
-        raise _invalid("--latest and containers cannot be used together")
     found, errors = engine(ctx).pods.inspect(list(names or []), latest=latest)
     docs = [podviews.inspect_document(info) for info in found]
     if len(docs) == 1 and not errors and not fmt:  # podman 4.3.1 prints one pod as an object, not a list
@@ -239,18 +217,11 @@ def start(
     pod_id_file: List[str] = typer.Option([], "--pod-id-file", metavar="PATH", help="Read the pod ID from the file."),
 ) -> None:
     """Start pods: their infra container, then the others."""
-    _print(engine(ctx).pods.start(_with_id_files(names, pod_id_file), all_pods=all_pods, latest=latest))
+    _print(engine(ctx).pods.start(_with_id_files(ctx, names, pod_id_file), all_pods=all_pods, latest=latest))
 
 
-def _with_id_files(names, files) -> list[str]:
-    ids = []
-    for path in files or []:
-        try:
-            with open(path) as f:
-                ids.append(f.read().strip())
-        except OSError as exc:
-            raise _invalid(f"reading pod ID file: {exc}") from None
-    return list(names or []) + ids
+def _with_id_files(ctx, names, files) -> list[str]:
+    return list(names or []) + engine(ctx).pods.read_id_files(files or [])
 
 
 @pod_app.command("stop")
@@ -264,7 +235,7 @@ def stop(
     timeout: Optional[int] = typer.Option(None, "--time", "-t", metavar="SECONDS", help="Seconds to wait before killing the containers."),
 ) -> None:
     """Stop pods: their containers, the infra container last."""
-    _print(engine(ctx).pods.stop(_with_id_files(names, pod_id_file), all_pods=all_pods, latest=latest, ignore=ignore,
+    _print(engine(ctx).pods.stop(_with_id_files(ctx, names, pod_id_file), all_pods=all_pods, latest=latest, ignore=ignore,
                                  timeout=timeout))
 
 
@@ -327,7 +298,7 @@ def rm(
     """Remove pods and their containers."""
     from pyctr.errors import NotFound
 
-    reports = engine(ctx).pods.remove(_with_id_files(names, pod_id_file), all_pods=all_pods, latest=latest, force=force,
+    reports = engine(ctx).pods.remove(_with_id_files(ctx, names, pod_id_file), all_pods=all_pods, latest=latest, force=force,
                                       ignore=ignore, timeout=timeout)
     failed = [r.error for r in reports if r.error is not None]
     # podman: 1 when a pod is not there, else the error's (125)
@@ -355,7 +326,7 @@ def exists(
     names: List[str] = typer.Argument(None, metavar="POD", help="Pod name or ID."),
 ) -> None:
     """Exit 0 if the pod exists, 1 if not; print nothing."""
-    _arity(names or [], 1, 1)
+    arity(names or [], 1, 1)
     raise typer.Exit(0 if engine(ctx).pods.exists(names[0]) else 1)
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pyctr.engine.services import Services
     from pyctr.pod.store import PodRecord
 
+SORT_KEYS = ("created", "id", "name", "number", "status")
 PS_KEYS = ("id", "name", "label", "status", "ctr-names", "ctr-ids", "ctr-status", "ctr-number", "network", "until")
 POD_STATES = ("stopped", "running", "paused", "exited", "dead", "created", "degraded")
 
@@ -163,6 +164,10 @@ class Pods:
                        pod.hostname, pod.labels, pod.share, members, pod.spec, list(infra.networks) if infra else [])
 
     def inspect(self, names: list[str], *, latest: bool = False) -> tuple[list[PodInfo], list[PyctrError]]:
+        if not names and not latest:
+            raise InvalidArgument("no names or ids specified")
+        if names and latest:
+            raise InvalidArgument("--latest and containers cannot be used together")
         if latest:
             names = [self.latest().id]
         found, errors = [], []
@@ -173,8 +178,11 @@ class Pods:
                 errors.append(PodNotFound(f"no such pod {name}"))
         return found, errors
 
-    def list(self, *, filters: list[str] | None = None, latest: bool = False) -> list[PodInfo]:
-        """Every pod (or the latest), those that match every filter key (one of its values)."""
+    def list(self, *, filters: list[str] | None = None, latest: bool = False, sort: str = "created") -> list[PodInfo]:
+        """Every pod (or the latest), those that match every filter key (one of its values), newest
+        first unless `sort` (created, id, name, number or status) says otherwise."""
+        if sort not in SORT_KEYS:
+            raise InvalidArgument("invalid option for --sort, options are: id, names, or number")
         records = self._s.containers.all()
         pods = self.store.all()
         if latest:
@@ -185,7 +193,18 @@ class Pods:
         for key, values in filtering.parse(filters, PS_KEYS, unknown="{key} is an invalid filter").items():
             tests = [_filter(key, v) for v in values]
             infos = [i for i in infos if any(t(i) for t in tests)]
+        infos.reverse()  # podman: the newest first
+        if sort != "created":
+            infos.sort(key={"id": lambda p: p.id, "name": lambda p: p.name, "number": lambda p: len(p.containers),
+                            "status": lambda p: p.status}[sort])
         return infos
+
+    @staticmethod
+    def read_id_files(paths: list[str]) -> list[str]:
+        """The pod IDs written by `pod create --pod-id-file` (podman's --pod-id-file of the bulk commands)."""
+        from pyctr.engine.selection import read_cidfiles
+
+        return read_cidfiles(paths, "pod ID file")
 
     # -- operations --------------------------------------------------------------------------
 
@@ -326,7 +345,7 @@ class Pods:
     def prune(self) -> list[str]:
         """Remove every pod none of whose containers runs (podman's: stopped, exited or created ones). -> IDs."""
         removed = []
-        for info in self.list():
+        for info in reversed(self.list()):  # oldest first
             if info.status in ("Exited", "Stopped", "Created"):
                 if all(r.ok for r in self.remove([info.id])):
                     removed.append(info.id)

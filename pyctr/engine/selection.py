@@ -61,15 +61,15 @@ def check_start_targets(names: list[str], *, all_containers: bool = False, lates
         raise InvalidArgument("you cannot start and attach all containers at once")
 
 
-def read_cidfiles(paths: list[str]) -> list[str]:
-    """The container IDs written by `run|create --cidfile`."""
+def read_cidfiles(paths: list[str], what: str = "CIDFile") -> list[str]:
+    """The IDs written by `run|create --cidfile` (or `pod create --pod-id-file`: what="pod ID file")."""
     ids = []
     for path in paths:
         try:
             with open(path) as f:
                 ids.append(f.read().strip())
         except OSError as exc:
-            raise InvalidArgument(f"reading CIDFile: open {path}: {(exc.strerror or str(exc)).lower()}") from None
+            raise InvalidArgument(f"reading {what}: open {path}: {(exc.strerror or str(exc)).lower()}") from None
     return ids
 
 
