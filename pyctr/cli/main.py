@@ -152,10 +152,11 @@ COMMAND_MODULES = {
     "pod": ("pods",),
     "secret": ("secrets",),
     "healthcheck": ("healthcheck",),
+    "auto-update": ("autoupdate",),
     **dict.fromkeys(("login", "logout"), ("login",)),
     **dict.fromkeys(("version", "info", "unshare", "system"), ("system",)),
 }
-ALL_MODULES = ("images", "containers", "run", "volumes", "networks", "pods", "login", "system", "events", "stats", "secrets", "inspection", "healthcheck")
+ALL_MODULES = ("images", "containers", "run", "volumes", "networks", "pods", "login", "system", "events", "stats", "secrets", "inspection", "healthcheck", "autoupdate")
 GLOBAL_OPTIONS_WITH_VALUE = {
     "--root", "--runroot", "--log-level", "--storage-driver", "--storage-opt", "--runtime", "--runtime-flag", "--tmpdir",
     "--cgroup-manager", "--events-backend", "--url", "--connection", "-c", "--identity", "--ssh", "--conmon",

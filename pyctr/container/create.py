@@ -214,7 +214,7 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
         workdir=process.workdir or image_config.get("WorkingDir") or "/",
         user=process.user if process.user is not None else image_config.get("User", ""),
         hostname=hostname,
-        labels={**(image_config.get("Labels") or {}), **spec.lifecycle.labels},
+        labels={**(image_config.get("Labels") or {}), **spec.lifecycle.labels, **_systemd_unit_label(spec)},
         stop_signal=stop_signal,
         stop_timeout=10 if process.stop_timeout is None else process.stop_timeout,
         pids_limit=max(pids_limit, 0),  # -1 and 0 both mean none
@@ -428,3 +428,10 @@ def _free_ports(spec: ContainerSpec, image_config: dict) -> list:
         result.append(PortMapping(_free_port(proto), int(number), proto))
         published.add((int(number), proto))
     return result
+
+
+def _systemd_unit_label(spec: ContainerSpec) -> dict[str, str]:
+    """As podman: a container created by a systemd unit (units set PODMAN_SYSTEMD_UNIT=%n) is labelled
+    with the unit's name, which auto-update restarts. A label given on the command line wins."""
+    unit = os.environ.get("PODMAN_SYSTEMD_UNIT")
+    return {"PODMAN_SYSTEMD_UNIT": unit} if unit and "PODMAN_SYSTEMD_UNIT" not in spec.lifecycle.labels else {}

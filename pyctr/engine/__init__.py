@@ -86,6 +86,13 @@ class Engine:
         return Pods(self.services, self.containers)
 
     @cached_property
+    def auto_updates(self):
+        """pyctr.engine.autoupdate.AutoUpdates: containers whose units follow their image's updates"""
+        from pyctr.engine.autoupdate import AutoUpdates
+
+        return AutoUpdates(self.services)
+
+    @cached_property
     def events(self):
         """pyctr.engine.events.Events: what happened to containers, images and volumes"""
         from pyctr.engine.events import Events

@@ -126,6 +126,17 @@ class Puller:
         with self._client(ref, tls_verify, authfile, credentials, cert_dir) as client:
             return client.list_tags()
 
+    def remote_digest(self, ref: Reference, platform: oci.Platform, *, tls_verify: bool | None = None,
+                      authfile: str | None = None) -> str:
+        """The digest of the manifest a pull of `ref` would fetch for `platform` (an index is descended
+        without fetching the platform's manifest). Nothing is stored."""
+        with self._client(ref, tls_verify, authfile, None, None) as client:
+            body, header_type = client.get_manifest(ref.digest or ref.tag)
+            media_type = _media_type(_parse_json(body, f"manifest {ref}"), header_type)
+            if media_type in oci.INDEX_TYPES:
+                return oci.select_manifest(_parse_json(body, f"manifest {ref}"), platform).digest
+            return digestmod.of_bytes(body)
+
     @staticmethod
     def _client(ref: Reference, tls_verify, authfile, credentials, cert_dir):
         from pyctr.image.registry import RegistryClient  # httpx is paid for only by commands that talk to a registry

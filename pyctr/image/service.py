@@ -69,6 +69,11 @@ class ImageService:
         return self._puller().tags(reference.parse(name), tls_verify=tls_verify, authfile=authfile,
                                    credentials=credentials, cert_dir=cert_dir)
 
+    def remote_digest(self, name: str, *, tls_verify: bool | None = None, authfile: str | None = None) -> str:
+        """The manifest digest the registry has for `name` on this host's platform."""
+        return self._puller().remote_digest(reference.parse(name), oci.Platform.host(), tls_verify=tls_verify,
+                                            authfile=authfile)
+
     def _puller(self):
         from pyctr.image.pull import Puller  # threads and the registry client only for pulls
 
