@@ -49,6 +49,7 @@ PYCTR_EXTRAS: dict[str, dict[str, str]] = {
     **dict.fromkeys(("run", "create", "container run", "container create"),
                     {"--net": "podman's hidden alias of --network (podman 4.3.1 takes it, docker users write it)"}),
     "volume create": {"--ignore": "podman 4.4's: do nothing if the volume exists (scripts for newer podman use it)"},
+    "network create": {"--ignore": "podman 4.4's: do nothing if the network exists (Quadlet's .network units use it)"},
     "events": {"--stream": "podman 4.3.1 takes it (its man page has it, its --help hides it): --stream=false"},
     **dict.fromkeys(("mount", "container mount"), {"--notruncate": "podman 4.3.1's hidden alias of --no-trunc"}),
 }

@@ -29,6 +29,7 @@ def create(
     disable_dns: bool = typer.Option(False, "--disable-dns", help="Disable DNS plugin."),
     ipv6: bool = typer.Option(False, "--ipv6", help="Enable IPv6 networking (needs an IPv6 --subnet)."),
     ipam_driver: Optional[str] = typer.Option(None, "--ipam-driver", metavar="DRIVER", help="IP address management driver (only host-local)."),
+    ignore: bool = typer.Option(False, "--ignore", help="Do nothing if the network exists (podman 4.4's; Quadlet units use it)."),
 ) -> None:
     """Create a network."""
     from pyctr.container.flags import key_values
@@ -39,7 +40,7 @@ def create(
                             ip_ranges=list(ip_ranges), internal=internal, disable_dns=disable_dns, ipv6=ipv6,
                             labels=key_values(labels, "label"), options=key_values(opts, "opt"),
                             ipam_driver=ipam_driver or "")
-    typer.echo(engine(ctx).networks.create(request).name)
+    typer.echo(engine(ctx).networks.create(request, ignore=ignore).name)
 
 
 @network_app.command("ls")

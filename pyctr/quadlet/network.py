@@ -1,0 +1,60 @@
+"""`lan.network` -> `lan-network.service`: a oneshot unit that makes the network `systemd-lan`
+(`pyctr network create --ignore`), which containers that name `lan.network` require."""
+
+from __future__ import annotations
+
+from pyctr.quadlet.common import Context, all_words, base_name, check_keys, exec_line, key_values, oneshot, SERVICE, UNIT
+from pyctr.quadlet.unitfile import UnitFile
+
+GROUP, XGROUP = "Network", "X-Network"
+KEYS_4_5 = frozenset({"DisableDNS", "Driver", "Gateway", "Internal", "IPRange", "IPAMDriver", "IPv6", "Options",
+                      "Subnet", "Label"})
+KEYS = KEYS_4_5 | {"NetworkName", "GlobalArgs", "PodmanArgs"}
+
+
+def resource_name(unit: UnitFile) -> str:
+    return unit.value(GROUP, "NetworkName") or f"systemd-{base_name(unit.filename)}"
+
+
+def convert(unit: UnitFile, ctx: Context) -> UnitFile:
+    check_keys(unit, GROUP, KEYS)
+    service = unit.copy(f"{base_name(unit.filename)}-network.service")
+    service.rename_group(GROUP, XGROUP)
+    if unit.path:
+        service.add(UNIT, "SourcePath", unit.path)
+    service.add(UNIT, "RequiresMountsFor", "%t/pyctr")
+
+    args = ["network", "create", "--ignore"]
+    if unit.boolean(GROUP, "DisableDNS"):
+        args.append("--disable-dns")
+    driver = unit.value(GROUP, "Driver")
+    if driver:
+        args.append(f"--driver={driver}")
+    subnets, gateways, ranges = (unit.values(GROUP, k) for k in ("Subnet", "Gateway", "IPRange"))
+    if not subnets and (gateways or ranges):
+        raise (gateways or ranges)[0].error("cannot set gateway or range without subnet")
+    for extra, what in ((gateways, "gateways"), (ranges, "ranges")):
+        if len(extra) > len(subnets):
+            raise extra[len(subnets)].error(f"cannot set more {what} than subnets")
+    for n, subnet in enumerate(subnets):
+        args.append(f"--subnet={subnet.value}")
+        if n < len(gateways):
+            args.append(f"--gateway={gateways[n].value}")
+        if n < len(ranges):
+            args.append(f"--ip-range={ranges[n].value}")
+    if unit.boolean(GROUP, "Internal"):
+        args.append("--internal")
+    ipam = unit.value(GROUP, "IPAMDriver")
+    if ipam:
+        args.append(f"--ipam-driver={ipam}")
+    if unit.boolean(GROUP, "IPv6"):
+        args.append("--ipv6")
+    for pair in key_values(unit, GROUP, "Options"):
+        args += ["--opt", pair]
+    for pair in key_values(unit, GROUP, "Label"):
+        args += ["--label", pair]
+    args += all_words(unit, GROUP, "PodmanArgs")
+    args.append(resource_name(unit))
+    service.add(SERVICE, "ExecStart", exec_line(ctx, args, all_words(unit, GROUP, "GlobalArgs")))
+    oneshot(unit, service)
+    return service
