@@ -27,7 +27,7 @@ EXCEPTIONS: dict[str, dict[str, str]] = {}
 # commands pyctr leaves out on purpose.
 LATER_COMMANDS = {
     # issue 11: pods (their first part is built), generate, kube, auto-update
-    "pod top", "pod logs", "pod stats", "pod clone", "generate", "kube",
+    "pod top", "pod logs", "pod stats", "pod clone", "generate",
     # issue 12: images both ways
     "build", "image build", "push", "image push", "save", "image save", "load", "image load",
     "import", "image import", "commit", "container commit", "manifest", "search", "image search",
@@ -52,6 +52,12 @@ PYCTR_EXTRAS: dict[str, dict[str, str]] = {
     "network create": {"--ignore": "podman 4.4's: do nothing if the network exists (Quadlet's .network units use it)"},
     "events": {"--stream": "podman 4.3.1 takes it (its man page has it, its --help hides it): --stream=false"},
     **dict.fromkeys(("mount", "container mount"), {"--notruncate": "podman 4.3.1's hidden alias of --no-trunc"}),
+    **dict.fromkeys(("kube play", "play kube"), {
+        "--down": "podman 4.4's (issue 11 asks for it): kube down of the same file",
+        "--publish": "podman 4.5's: more published ports for every pod"}),
+    **dict.fromkeys(("kube generate", "generate kube"), {
+        "--type": "podman 4.4's (issue 11 asks for it): pod or deployment", "-t": "--type",
+        "--replicas": "podman 4.4's: a deployment's replicas", "-r": "--replicas"}),
 }
 
 

@@ -86,6 +86,13 @@ class Engine:
         return Pods(self.services, self.containers)
 
     @cached_property
+    def kube(self):
+        """pyctr.engine.kube.Kube: Kubernetes YAML from containers and pods, and back (play, down)"""
+        from pyctr.engine.kube import Kube
+
+        return Kube(self)
+
+    @cached_property
     def auto_updates(self):
         """pyctr.engine.autoupdate.AutoUpdates: containers whose units follow their image's updates"""
         from pyctr.engine.autoupdate import AutoUpdates
