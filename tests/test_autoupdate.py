@@ -4,7 +4,13 @@ manager) the restart on the new image and the rollback of a unit that does not c
 import json
 import uuid
 
+import pytest
+
+from tests.conftest import REPO_ROOT, wait_for
+from tests.harness import systemd_user
 from tests.harness.images import Image, Layer, busybox_layer, file, push
+from tests.harness.systemd_user import UserManager
+from tests.test_rootless import rootless  # noqa: F401  (fixture)
 
 UNIT = {"PODMAN_SYSTEMD_UNIT": "container-au.service"}
 
@@ -84,3 +90,72 @@ def test_stopped_and_disabled_containers_are_left_alone(registry, pyctr):
     pyctr("run", "-d", "--name", "off", "--label", "io.containers.autoupdate=disabled", ref, "sleep", "100", env=UNIT)
     result = pyctr("auto-update")
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+# -- under a real systemd user manager ---------------------------------------------------------------
+
+def _version(pyctr) -> str:
+    return pyctr("exec", "au", "cat", "/version", check=False).stdout.strip()
+
+
+@pytest.mark.skipif(not systemd_user.available(), reason="needs root, systemd and a cgroup v2 mount")
+def test_the_unit_restarts_on_the_new_image_and_rolls_back_a_broken_one(registry, pyctr, store):
+    repo = _repo()
+    ref = _push_version(registry, repo, "1")
+    pyctr("create", "--name", "au", "--network", "none", "--label", "io.containers.autoupdate=registry", ref,
+          "sleep", "1000")
+    unit = "container-au.service"
+    try:
+        with UserManager(env={"PYTHONPATH": str(REPO_ROOT)}) as sd:
+            manager_env = {"XDG_RUNTIME_DIR": str(sd.runtime_dir)}  # where `systemctl --user` finds root's manager
+            sd.install_unit(unit, pyctr("generate", "systemd", "--new", "--name", "--restart-policy", "on-failure",
+                                        "au").stdout)
+            assert sd.systemctl("start", unit).returncode == 0, sd.diagnostics(unit)
+            assert wait_for(lambda: _version(pyctr) == "1", timeout=60), sd.diagnostics(unit)
+            assert pyctr("auto-update", "--format", "{{.Unit}} {{.Updated}}", env=manager_env).stdout == f"{unit} false\n"
+
+            _push_version(registry, repo, "2")
+            out = pyctr("auto-update", "--format", "{{.Image}} {{.Updated}}", env=manager_env)
+            assert out.stdout == f"{ref} true\n", sd.diagnostics(unit)
+            assert sd.is_active(unit), sd.diagnostics(unit)
+            assert _version(pyctr) == "2"
+
+            # An image whose entrypoint fails at once: the unit does not stay up, so it goes back to version 2.
+            broken = Image([busybox_layer(), Layer([file("version", "3\n")], "gzip")],
+                           config_extra={"Entrypoint": ["/bin/false"]})
+            push(registry, repo, "latest", broken)
+            out = pyctr("auto-update", "--format", "{{.Updated}}", env=manager_env)
+            assert out.stdout == "rolled back\n", sd.diagnostics(unit)
+            assert wait_for(lambda: sd.is_active(unit) and _version(pyctr) == "2", timeout=60), sd.diagnostics(unit)
+            assert pyctr("image", "inspect", "--format", "{{.Id}}", ref).stdout == \
+                pyctr("inspect", "--format", "{{.Image}}", "au").stdout
+
+            # Without rollback the failure is an error, and the unit is left as it is.
+            out = pyctr("auto-update", "--rollback=false", "--format", "{{.Updated}}", env=manager_env, check=False)
+            assert (out.returncode, out.stdout) == (125, "failed\n")
+            assert out.stderr.startswith(f"Error: restarting unit {unit} during auto-update: ")
+            sd.systemctl("stop", unit, timeout=120)
+    finally:
+        pyctr("rm", "-f", "--all", check=False)
+
+
+@pytest.mark.skipif(not systemd_user.available(), reason="needs root, systemd and a cgroup v2 mount")
+def test_a_rootless_unit_follows_its_image(rootless, registry):  # noqa: F811
+    """Rootless, the user's own manager restarts the unit (run under flock /tmp/pyctr-rootless-tests.lock)."""
+    repo = _repo()
+    ref = _push_version(registry, repo, "1")
+    rootless.pyctr("create", "--name", "au", "--network", "none", "--label", "io.containers.autoupdate=registry", ref,
+                   "sleep", "1000")
+    unit = "container-au.service"
+    try:
+        with UserManager(user=rootless.name, runtime_dir=rootless.runtime, env=rootless.env()) as sd:
+            sd.install_unit(unit, rootless.pyctr("generate", "systemd", "--new", "--name", "au").stdout)
+            assert sd.systemctl("start", unit).returncode == 0, sd.diagnostics(unit)
+            assert wait_for(lambda: _version(rootless.pyctr) == "1", timeout=60), sd.diagnostics(unit)
+            _push_version(registry, repo, "2")
+            out = rootless.pyctr("auto-update", "--format", "{{.Unit}} {{.Updated}}")
+            assert out.stdout == f"{unit} true\n", sd.diagnostics(unit)
+            assert wait_for(lambda: _version(rootless.pyctr) == "2", timeout=60), sd.diagnostics(unit)
+            sd.systemctl("stop", unit, timeout=120)
+    finally:
+        rootless.pyctr("rm", "-f", "--all", check=False)

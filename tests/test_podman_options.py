@@ -27,7 +27,7 @@ EXCEPTIONS: dict[str, dict[str, str]] = {}
 # commands pyctr leaves out on purpose.
 LATER_COMMANDS = {
     # issue 11: pods (their first part is built), generate, kube, auto-update
-    "pod top", "pod logs", "pod stats", "pod clone", "generate",
+    "pod top", "pod logs", "pod stats", "pod clone", "generate spec",
     # issue 12: images both ways
     "build", "image build", "push", "image push", "save", "image save", "load", "image load",
     "import", "image import", "commit", "container commit", "manifest", "search", "image search",
@@ -55,6 +55,7 @@ PYCTR_EXTRAS: dict[str, dict[str, str]] = {
     **dict.fromkeys(("kube play", "play kube"), {
         "--down": "podman 4.4's (issue 11 asks for it): kube down of the same file",
         "--publish": "podman 4.5's: more published ports for every pod"}),
+    "generate systemd": {"--time": "podman 4.3.1's hidden, deprecated spelling of --stop-timeout", "-t": "--time"},
     **dict.fromkeys(("kube generate", "generate kube"), {
         "--type": "podman 4.4's (issue 11 asks for it): pod or deployment", "-t": "--type",
         "--replicas": "podman 4.4's: a deployment's replicas", "-r": "--replicas"}),

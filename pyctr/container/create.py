@@ -156,7 +156,6 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
 
         check_host_users(spec.storage.hostusers)
     _user_namespace(spec, store.config.rootless)
-    _check_sdnotify(spec)
     from pyctr.container import securityopts
 
     seccomp_profile = securityopts.read_seccomp_profile(spec.security)  # kept with the container, as podman
@@ -359,13 +358,6 @@ def _rootful_user_namespace(ns) -> None:
     if given:
         raise InvalidArgument(f"{given[0]}: a user namespace for a container run as root is not built yet "
                               "(its image layers are not re-owned for the mapped IDs); run pyctr rootless instead")
-
-
-def _check_sdnotify(spec: ContainerSpec) -> None:
-    """Under a unit that waits for READY=1 (NOTIFY_SOCKET), a run that cannot pass it on must say so."""
-    if os.environ.get("NOTIFY_SOCKET") and spec.lifecycle.sdnotify != "ignore":
-        raise InvalidArgument(f"--sdnotify {spec.lifecycle.sdnotify}: passing sd_notify through the shim is not built yet "
-                              "(issue 11); use --sdnotify ignore")
 
 
 def _volumes_from(sources: dict, items: list[str], taken: set[str]) -> list[dict]:

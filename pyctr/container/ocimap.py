@@ -28,9 +28,10 @@ def network_mode(record: ContainerRecord, netns: str | None, namespace_path: Cal
 
 def spec_options(record: ContainerRecord, *, rootfs: str, uid: int, gid: int, groups: list[int], home: str,
                  etc_files: dict[str, str], netns: str | None, rootless: bool, container_dir: str = "",
-                 namespace_path: Callable[[str, str], str] | None = None) -> SpecOptions:
+                 namespace_path: Callable[[str, str], str] | None = None, notify_proxy: str = "") -> SpecOptions:
     """`container_dir`: the container's directory in the store, where its copies of secrets are.
-    `namespace_path(container_id, kind)`: the namespace of a running container to join (container:ID)."""
+    `namespace_path(container_id, kind)`: the namespace of a running container to join (container:ID).
+    `notify_proxy`: --sdnotify container under a unit: the shim's socket, the container's NOTIFY_SOCKET."""
     spec = record.spec
     args = list(record.args)
     mounts = [{k: v for k, v in m.items() if k in ("destination", "type", "source", "options")} for m in record.mounts]
@@ -46,6 +47,11 @@ def spec_options(record: ContainerRecord, *, rootfs: str, uid: int, gid: int, gr
         mounts.append({"destination": INIT_PATH, "type": "bind", "source": spec.process.init_path or INIT_BINARY,
                        "options": ["bind", "ro"]})
     mounts += extra_mounts(record, rootless)
+    if notify_proxy:
+        from pyctr.systemd.notify import CONTAINER_SOCKET
+
+        mounts.append({"destination": CONTAINER_SOCKET, "type": "bind", "source": notify_proxy, "options": ["bind"]})
+        env = [e for e in env if not e.startswith("NOTIFY_SOCKET=")] + [f"NOTIFY_SOCKET={CONTAINER_SOCKET}"]
     from pyctr.container import securityopts
     from pyctr.container.create import systemd_mode
 

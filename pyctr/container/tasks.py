@@ -194,6 +194,7 @@ class TaskService(TaskSetup, TaskEnding):
             "pidfile": _absolute(record.spec.lifecycle.pidfile),
             "conmon_pidfile": _absolute(record.spec.lifecycle.conmon_pidfile),
             "events": _events_for_shim(record, self.config),
+            **_sdnotify_for_shim(record, state_dir),
         }, attach=attach, stdio_fds=stdio, held_fds=held)
         for fd in opened:  # /dev/null in place of a closed fd 0-2: the shim has its copy
             os.close(fd)
@@ -213,6 +214,17 @@ def _health_for_shim(record: ContainerRecord, store: ContainerStore, config: Con
     from pyctr.container import health
 
     return health.for_shim(record, store, config)
+
+
+def _sdnotify_for_shim(record: ContainerRecord, state_dir) -> dict:
+    """--sdnotify under a unit's NOTIFY_SOCKET: what the shim tells systemd (pyctr.systemd.notify)."""
+    from pyctr.systemd import notify
+
+    mode = record.spec.lifecycle.sdnotify
+    socket_path = notify.host_socket(mode)
+    if not socket_path:
+        return {}
+    return {"sdnotify": mode, "notify_socket": socket_path, "notify_proxy": notify.proxy_path(mode, state_dir)}
 
 
 def _check_pid_files(record: ContainerRecord) -> None:

@@ -156,7 +156,8 @@ class TaskSetup:
         spec_options = ocimap.spec_options(record, rootfs=os.path.realpath(rootfs), uid=uid, gid=gid, groups=groups,
                                            home=home, etc_files=etc, netns=netns, rootless=self.config.rootless,
                                            container_dir=str(self.store.path(record.id)),
-                                           namespace_path=self._namespace_path)
+                                           namespace_path=self._namespace_path,
+                                           notify_proxy=_notify_proxy(record, self.store.state_dir(record.id)))
         bundle = self.store.bundle(record.id)
         makedirs(bundle)
         generated = spec.generate(spec_options)
@@ -226,6 +227,13 @@ class TaskSetup:
             shim.client.close()
             raise error_from_runc(str(report["error"]))
         return Started(int(report["pid"]), session_dir, shim.client if attach else None)
+
+
+def _notify_proxy(record: ContainerRecord, state_dir) -> str:
+    """--sdnotify container under NOTIFY_SOCKET: the shim's socket that the container gets."""
+    from pyctr.systemd import notify
+
+    return notify.proxy_path(record.spec.lifecycle.sdnotify, state_dir)
 
 
 def _events_for_shim(record: ContainerRecord, config: Config) -> dict:

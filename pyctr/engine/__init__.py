@@ -100,6 +100,13 @@ class Engine:
         return AutoUpdates(self.services)
 
     @cached_property
+    def systemd(self):
+        """pyctr.engine.systemdunits.Systemd: systemd units for containers and pods (generate systemd)"""
+        from pyctr.engine.systemdunits import Systemd
+
+        return Systemd(self)
+
+    @cached_property
     def events(self):
         """pyctr.engine.events.Events: what happened to containers, images and volumes"""
         from pyctr.engine.events import Events

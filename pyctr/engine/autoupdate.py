@@ -88,17 +88,17 @@ class AutoUpdates:
         for unit, unit_tasks in sorted(pending.items()):
             error = manager.restart(unit)
             outcome = "true"
-            if error is not None:
+            if error is not None and not rollback:
                 errors.append(RuntimeFailure(f"restarting unit {unit} during auto-update: {error}"))
                 outcome = "failed"
-                if rollback:
-                    for task, old_image in unit_tasks:
-                        self._s.images.tag(old_image, [task.image])
-                    error = manager.restart(unit)
-                    if error is None:
-                        outcome = "rolled back"
-                    else:
-                        errors.append(RuntimeFailure(f"restarting unit {unit} with the previous image: {error}"))
+            elif error is not None:  # as podman: a unit back on its previous image is no error, only "rolled back"
+                for task, old_image in unit_tasks:
+                    self._s.images.tag(old_image, [task.image])
+                second = manager.restart(unit)
+                outcome = "rolled back" if second is None else "failed"
+                if second is not None:
+                    errors.append(RuntimeFailure(f"restarting unit {unit} during auto-update: {error}; "
+                                                 f"with the previous image: {second}"))
             reports += [_report(task, outcome) for task, _ in unit_tasks]
         reports.sort(key=lambda r: (r.unit, r.container_name))
         return AutoUpdateResult(reports, errors)

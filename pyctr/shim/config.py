@@ -62,11 +62,18 @@ _FIELDS = {
     # What the container's events carry (pyctr.events.record: runroot, id, name, image,
     # attributes): the shim records its init and start; {}: no events.
     "events": (dict, False),
+    # --sdnotify: "conmon" (MAINPID and READY=1 from the shim once the container runs), "container"
+    # (MAINPID from the shim, the rest from the container through notify_proxy) or "" (nothing);
+    # notify_socket: the unit's NOTIFY_SOCKET (a path or an @abstract name).
+    "sdnotify": (str, False),
+    "notify_socket": (str, False),
+    "notify_proxy": (str, False),
 }
 _ABSOLUTE = ("bundle", "state_dir", "runc_root", "log_path", "exit_file")
 _DEFAULTS = {"log_size_max": -1, "terminal": False, "stdin": False, "cleanup_argv": [], "sync_fd": 3, "client_fd": -1, "start": False,
              "runc_extra_args": [], "runc_create_args": [], "exec_process": "", "preserve_fds": 0, "passthrough": False, "held_fds": 0,
-             "health": {}, "timeout": 0, "state_file": "", "pidfile": "", "conmon_pidfile": "", "events": {}}
+             "health": {}, "timeout": 0, "state_file": "", "pidfile": "", "conmon_pidfile": "", "events": {},
+             "sdnotify": "", "notify_socket": "", "notify_proxy": ""}
 
 
 class ShimConfig:
@@ -96,6 +103,9 @@ class ShimConfig:
     pidfile: str
     conmon_pidfile: str
     events: dict
+    sdnotify: str
+    notify_socket: str
+    notify_proxy: str
 
     def __init__(self, **fields) -> None:
         for name, (kind, required) in _FIELDS.items():
@@ -114,13 +124,15 @@ class ShimConfig:
         for name in _ABSOLUTE:
             if not os.path.isabs(getattr(self, name)):
                 raise ConfigError(f"field {name!r} must be an absolute path")
-        for name in ("exec_process", "state_file", "pidfile", "conmon_pidfile"):
+        for name in ("exec_process", "state_file", "pidfile", "conmon_pidfile", "notify_proxy"):
             if getattr(self, name) and not os.path.isabs(getattr(self, name)):
                 raise ConfigError(f"field {name!r} must be an absolute path")
         if not 0 <= self.preserve_fds <= 1024:
             raise ConfigError("field 'preserve_fds' must be between 0 and 1024")
         if not 0 <= self.held_fds <= 65536:
             raise ConfigError("field 'held_fds' must be between 0 and 65536")
+        if self.sdnotify not in ("", "conmon", "container"):
+            raise ConfigError("field 'sdnotify' must be conmon, container or empty")
         if not self.id or "/" in self.id:
             raise ConfigError("field 'id' must be a non-empty name without '/'")
 

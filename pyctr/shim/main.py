@@ -1,8 +1,8 @@
 """The shim's lifecycle: detach, `runc create`, report on the sync pipe, pump the
 container's stdio until its init exits, record the exit, run the cleanup command.
 
-Imports only the standard library, python-daemon, pyctr.errors, pyctr.linux.fsutil and
-pyctr.runtime.runc: a host with a hundred containers runs a hundred shims (DESIGN.md,
+Imports only the standard library, python-daemon, pyctr.errors, pyctr.linux.fsutil,
+pyctr.runtime.runc and (--sdnotify) pyctr.systemd.notify: a host with a hundred containers runs a hundred shims (DESIGN.md,
 "The shim contract").
 """
 
@@ -54,6 +54,9 @@ def main(argv: list[str]) -> int:
         print(f"pyctr shim: {exc}", file=sys.stderr)
         return 1
     os.set_inheritable(config.sync_fd, False)  # neither runc nor the cleanup may hold it
+    # Only the shim speaks to systemd (config.notify_socket): runc, seeing NOTIFY_SOCKET, would
+    # set up its own and wait in `start` for the container's READY=1.
+    os.environ.pop("NOTIFY_SOCKET", None)
     preserved = [config.sync_fd]
     passed: list[int] = []
     held: list[int] = []
@@ -142,12 +145,15 @@ class Shim:
         self.socket_ino: int | None = None
         self.sync_fd: int | None = config.sync_fd
         self.timed_out = False  # --timeout killed it
+        self.notify_proxy: socket.socket | None = None  # --sdnotify container's socket
 
     def run(self) -> int:
         pump = self._create()
         if pump is None:
             return 1
         self._record_start(pump)
+        if self.config.sdnotify and self.config.notify_socket and self.config.start:
+            self._notify_started()  # before the engine hears of it: `pyctr run -d` exits next
         self._sync({"pid": pump.container_pid})
         if self.config.timeout > 0:
             if pump.started_at is not None or pump.start_watch_fd is None:
@@ -174,7 +180,8 @@ class Shim:
             self._note_exception()
         pump.close()
         self._remove_socket()
-        return 0
+        # As conmon: the container's exit code is the shim's, which is what a unit's Restart=on-failure sees.
+        return exit_code & 0xFF
 
     def _create(self) -> Pump | None:
         """Set up, run `runc create`; the event loop, or None once the error is reported."""
@@ -361,6 +368,8 @@ class Shim:
         self.dir_fd = os.open(cfg.state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         fsutil.atomic_write(os.path.join(cfg.state_dir, "shim.pid"), f"{os.getpid()}\n".encode())
         self._bind_attach_socket()
+        if cfg.notify_proxy:
+            self._bind_notify_proxy()
         # SIGCHLD wakes the event loop through this pipe; the handler itself does nothing.
         self.wakeup_r, wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wakeup_w, warn_on_full_buffer=False)
@@ -383,6 +392,57 @@ class Shim:
         sock.listen(16)
         self.listener = sock
         self.socket_ino = os.stat(name, dir_fd=self.dir_fd).st_ino
+
+    def _bind_notify_proxy(self) -> None:
+        """--sdnotify container: the socket the container's READY=1 comes to (bound before runc
+        mounts it; datagrams wait in it until the relay reads them). Anyone in the container may write."""
+        name = os.path.basename(self.config.notify_proxy)
+        directory = os.open(os.path.dirname(self.config.notify_proxy), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            try:
+                os.unlink(name, dir_fd=directory)
+            except FileNotFoundError:
+                pass
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            os.fchdir(directory)
+            try:
+                sock.bind(name)
+            finally:
+                os.chdir("/")
+            os.chmod(name, 0o777, dir_fd=directory)
+        finally:
+            os.close(directory)
+        self.notify_proxy = sock
+
+    def _notify_started(self) -> None:
+        """--sdnotify conmon: MAINPID (this shim) and READY=1; container: MAINPID, and from now on
+        what the container says (but its MAINPID) is passed on."""
+        from pyctr.systemd import notify
+
+        cfg = self.config
+        message = f"MAINPID={os.getpid()}" + ("\nREADY=1" if cfg.sdnotify == "conmon" else "")
+        try:
+            notify.send(cfg.notify_socket, message)
+        except OSError as exc:
+            self._note(f"notifying {cfg.notify_socket}: {exc}")
+        if cfg.sdnotify == "container" and self.notify_proxy is not None:
+            import threading
+
+            threading.Thread(target=self._relay_notifications, args=(self.notify_proxy,), daemon=True).start()
+
+    def _relay_notifications(self, proxy: socket.socket) -> None:
+        from pyctr.systemd import notify
+
+        while True:
+            try:
+                message = notify.relay(proxy.recv(65536))
+            except OSError:
+                return
+            if message:
+                try:
+                    notify.send(self.config.notify_socket, message)
+                except OSError as exc:
+                    self._note(f"passing on the container's notification: {exc}")
 
     def _watch_start(self) -> int | None:
         try:
