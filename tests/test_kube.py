@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pyctr.container.create import container_args
-from pyctr.container.spec import ContainerSpec, ImageSpec, Mount, PortMapping
+from pyctr.container.spec import ContainerSpec, Mount, PortMapping
 from pyctr.container.store import ContainerRecord
 from pyctr.errors import InvalidArgument
 from pyctr.kube import generate, play, yamlio

@@ -573,17 +573,17 @@ def test_a_quadlet_container_as_a_root_user_service(registry, store, installed_g
 def test_a_quadlet_container_as_a_rootless_user_service(registry, installed_generator, request):
     from tests.harness.systemd_user import UserManager
 
-    rootless = request.getfixturevalue("rootless")
+    user = request.getfixturevalue("rootless")
     request.getfixturevalue("tun_for_users")  # slirp4netns opens /dev/net/tun as the user
     port = free_port()
-    refused = rootless.pyctr("quadlet", "--install", check=False)
+    refused = user.pyctr("quadlet", "--install", check=False)
     assert (refused.returncode, refused.stderr) == (
         125, "Error: quadlet --install: only root can change /etc/systemd (the generators are for every user)\n")
-    with UserManager(user=rootless.name, runtime_dir=rootless.runtime, env=rootless.env()) as sd:
+    with UserManager(user=user.name, runtime_dir=user.runtime, env=user.env()) as sd:
         try:
             _serve_web_through_quadlet(sd, f"{registry.host}/test/web", port, [sys.executable, "-m", "pyctr"])
         finally:
-            rootless.stop_everything()
+            user.stop_everything()
 
 
 from tests.test_rootless import rootless, tun_for_users  # noqa: E402,F401  (fixtures)
