@@ -29,8 +29,8 @@ LATER_COMMANDS = {
     # issue 11: pods (their first part is built), generate, kube, auto-update
     "pod top", "pod logs", "pod stats", "pod clone", "generate spec",
     # issue 12: images both ways
-    "build", "image build", "push", "image push", "save", "image save", "load", "image load",
-    "import", "image import", "commit", "container commit", "manifest", "search", "image search",
+    "build", "image build",
+    "manifest", "search", "image search",
     # issue 13: the service, and connections to it
     "system service", "system connection",
     # not planned: checkpoint/restore (CRIU), image signing and trust, scp, runlabel, image tree,

@@ -143,8 +143,9 @@ COMMAND_MODULES = {
     **dict.fromkeys(("ps", "logs", "stop", "kill", "rm", "wait", "rename", "pause", "unpause", "restart",
                      "exec", "attach", "inspect", "cp", "export"), ("containers",)),
     **dict.fromkeys(("port", "diff", "history", "mount", "unmount", "umount", "init", "update", "top"), ("inspection",)),
-    "image": ("images", "inspection"),
-    "container": ("containers", "run", "stats", "inspection"),
+    "image": ("images", "inspection", "imagetransfer"),
+    **dict.fromkeys(("push", "save", "load", "import", "commit"), ("imagetransfer",)),
+    "container": ("containers", "run", "stats", "inspection", "imagetransfer"),
     "events": ("events",),
     "stats": ("stats",),
     "volume": ("volumes",),
@@ -159,7 +160,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(("login", "logout"), ("login",)),
     **dict.fromkeys(("version", "info", "unshare", "system"), ("system",)),
 }
-ALL_MODULES = ("images", "containers", "run", "volumes", "networks", "pods", "login", "system", "events", "stats", "secrets", "inspection", "healthcheck", "autoupdate", "kube", "quadlet", "generate")
+ALL_MODULES = ("images", "containers", "run", "volumes", "networks", "pods", "login", "system", "events", "stats", "secrets", "inspection", "healthcheck", "autoupdate", "kube", "quadlet", "generate", "imagetransfer")
 GLOBAL_OPTIONS_WITH_VALUE = {
     "--root", "--runroot", "--log-level", "--storage-driver", "--storage-opt", "--runtime", "--runtime-flag", "--tmpdir",
     "--cgroup-manager", "--events-backend", "--url", "--connection", "-c", "--identity", "--ssh", "--conmon",
@@ -231,6 +232,8 @@ def _register_commands(argv: list[str] | None = None) -> None:
             module.register(app, group=groups)
         elif name == "inspection":  # also into the container and image groups, when they are built
             module.register(app, container_app, loaded["images"].image_app if groups and "images" in loaded else None)
+        elif name == "imagetransfer":  # also into the image group, when it is built
+            module.register(app, loaded["images"].image_app if groups and "images" in loaded else None, container_app)
         elif name != "containers":
             module.register(app)
 

@@ -292,6 +292,50 @@ class Images:
         layers = service.layers
         return changes(str(layers.path(record.chain_ids[-1])), layers.lowerdirs(record.chain_ids[:-1]))
 
+    # -- transfers (pyctr.engine.imagetransfer) -----------------------------------------------
+
+    def push(self, image: str, destination: str | None = None, *, tls_verify: bool | None = None,
+             authfile: str | None = None, credentials: str | None = None, cert_dir: str | None = None,
+             compression: str | None = None, fmt: str | None = None, progress=None, chunk_size: int | None = None):
+        """Push a local image to `destination` (default: its own name) -> imagetransfer.PushResult.
+        `compression`: gzip or zstd instead of the layers' own; `fmt`: oci or v2s2."""
+        from pyctr.engine import imagetransfer
+
+        return imagetransfer.push(self._s, image, destination, tls_verify=tls_verify, authfile=authfile,
+                                  credentials=_credentials(credentials), cert_dir=cert_dir, compression=compression,
+                                  fmt=fmt, progress=progress, chunk_size=chunk_size)
+
+    def save(self, images: list[str], out, *, fmt: str = "docker-archive", multi_image: bool = False,
+             compress: bool = False, progress=None) -> None:
+        """Write `images` to `out` (a binary file, or a directory path for oci-dir/docker-dir)."""
+        from pyctr.engine import imagetransfer
+
+        imagetransfer.save(self._s, images, out, fmt=fmt, multi_image=multi_image, compress=compress, progress=progress)
+
+    def commit(self, container: str, image: str | None = None, *, changes: list[str] | None = None,
+               message: str | None = None, author: str | None = None, pause: bool = False, squash: bool = False,
+               fmt: str = "oci", include_volumes: bool = False, progress=None) -> str:
+        """A new image of the container's changes over its image (named `image` if given) -> its ID."""
+        from pyctr.engine import imagecreate
+
+        return imagecreate.commit(self._s, container, image, changes=changes, message=message, author=author,
+                                  pause=pause, squash=squash, fmt=fmt, include_volumes=include_volumes, progress=progress)
+
+    def import_image(self, source, name: str | None = None, *, changes: list[str] | None = None,
+                     message: str | None = None, arch: str | None = None, os_name: str | None = None,
+                     variant: str | None = None, progress=None) -> str:
+        """A one-layer image from a tarball (path, URL or stream) -> its ID."""
+        from pyctr.engine import imagecreate
+
+        return imagecreate.import_image(self._s, source, name, changes=changes, message=message, arch=arch,
+                                        os_name=os_name, variant=variant, progress=progress)
+
+    def load(self, source, *, progress=None) -> list[str]:
+        """Load the images of an archive (a path or a binary stream) -> the names (or IDs) loaded."""
+        from pyctr.engine import imagetransfer
+
+        return imagetransfer.load(self._s, source, progress=progress)
+
     # -- registries --------------------------------------------------------------------------
 
     def login(self, registry: str, username: str, password: str, *, tls_verify: bool | None = None,

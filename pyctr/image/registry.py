@@ -8,6 +8,7 @@ Range request after a dropped connection.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import re
 import time
@@ -33,6 +34,7 @@ MAX_MANIFEST_SIZE = 4 << 20
 RETRY_STATUS = {429, 500, 502, 503, 504}
 ATTEMPTS = 5
 USER_AGENT = "pyctr/0.1"
+UPLOAD_CHUNK = 32 << 20  # blobs above this go up in PATCHes of this size
 
 
 class _Challenge:
@@ -92,9 +94,10 @@ class RegistryAuth(httpx.Auth):
         params = {}
         if challenge.params.get("service"):
             params["service"] = challenge.params["service"]
-        scope = challenge.params.get("scope") or self.scope
-        if scope:
-            params["scope"] = scope
+        # The challenge's scope and ours (a push asks for pull,push and, to mount, pull on the source).
+        scopes = list(dict.fromkeys(filter(None, [challenge.params.get("scope"), *(self.scope or "").split(" ")])))
+        if scopes:
+            params["scope"] = scopes if len(scopes) > 1 else scopes[0]
         headers = {"User-Agent": USER_AGENT}
         if self.credentials:
             params["account"] = self.credentials[0]
@@ -126,6 +129,16 @@ def _retry_after(response: httpx.Response | None, attempt: int) -> float:
             if parsed:
                 return max(0.0, min(parsed.timestamp() - time.time(), 10.0))
     return min(0.25 * (2**attempt), 4.0)
+
+
+def _range_end(header: str | None, default: int) -> int:
+    """The bytes a registry holds of an upload, from its `Range: 0-N` (inclusive) header."""
+    if not header:
+        return default
+    try:
+        return int(header.rpartition("-")[2]) + 1
+    except ValueError:
+        return default
 
 
 def _reason(exc: Exception) -> str:
@@ -210,12 +223,13 @@ class RegistryClient:
             last.hint = "if the registry speaks plain HTTP or has a self-signed certificate, use --tls-verify=false"
         raise last
 
-    def _send(self, method: str, url: str, *, headers: dict | None = None, stream: bool = False, auth: bool = True) -> httpx.Response:
+    def _send(self, method: str, url: str, *, headers: dict | None = None, stream: bool = False, auth: bool = True,
+              content: bytes | None = None) -> httpx.Response:
         """One request with retries on 429, 5xx and dropped connections (never on 4xx)."""
         response = None
         for attempt in range(ATTEMPTS):
             try:
-                request = self._client.build_request(method, url, headers=headers)
+                request = self._client.build_request(method, url, headers=headers, content=content)
                 log.debug(f"{method} {url}")
                 response = self._client.send(request, stream=stream, auth=self.auth if auth else None)
             except httpx.TooManyRedirects as exc:
@@ -345,6 +359,113 @@ class RegistryClient:
         finally:
             response.close()
 
+    # -- pushing (see pyctr.image.upload) -----------------------------------------------------
+
+    def want_push(self, mount_from: list[str] = ()) -> None:
+        """Ask tokens for push on our repository (and pull on the repositories blobs are mounted from)."""
+        self.auth.scope = " ".join([f"repository:{self.ref.repository}:pull,push"] +
+                                   [f"repository:{repo}:pull" for repo in mount_from])
+
+    def request(self, method: str, url: str, *, headers: dict | None = None, content: bytes | None = None,
+                retry: bool = True) -> httpx.Response:
+        """A read answer to one request (`url` relative to /v2/ or absolute); transport errors are
+        raised as httpx.TransportError when `retry` is off, so that an upload can ask where it stands."""
+        full = url if url.startswith(("http://", "https://")) else f"{self.base_url()}/{url}"
+        if retry:
+            response = self._send(method, full, headers=headers, content=content)
+        else:
+            log.debug(f"{method} {full}")
+            request = self._client.build_request(method, full, headers=headers, content=content)
+            response = self._client.send(request, auth=self.auth)
+        try:
+            response.read()
+        finally:
+            response.close()
+        return response
+
+    def blob_exists(self, digest: str) -> bool:
+        response = self.request("HEAD", f"{self.ref.repository}/blobs/{digest}")
+        if response.status_code == 404:
+            return False
+        self._check(response, f"checking blob {digest} in {self.ref.name}", BlobUnknown)
+        return True
+
+    def mount_blob(self, digest: str, from_repository: str) -> bool:
+        """Cross-repository mount: True when the registry linked the blob without an upload."""
+        response = self.request("POST", f"{self.ref.repository}/blobs/uploads/?mount={digest}&from={from_repository}")
+        if response.status_code == 201:
+            return True
+        if response.status_code == 202 and (location := response.headers.get("Location")):
+            # The registry started an ordinary upload instead: drop it, ours comes with the data.
+            with contextlib.suppress(RegistryError, httpx.HTTPError):
+                self.request("DELETE", str(response.url.join(location)))
+        return False
+
+    def upload_blob(self, digest: str, size: int, path: str, *, chunk_size: int = UPLOAD_CHUNK,
+                    progress: Callable[[int], None] | None = None) -> None:
+        """Upload the blob in the file `path`: one PUT when it fits a chunk, else PATCHes of
+        `chunk_size` bytes. A PATCH cut off by the network asks the registry where the upload stands
+        (GET on it) and goes on from there; an upload the registry no longer knows starts over."""
+        what = f"uploading blob {digest} to {self.ref.name}"
+        location = self._start_upload(what)
+        offset, interruptions = 0, 0
+        with open(path, "rb") as source:
+            while size > chunk_size and offset < size:
+                source.seek(offset)
+                data = source.read(min(chunk_size, size - offset))
+                headers = {"Content-Type": "application/octet-stream",
+                           "Content-Range": f"{offset}-{offset + len(data) - 1}"}
+                try:
+                    response = self.request("PATCH", location, headers=headers, content=data, retry=False)
+                except httpx.TransportError as exc:
+                    interruptions += 1
+                    if interruptions >= ATTEMPTS:
+                        raise RegistryError(f"{what}: {_reason(exc)}") from exc
+                    self._sleep(_retry_after(None, interruptions))
+                    location, offset = self._upload_status(location, what)
+                    continue
+                if response.status_code == 416:  # our offset is not the registry's: ask it
+                    location, offset = self._upload_status(location, what)
+                    continue
+                self._check(response, what, BlobUnknown)
+                location = str(response.url.join(response.headers.get("Location", location)))
+                offset = _range_end(response.headers.get("Range"), offset + len(data))
+                if progress:
+                    progress(offset)
+            if size <= chunk_size:
+                source.seek(0)
+                final = source.read()
+            else:
+                final = b""
+        url = httpx.URL(location).copy_merge_params({"digest": digest})
+        response = self.request("PUT", str(url), content=final, headers={"Content-Type": "application/octet-stream"})
+        self._check(response, what, BlobUnknown)
+        if progress:
+            progress(size)
+
+    def _start_upload(self, what: str) -> str:
+        response = self.request("POST", f"{self.ref.repository}/blobs/uploads/")
+        self._check(response, what, BlobUnknown)
+        if response.status_code != 202 or not response.headers.get("Location"):
+            raise RegistryError(f"{what}: the registry did not start an upload (HTTP {response.status_code})")
+        return str(response.url.join(response.headers["Location"]))
+
+    def _upload_status(self, location: str, what: str) -> tuple[str, int]:
+        """(where to send the rest, how many bytes the registry has) of an upload; a new upload when
+        the registry dropped the old one (it does when the cut-off PATCH left part of its data)."""
+        response = self.request("GET", location)
+        if response.status_code in (200, 204):
+            log.debug(f"resuming upload at {response.headers.get('Range')}")
+            return str(response.url.join(response.headers.get("Location", location))), _range_end(response.headers.get("Range"), 0)
+        log.debug(f"upload lost (HTTP {response.status_code}): starting over")
+        return self._start_upload(what), 0
+
+    def put_manifest(self, reference: str, body: bytes, media_type: str) -> None:
+        what = f"writing manifest {reference} to {self.ref.name}"
+        response = self.request("PUT", f"{self.ref.repository}/manifests/{reference}", content=body,
+                                headers={"Content-Type": media_type})
+        self._check(response, what, ManifestUnknown)
+
     def ping_with_auth(self) -> None:
         """Check that our credentials are accepted (for login): GET /v2/ answering its challenge."""
         self.auth.scope = None
@@ -355,3 +476,36 @@ class RegistryClient:
                 f"logging in to {self.ref.registry}: invalid username/password", status=401
             )
         self._check(response, f"logging in to {self.ref.registry}")
+
+
+class _IterStream:
+    """An iterator of byte chunks as a file-like read(n)."""
+
+    def __init__(self, chunks):
+        self._chunks = iter(chunks)
+        self._buf = b""
+
+    def read(self, n: int = -1) -> bytes:
+        while n is None or n < 0 or len(self._buf) < n:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buf += chunk
+        if n is None or n < 0:
+            data, self._buf = self._buf, b""
+        else:
+            data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+
+def fetch_url(url: str, consume: Callable[[object], None]) -> None:
+    """GET a plain URL (import of a tarball by URL) and give its body to `consume` as a stream."""
+    with httpx.Client(follow_redirects=True, timeout=httpx.Timeout(30.0, connect=10.0),
+                      headers={"User-Agent": USER_AGENT}) as client:
+        try:
+            with client.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    raise RegistryError(f"fetching {url}: HTTP {response.status_code}", status=response.status_code)
+                consume(_IterStream(response.iter_bytes()))
+        except httpx.TransportError as exc:
+            raise RegistryError(f"fetching {url}: {_reason(exc)}") from exc
