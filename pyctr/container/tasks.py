@@ -161,6 +161,7 @@ class TaskService(TaskSetup, TaskEnding):
         """`runc start` of an `init`ed container. A stop or pause tried while it waited is
         forgotten: this run starts afresh (its restart policy included)."""
         self.runc.start(record.id)
+        _notify_initialized_started(record, self.store.shim_pid(record.id))
         # (started_at: the shim's, taken when runc start let the process run; not a second clock here)
         self.store.write_state(record.id, initialized=False, stopping=False, paused=False)
         self._event("start", record)
@@ -225,6 +226,19 @@ def _sdnotify_for_shim(record: ContainerRecord, state_dir) -> dict:
     if not socket_path:
         return {}
     return {"sdnotify": mode, "notify_socket": socket_path, "notify_proxy": notify.proxy_path(mode, state_dir)}
+
+
+def _notify_initialized_started(record: ContainerRecord, shim_pid: int) -> None:
+    """`start` of an `init`ed container under a unit's NOTIFY_SOCKET: its shim, made by `init`,
+    never speaks to systemd, so we say what podman's start says: MAINPID is the shim (and
+    READY=1 with --sdnotify conmon)."""
+    from pyctr.systemd import notify
+
+    mode = record.spec.lifecycle.sdnotify
+    socket_path = notify.host_socket(mode)
+    if socket_path and shim_pid:
+        with contextlib.suppress(OSError):
+            notify.send(socket_path, f"MAINPID={shim_pid}" + ("\nREADY=1" if mode == "conmon" else ""))
 
 
 def _check_pid_files(record: ContainerRecord) -> None:

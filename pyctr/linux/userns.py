@@ -5,6 +5,8 @@ mount namespace, maps them with newuidmap/newgidmap (uid 0 inside is the user,
 1..N the subordinate range from /etc/subuid), and then just sleeps. Every
 command joins that pause process's namespaces before doing anything else, so
 all of them see the same mounts and the same ids (podman's pause process).
+Made by a command that runs in a systemd service, it moves to a scope of its own, so that it
+does not die with that service (pyctr.systemd.scope).
 """
 
 from __future__ import annotations
@@ -122,9 +124,11 @@ def enter(runtime_dir: Path) -> None:
             _join(shim)
             pid = _new_pause_here()
             _write_pid(pid_file, pid)
+            _keep_out_of_unit(pid, uid)
         elif pid is None:
             pid = _start_pause()
             _write_pid(pid_file, pid)
+            _keep_out_of_unit(pid, uid)
             _join(pid)
         else:
             _join(pid)
@@ -138,6 +142,13 @@ def enter(runtime_dir: Path) -> None:
         except OSError:
             pass
     os.environ[USERNS_ENV] = str(uid)  # children (shims, cleanups) know they are inside
+
+
+def _keep_out_of_unit(pid: int, uid: int) -> None:
+    """A new pause process must not die with the systemd service we may run in (pyctr.systemd.scope)."""
+    from pyctr.systemd import scope
+
+    scope.keep_out_of_unit(pid, uid)
 
 
 def _cwd() -> str | None:

@@ -26,11 +26,25 @@ def ensure(state: Path) -> str:
         # Only slirp4netns died (killed): the namespace, its bridges, its DNS server and the
         # containers on them live on. A new one, and the published ports again.
         slirp.restart(state, NAME)
+        _keep_out_of_unit(state)
         for port in hostports.held(state):
             publish(state, port)
         return str(path)
     slirp.teardown(state, NAME)  # what a killed one left
-    return str(slirp.setup(state, NAME, []))
+    slirp.setup(state, NAME, [])
+    _keep_out_of_unit(state)
+    return str(path)
+
+
+def _keep_out_of_unit(state: Path) -> None:
+    """Every bridge container of the user needs this slirp4netns: it must not die with the systemd
+    service that happened to start it (pyctr.systemd.scope; nothing happens outside a service)."""
+    from pyctr.config import real_uid
+    from pyctr.systemd import scope
+
+    if scope.service_of() is None:
+        return
+    scope.keep_out_of_unit(int(slirp.paths(state, NAME)[2].read_text().split()[0]), real_uid(), scope.ROOTLESS_NETNS)
 
 
 def current(state: Path) -> str | None:

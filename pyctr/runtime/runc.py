@@ -242,11 +242,12 @@ class Runc:
 
     # -- running it ----------------------------------------------------------------------------
 
-    def _run(self, argv: list[str], *, check: bool = True, timeout: float = CALL_TIMEOUT) -> subprocess.CompletedProcess:
+    def _run(self, argv: list[str], *, check: bool = True, timeout: float = CALL_TIMEOUT,
+             env: dict | None = None) -> subprocess.CompletedProcess:
         log.debug(f"running {' '.join(argv)}")
         try:
             result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                    close_fds=True, timeout=timeout)
+                                    close_fds=True, timeout=timeout, env=env)
         except OSError as exc:
             raise RuntimeFailure(f"running {self.binary}: {exc.strerror or exc}") from exc
         except subprocess.TimeoutExpired as exc:
@@ -259,7 +260,15 @@ class Runc:
         return (self.root / container_id).exists()
 
     def start(self, container_id: str) -> None:
-        self._run(self.argv("start", container_id))
+        # Under a unit's NOTIFY_SOCKET, runc start would bind a socket of its own (which `create`,
+        # run by the shim without it, never made) and wait for the container's READY=1: only the
+        # shim speaks to systemd (pyctr.systemd.notify).
+        import os
+
+        env = None
+        if "NOTIFY_SOCKET" in os.environ:
+            env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+        self._run(self.argv("start", container_id), env=env)
 
     def kill(self, container_id: str, signal: int | str, *, all_processes: bool = False) -> None:
         self._run(self.kill_argv(container_id, signal, all_processes=all_processes))
