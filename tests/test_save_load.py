@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -120,13 +121,15 @@ def test_load_an_archive_podman_saved(archive, pyctr):
 def test_podman_loads_what_pyctr_saved(image, pyctr, tmp_path):
     conf = tmp_path / "containers.conf"
     conf.write_text('[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\n')
-    for fmt in ("docker-archive", "oci-archive"):
-        out = tmp_path / f"{fmt}.tar"
-        pyctr("save", "-q", "--format", fmt, "-o", out, image)
-        result = subprocess.run(["podman", "--root", tmp_path / "pm-root", "--runroot", tmp_path / "pm-run",
-                                 "--storage-driver", "vfs", "load", "-q", "-i", out],
-                                env={**pyctr.store.env(), "CONTAINERS_CONF": str(conf)}, capture_output=True, text=True)
-        assert result.returncode == 0 and result.stdout == f"Loaded image: {image}\n", result.stderr
+    with tempfile.TemporaryDirectory(prefix="pm", dir="/tmp") as runroot:  # podman's: at most 50 characters
+        for fmt in ("docker-archive", "oci-archive"):
+            out = tmp_path / f"{fmt}.tar"
+            pyctr("save", "-q", "--format", fmt, "-o", out, image)
+            result = subprocess.run(["podman", "--root", tmp_path / "pm-root", "--runroot", runroot,
+                                     "--storage-driver", "vfs", "load", "-q", "-i", out],
+                                    env={**pyctr.store.env(), "CONTAINERS_CONF": str(conf)}, capture_output=True,
+                                    text=True)
+            assert result.returncode == 0 and result.stdout == f"Loaded image: {image}\n", result.stderr
 
 
 # -- hostile archives ---------------------------------------------------------------------------
