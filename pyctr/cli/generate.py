@@ -65,24 +65,8 @@ def systemd(
         sys.stdout.write("".join(units.values()))
 
 
-@generate_app.command("kube")
-def kube(
-    ctx: typer.Context,
-    names: List[str] = typer.Argument(None, metavar="CONTAINER...|POD...", help="Containers and pods."),
-    service: bool = typer.Option(False, "--service", "-s", help="Generate YAML for a Kubernetes service object."),
-    filename: Optional[str] = typer.Option(None, "--filename", "-f", metavar="PATH", help="Write output to the specified path."),
-    kind: str = typer.Option("pod", "--type", "-t", metavar="TYPE", help="The kind of object to generate: pod or deployment."),
-    replicas: int = typer.Option(1, "--replicas", "-r", metavar="N", help="The replicas of a deployment (default 1)."),
-) -> None:
-    """Generate Kubernetes YAML based on containers, pods or volumes."""
-    try:
-        from pyctr.cli.kube import generate_kube
-    except ImportError:  # (engineer K's; until it lands)
-        from pyctr.errors import InvalidArgument
-
-        raise InvalidArgument("generate kube is not built yet") from None
-    generate_kube(ctx, list(names or []), service=service, filename=filename, kind=kind, replicas=replicas)
-
-
 def register(app: typer.Typer) -> None:
+    from pyctr.cli.kube import kube_generate  # `generate kube` is `kube generate`
+
+    generate_app.command("kube")(kube_generate)
     app.add_typer(generate_app, name="generate")

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from pyctr.errors import InvalidArgument, StoreError
 from pyctr.image import oci
@@ -90,19 +90,25 @@ class LayerSource:
         fd, path = tempfile.mkstemp(prefix="layer-", suffix=".out", dir=self.content.ingest_dir)
         try:
             with os.fdopen(fd, "wb") as raw:
-                hashing = _Hashing(raw)
-                with _compressor(hashing, wanted) as sink:
-                    plain = _Hashing(sink)
-                    self.uncompressed(stored, chain_id, plain)
-            made = "sha256:" + plain.hash.hexdigest()
+                made, digest, size = write_compressed(lambda out: self.uncompressed(stored, chain_id, out), raw, wanted)
             if diff_id and made != diff_id:
                 raise StoreError(f"layer {diff_id}: its blob is not in the store and its directory gives {made}",
                                  hint="remove the image and pull it again")
-            return LayerBlob(media_type(wanted, oci_format), "sha256:" + hashing.hash.hexdigest(), hashing.size,
-                             path, wanted, False)
+            return LayerBlob(media_type(wanted, oci_format), digest, size, path, wanted, False)
         except BaseException:
             os.unlink(path)
             raise
+
+
+def write_compressed(write_tar: Callable[[BinaryIO], None], raw: BinaryIO, compression: str) -> tuple[str, str, int]:
+    """Write the tar that `write_tar` writes, compressed, to `raw`, in one pass: the uncompressed stream
+    is hashed on its way into the compressor, whose output is hashed on its way out.
+    -> (diff_id, the blob's digest, the blob's size)."""
+    hashing = _Hashing(raw)
+    with _compressor(hashing, compression) as sink:
+        plain = _Hashing(sink)
+        write_tar(plain)
+    return "sha256:" + plain.hash.hexdigest(), "sha256:" + hashing.hash.hexdigest(), hashing.size
 
 
 class _Hashing:

@@ -10,8 +10,6 @@ content store through its verified writer.
 from __future__ import annotations
 
 import datetime
-import gzip
-import hashlib
 import json
 import os
 import tempfile
@@ -22,25 +20,9 @@ from pyctr import digest as digestmod
 from pyctr.image import oci
 from pyctr.image.content import ContentStore
 from pyctr.image.index import ImageIndex, ImageRecord
+from pyctr.image.layersource import write_compressed
 from pyctr.image.push import manifest_bytes
 from pyctr.snapshot.layers import LayerStore
-
-
-class _Tee:
-    """Hashes what is written before passing it on."""
-
-    def __init__(self, out):
-        self.out = out
-        self.hash = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data) -> int:
-        self.hash.update(data)
-        self.size += len(data)
-        return self.out.write(data)
-
-    def flush(self) -> None:
-        pass
 
 
 def now_rfc3339() -> str:
@@ -58,13 +40,8 @@ class ImageMaker:
         fd, path = tempfile.mkstemp(prefix="newlayer-", dir=self.content.ingest_dir)
         try:
             with os.fdopen(fd, "wb") as raw:
-                compressed = _Tee(raw)
-                with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0, compresslevel=6) as gz:
-                    plain = _Tee(gz)
-                    write_tar(plain)
-            diff_id = "sha256:" + plain.hash.hexdigest()
-            digest = "sha256:" + compressed.hash.hexdigest()
-            with self.content.writer(digest, compressed.size) as w:
+                diff_id, digest, size = write_compressed(write_tar, raw, "gzip")
+            with self.content.writer(digest, size) as w:
                 if not w.committed:
                     w.restart()
                     with open(path, "rb") as f:
@@ -76,7 +53,7 @@ class ImageMaker:
         chain_id = diff_id if parent_chain is None else digestmod.of_bytes(f"{parent_chain} {diff_id}".encode())
         if not self.layers.exists(chain_id):
             self.layers.unpack(chain_id, diff_id, self.content.path(digest), "gzip", rootless=self.rootless)
-        return {"mediaType": oci.OCI_LAYER_GZIP, "digest": digest, "size": compressed.size}, diff_id, chain_id
+        return {"mediaType": oci.OCI_LAYER_GZIP, "digest": digest, "size": size}, diff_id, chain_id
 
     def image(self, config: dict, layers: list[dict], diff_ids: list[str], chain_ids: list[str], *,
               oci_format: bool = True) -> ImageRecord:

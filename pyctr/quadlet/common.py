@@ -164,6 +164,31 @@ def add_user_remap(ctx: Context, unit: UnitFile, group: str, args: list[str], ma
         args.append(f"--userns={userns.value}")
 
 
+def service_for(unit: UnitFile, group: str, keys: frozenset[str], name: str) -> UnitFile:
+    """The unit `name` that a Quadlet file becomes: its keys checked, its own groups passed on, its
+    Quadlet group kept as X-GROUP (systemd ignores X- groups; the source stays readable), SourcePath,
+    and the runtime state (%t/pyctr) mounted before it runs."""
+    check_keys(unit, group, keys)
+    service = unit.copy(name)
+    service.rename_group(group, f"X-{group}")
+    if unit.path:
+        service.add(UNIT, "SourcePath", unit.path)
+    service.add(UNIT, "RequiresMountsFor", "%t/pyctr")
+    return service
+
+
+def resource_unit(unit: UnitFile, group: str, service: UnitFile, ctx: "Context", args: list[str], name: str) -> UnitFile:
+    """A .volume's or .network's unit: `args` with the file's labels, its PodmanArgs and the resource's
+    name, run once (GlobalArgs before the command)."""
+    for pair in key_values(unit, group, "Label"):
+        args += ["--label", pair]
+    args += all_words(unit, group, "PodmanArgs")
+    args.append(name)
+    service.add(SERVICE, "ExecStart", exec_line(ctx, args, all_words(unit, group, "GlobalArgs")))
+    oneshot(unit, service)
+    return service
+
+
 def oneshot(unit: UnitFile, service: UnitFile) -> None:
     """A unit that makes a resource and is done: it stays active after its command exits."""
     service.set(SERVICE, "Type", "oneshot")

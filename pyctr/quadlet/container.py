@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from pyctr.quadlet.common import (
     CIDFILE, PORT_RANGE, SERVICE, UNIT, Context, absolute, add_networks, add_published_ports, add_user_remap,
-    all_words, check_keys, check_kill_mode, exec_line, file_error, key_values, reference, set_default, words)
+    all_words, check_kill_mode, exec_line, file_error, key_values, reference, service_for, set_default, words)
 from pyctr.quadlet.unitfile import UnitFile
 
-GROUP, XGROUP = "Container", "X-Container"
+GROUP = "Container"
 
 # Keys with one value that become one option (podman's later Quadlet keys, for what pyctr run has).
 _ONE_VALUE = {
@@ -53,11 +53,7 @@ KEYS = KEYS_4_4 | KEYS_LATER
 
 
 def convert(unit: UnitFile, ctx: Context) -> UnitFile:
-    check_keys(unit, GROUP, KEYS)
-    service = unit.copy(_service_name(unit.filename))
-    service.rename_group(GROUP, XGROUP)  # systemd ignores X- groups; the source stays readable
-    if unit.path:
-        service.add(UNIT, "SourcePath", unit.path)
+    service = service_for(unit, GROUP, KEYS, _service_name(unit.filename))
 
     image = unit.value(GROUP, "Image")
     rootfs = unit.value(GROUP, "Rootfs")
@@ -69,7 +65,6 @@ def convert(unit: UnitFile, ctx: Context) -> UnitFile:
     # PODMAN_SYSTEMD_UNIT: the container is labelled with its unit, for auto-update.
     service.add(SERVICE, "Environment", "PODMAN_SYSTEMD_UNIT=%n")
     check_kill_mode(unit, service)
-    service.add(UNIT, "RequiresMountsFor", "%t/pyctr")  # the runtime state (rootless: $XDG_RUNTIME_DIR/pyctr)
     # ExecStop stops the container the gentle way (its stop signal, the stop timeout, then SIGKILL; --rm
     # removes it); ExecStopPost removes what is left, also after a failed start or a shim that died,
     # and drops the cidfile so that the next start can write it.

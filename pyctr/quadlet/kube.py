@@ -8,22 +8,18 @@ unit is a oneshot that stays active (RemainAfterExit) while the pods run on thei
 from __future__ import annotations
 
 from pyctr.quadlet.common import (
-    SERVICE, UNIT, Context, absolute, add_networks, add_published_ports, add_user_remap, all_words, base_name,
-    check_keys, check_kill_mode, exec_line, file_error, set_default)
+    SERVICE, Context, absolute, add_networks, add_published_ports, add_user_remap, all_words, base_name,
+    check_kill_mode, exec_line, file_error, service_for, set_default)
 from pyctr.quadlet.unitfile import UnitFile
 
-GROUP, XGROUP = "Kube", "X-Kube"
+GROUP = "Kube"
 KEYS_4_4 = frozenset({"Yaml", "RemapUid", "RemapGid", "RemapUsers", "RemapUidSize", "Network", "ConfigMap",
                       "PublishPort"})
 KEYS = KEYS_4_4 | {"UserNS", "LogDriver", "GlobalArgs", "PodmanArgs"}
 
 
 def convert(unit: UnitFile, ctx: Context) -> UnitFile:
-    check_keys(unit, GROUP, KEYS)
-    service = unit.copy(f"{base_name(unit.filename)}.service")
-    service.rename_group(GROUP, XGROUP)
-    if unit.path:
-        service.add(UNIT, "SourcePath", unit.path)
+    service = service_for(unit, GROUP, KEYS, f"{base_name(unit.filename)}.service")
     yaml = unit.value(GROUP, "Yaml")
     if not yaml:
         raise file_error(unit, "no Yaml key specified")
@@ -32,7 +28,6 @@ def convert(unit: UnitFile, ctx: Context) -> UnitFile:
 
     check_kill_mode(unit, service)
     service.add(SERVICE, "Environment", "PODMAN_SYSTEMD_UNIT=%n")
-    service.add(UNIT, "RequiresMountsFor", "%t/pyctr")
     service.set(SERVICE, "Type", "oneshot")
     service.set(SERVICE, "RemainAfterExit", "yes")
     set_default(unit, service, "SyslogIdentifier", "%N")

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from pyctr.quadlet.common import Context, all_words, base_name, check_keys, exec_line, key_values, oneshot, SERVICE, UNIT
+from pyctr.quadlet.common import Context, base_name, key_values, resource_unit, service_for
 from pyctr.quadlet.unitfile import UnitFile
 
-GROUP, XGROUP = "Network", "X-Network"
+GROUP = "Network"
 KEYS_4_5 = frozenset({"DisableDNS", "Driver", "Gateway", "Internal", "IPRange", "IPAMDriver", "IPv6", "Options",
                       "Subnet", "Label"})
 KEYS = KEYS_4_5 | {"NetworkName", "GlobalArgs", "PodmanArgs"}
@@ -17,12 +17,7 @@ def resource_name(unit: UnitFile) -> str:
 
 
 def convert(unit: UnitFile, ctx: Context) -> UnitFile:
-    check_keys(unit, GROUP, KEYS)
-    service = unit.copy(f"{base_name(unit.filename)}-network.service")
-    service.rename_group(GROUP, XGROUP)
-    if unit.path:
-        service.add(UNIT, "SourcePath", unit.path)
-    service.add(UNIT, "RequiresMountsFor", "%t/pyctr")
+    service = service_for(unit, GROUP, KEYS, f"{base_name(unit.filename)}-network.service")
 
     args = ["network", "create", "--ignore"]
     if unit.boolean(GROUP, "DisableDNS"):
@@ -51,10 +46,4 @@ def convert(unit: UnitFile, ctx: Context) -> UnitFile:
         args.append("--ipv6")
     for pair in key_values(unit, GROUP, "Options"):
         args += ["--opt", pair]
-    for pair in key_values(unit, GROUP, "Label"):
-        args += ["--label", pair]
-    args += all_words(unit, GROUP, "PodmanArgs")
-    args.append(resource_name(unit))
-    service.add(SERVICE, "ExecStart", exec_line(ctx, args, all_words(unit, GROUP, "GlobalArgs")))
-    oneshot(unit, service)
-    return service
+    return resource_unit(unit, GROUP, service, ctx, args, resource_name(unit))

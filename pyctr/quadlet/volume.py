@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from pyctr.quadlet.common import Context, all_words, base_name, check_keys, exec_line, key_values, oneshot, SERVICE, UNIT
+from pyctr.quadlet.common import Context, base_name, resource_unit, service_for
 from pyctr.quadlet.unitfile import UnitFile
 
-GROUP, XGROUP = "Volume", "X-Volume"
+GROUP = "Volume"
 KEYS_4_4 = frozenset({"User", "Group", "Label"})
 KEYS = KEYS_4_4 | {"Device", "Type", "Options", "VolumeName", "GlobalArgs", "PodmanArgs"}
 
@@ -16,12 +16,7 @@ def resource_name(unit: UnitFile) -> str:
 
 
 def convert(unit: UnitFile, ctx: Context) -> UnitFile:
-    check_keys(unit, GROUP, KEYS)
-    service = unit.copy(f"{base_name(unit.filename)}-volume.service")
-    service.rename_group(GROUP, XGROUP)
-    if unit.path:
-        service.add(UNIT, "SourcePath", unit.path)
-    service.add(UNIT, "RequiresMountsFor", "%t/pyctr")
+    service = service_for(unit, GROUP, KEYS, f"{base_name(unit.filename)}-volume.service")
 
     args = ["volume", "create", "--ignore"]
     mount_options = []
@@ -42,10 +37,4 @@ def convert(unit: UnitFile, ctx: Context) -> UnitFile:
         mount_options.append(options)
     if mount_options:
         args += ["--opt", "o=" + ",".join(mount_options)]
-    for pair in key_values(unit, GROUP, "Label"):
-        args += ["--label", pair]
-    args += all_words(unit, GROUP, "PodmanArgs")
-    args.append(resource_name(unit))
-    service.add(SERVICE, "ExecStart", exec_line(ctx, args, all_words(unit, GROUP, "GlobalArgs")))
-    oneshot(unit, service)
-    return service
+    return resource_unit(unit, GROUP, service, ctx, args, resource_name(unit))
