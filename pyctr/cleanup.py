@@ -37,6 +37,10 @@ def main(argv: list[str]) -> int:
         record = services.containers.resolve(rest[0])
         if services.tasks.cleanup(record, shim_pid=os.getppid()):
             services.tasks.restart_after_exit(record)
+        elif (record.spec_data.get("lifecycle") or {}).get("pod"):  # its pod's --exit-policy
+            from pyctr.pod.exitpolicy import after_exit
+
+            after_exit(services, record)
     except ContainerNotFound:
         return 0  # removed meanwhile (rm -f): nothing left to do
     except PyctrError as exc:

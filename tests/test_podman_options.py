@@ -27,7 +27,7 @@ EXCEPTIONS: dict[str, dict[str, str]] = {}
 # commands pyctr leaves out on purpose.
 LATER_COMMANDS = {
     # issue 11: pods (their first part is built), generate, kube, auto-update
-    "pod top", "pod logs", "pod stats", "pod clone", "generate spec",
+    "generate spec",
     # issue 12: images both ways
     "build", "image build",
     "manifest", "search", "image search",

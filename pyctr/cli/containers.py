@@ -99,14 +99,19 @@ def logs(
     latest: bool = typer.Option(False, "--latest", "-l", help="Show the latest container's output."),
 ) -> None:
     """Show the output of one or more containers."""
-    from pyctr.runtime.logs import format_line
     from pyctr.units import parse_time
 
     lines = engine(ctx).containers.logs_of(
         list(containers or []), latest=latest, follow=follow, tail=tail if tail >= 0 else None,
         since=parse_time(since) if since else None, until=parse_time(until) if until else None,
     )
-    several = len(containers or []) > 1
+    write_log_lines(lines, several=len(containers or []) > 1, names=names, color=color, timestamps=timestamps)
+
+
+def write_log_lines(lines, *, several: bool, names: bool, color: bool, timestamps: bool) -> None:
+    """(container, line) pairs to stdout and stderr as podman's logs and pod logs print them."""
+    from pyctr.runtime.logs import format_line
+
     colors: dict[str, bytes] = {}
     out, err = sys.stdout.buffer, sys.stderr.buffer
     for container, line in lines:

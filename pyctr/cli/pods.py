@@ -1,4 +1,5 @@
-"""pod create, ps, inspect, start, stop, restart, kill, pause, unpause, rm, prune, exists (podman 4.3.1's)."""
+"""pod create, ps, inspect, start, stop, restart, kill, pause, unpause, rm, prune, exists, top, logs, stats,
+clone (podman 4.3.1's)."""
 
 
 import sys
@@ -8,34 +9,16 @@ import typer
 
 from pyctr.cli import output
 from pyctr.cli.common import engine
-from pyctr.cli.parsing import PyctrGroup, PyctrTyper, arity
+from pyctr.cli.parsing import PyctrTyper, arity
 
-LATER = ("top", "logs", "stats", "clone")  # podman's pod commands not built yet
-
-
-class PodGroup(PyctrGroup):
-    """`pod top|logs|stats|clone`: one line saying they are not built yet (not "No such command")."""
-
-    def resolve_command(self, ctx, args):
-        if args and args[0] in LATER:
-            raise _invalid(f"pod {args[0]} is not built yet (pods' first part is: create, ps, inspect, start, stop, "
-                           "restart, kill, pause, unpause, rm, prune, exists)")
-        return super().resolve_command(ctx, args)
-
-
-pod_app = PyctrTyper(help="Manage pods.", no_args_is_help=True, cls=PodGroup)
+pod_app = PyctrTyper(help="Manage pods.", no_args_is_help=True)
 
 PRUNE_WARNING = "WARNING! This will remove all stopped/exited pods..\n"
-# pod create's options whose machinery pyctr has not (pod-level cgroups, an infra container from an
-# image, namespaces other than ipc/net/uts...): each refused in one line, never ignored.
+# pod create's options that pyctr's pods have no machinery for: given, they go to the engine, which
+# refuses them in one line (never ignored).
 NOT_BUILT = {
-    "blkio_weight": "--blkio-weight", "blkio_weight_device": "--blkio-weight-device", "cgroup_parent": "--cgroup-parent",
-    "cpu_shares": "--cpu-shares", "cpus": "--cpus", "cpuset_cpus": "--cpuset-cpus", "cpuset_mems": "--cpuset-mems",
-    "device": "--device", "device_read_bps": "--device-read-bps", "device_write_bps": "--device-write-bps",
-    "memory": "--memory", "memory_swap": "--memory-swap", "shm_size": "--shm-size", "security_opt": "--security-opt",
-    "sysctl": "--sysctl", "volume": "--volume", "volumes_from": "--volumes-from", "pid": "--pid", "uts": "--uts",
-    "userns": "--userns", "uidmap": "--uidmap", "gidmap": "--gidmap", "subuidname": "--subuidname",
-    "subgidname": "--subgidname", "infra_image": "--infra-image",
+    "blkio_weight": "--blkio-weight", "blkio_weight_device": "--blkio-weight-device", "userns": "--userns",
+    "uidmap": "--uidmap", "gidmap": "--gidmap", "subuidname": "--subuidname", "subgidname": "--subgidname",
 }
 
 
@@ -45,22 +28,14 @@ def _invalid(text: str):
     return InvalidArgument(text)
 
 
-def _not_built(params: dict) -> None:
+def _not_built(params: dict) -> dict[str, str]:
+    """{option: its value(s) as given} of the NOT_BUILT options that were given."""
+    given = {}
     for key, option in NOT_BUILT.items():
         value = params.get(key)
         if value not in (None, [], (), False):
-            shown = value if isinstance(value, str) else ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
-            what = ("an infra container from an image (pyctr's runs the host's catatonit)" if key == "infra_image"
-                    else "pod-level namespaces other than ipc, net and uts" if key in ("pid", "uts", "userns", "uidmap", "gidmap",
-                                                                                         "subuidname", "subgidname")
-                    else "pod-level resources and mounts (a pod cgroup)")
-            raise _invalid(f"pod create {option} {shown}: {what} is not built yet; set it on the pod's containers")
-    if params["exit_policy"] not in ("continue", "stop"):
-        raise _invalid(f'invalid pod exit policy: "{params["exit_policy"]}"')
-    if params["exit_policy"] == "stop":
-        raise _invalid("pod create --exit-policy stop: stopping the pod when its last container exits is not built yet")
-    if params["share_parent"] is False:
-        raise _invalid("pod create --share-parent=false: pod cgroups are not built yet")
+            given[option] = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+    return given
 
 
 @pod_app.command("create", context_settings={"help_option_names": ["--help"]})  # -h is --hostname, as podman's
@@ -89,28 +64,28 @@ def create(
     no_hosts: bool = typer.Option(False, "--no-hosts", help="Do not write /etc/hosts."),
     pod_id_file: Optional[str] = typer.Option(None, "--pod-id-file", metavar="PATH", help="Write the pod's ID to this file."),
     replace: bool = typer.Option(False, "--replace", help="Remove a pod of the same name first."),
-    exit_policy: str = typer.Option("continue", "--exit-policy", metavar="POLICY", help="continue (stop is not built yet)."),
-    share_parent: bool = typer.Option(True, "--share-parent", help="(Pod cgroups are not built: only true.)"),
-    infra_image: Optional[str] = typer.Option(None, "--infra-image", metavar="IMAGE", help="(Not built: the infra container runs the host's catatonit.)"),
+    exit_policy: str = typer.Option("continue", "--exit-policy", metavar="POLICY", help="continue, or stop: stop the pod when its last container exits."),
+    share_parent: bool = typer.Option(True, "--share-parent", help="The containers' cgroups in the pod's (default true)."),
+    infra_image: Optional[str] = typer.Option(None, "--infra-image", metavar="IMAGE", help="The infra container's image (default: the host's catatonit, in a root filesystem pyctr makes)."),
     blkio_weight: Optional[str] = typer.Option(None, "--blkio-weight", metavar="WEIGHT", help="(Not built yet.)"),
     blkio_weight_device: List[str] = typer.Option([], "--blkio-weight-device", metavar="DEVICE:WEIGHT", help="(Not built yet.)"),
-    cgroup_parent: Optional[str] = typer.Option(None, "--cgroup-parent", metavar="PATH", help="(Not built yet.)"),
-    cpu_shares: Optional[str] = typer.Option(None, "--cpu-shares", "-c", metavar="SHARES", help="(Not built yet.)"),
-    cpus: Optional[str] = typer.Option(None, "--cpus", metavar="N", help="(Not built yet.)"),
-    cpuset_cpus: Optional[str] = typer.Option(None, "--cpuset-cpus", metavar="CPUS", help="(Not built yet.)"),
-    cpuset_mems: Optional[str] = typer.Option(None, "--cpuset-mems", metavar="NODES", help="(Not built yet.)"),
-    device: List[str] = typer.Option([], "--device", metavar="DEVICE", help="(Not built yet.)"),
-    device_read_bps: List[str] = typer.Option([], "--device-read-bps", metavar="DEVICE:RATE", help="(Not built yet.)"),
-    device_write_bps: List[str] = typer.Option([], "--device-write-bps", metavar="DEVICE:RATE", help="(Not built yet.)"),
-    memory: Optional[str] = typer.Option(None, "--memory", "-m", metavar="SIZE", help="(Not built yet.)"),
-    memory_swap: Optional[str] = typer.Option(None, "--memory-swap", metavar="SIZE", help="(Not built yet.)"),
-    shm_size: Optional[str] = typer.Option(None, "--shm-size", metavar="SIZE", help="(Not built yet.)"),
-    security_opt: List[str] = typer.Option([], "--security-opt", metavar="OPTION", help="(Not built yet.)"),
-    sysctl: List[str] = typer.Option([], "--sysctl", metavar="NAME=VALUE", help="(Not built yet.)"),
-    volume: List[str] = typer.Option([], "--volume", "-v", metavar="VOLUME", help="(Not built yet.)"),
-    volumes_from: List[str] = typer.Option([], "--volumes-from", metavar="CONTAINER", help="(Not built yet.)"),
-    pid: Optional[str] = typer.Option(None, "--pid", metavar="MODE", help="(Not built yet.)"),
-    uts: Optional[str] = typer.Option(None, "--uts", metavar="MODE", help="(Not built yet.)"),
+    cgroup_parent: Optional[str] = typer.Option(None, "--cgroup-parent", metavar="PATH", help="The cgroup parent of the pod's containers (unless they set theirs)."),
+    cpu_shares: Optional[int] = typer.Option(None, "--cpu-shares", "-c", metavar="SHARES", help="CPU shares of the pod's containers together (a pod cgroup)."),
+    cpus: Optional[float] = typer.Option(None, "--cpus", metavar="N", help="CPU limit of the pod's containers together (a pod cgroup; root only)."),
+    cpuset_cpus: Optional[str] = typer.Option(None, "--cpuset-cpus", metavar="CPUS", help="CPUs the pod's containers may use (0-3, 0,1; a pod cgroup)."),
+    cpuset_mems: Optional[str] = typer.Option(None, "--cpuset-mems", metavar="NODES", help="Memory nodes the pod's containers may use (a pod cgroup)."),
+    device: List[str] = typer.Option([], "--device", metavar="HOST[:CONTAINER][:PERMS]", help="A host device for every container of the pod."),
+    device_read_bps: List[str] = typer.Option([], "--device-read-bps", metavar="DEVICE:RATE", help="A rate limit of the pod's containers together (a pod cgroup)."),
+    device_write_bps: List[str] = typer.Option([], "--device-write-bps", metavar="DEVICE:RATE", help="A rate limit of the pod's containers together (a pod cgroup)."),
+    memory: Optional[str] = typer.Option(None, "--memory", "-m", metavar="SIZE", help="Memory limit of the pod's containers together, e.g. 256m (a pod cgroup; root only)."),
+    memory_swap: Optional[str] = typer.Option(None, "--memory-swap", metavar="SIZE", help="Memory plus swap of the pod's containers together; -1: unlimited swap."),
+    shm_size: Optional[str] = typer.Option(None, "--shm-size", metavar="SIZE", help="Size of the pod's /dev/shm (default 64m)."),
+    security_opt: List[str] = typer.Option([], "--security-opt", metavar="OPTION", help="Security options of the infra container."),
+    sysctl: List[str] = typer.Option([], "--sysctl", metavar="NAME=VALUE", help="A namespaced kernel parameter of the pod's shared namespaces."),
+    volume: List[str] = typer.Option([], "--volume", "-v", metavar="SRC:DEST[:OPTS]", help="A volume of the pod: every container gets it."),
+    volumes_from: List[str] = typer.Option([], "--volumes-from", metavar="CONTAINER[:ro|rw]", help="Another container's volumes, for the pod's containers."),
+    pid: Optional[str] = typer.Option(None, "--pid", metavar="MODE", help="The pod's PID namespace (host, ns:PATH); its containers' with --share pid."),
+    uts: Optional[str] = typer.Option(None, "--uts", metavar="MODE", help="The pod's UTS namespace (host, ns:PATH)."),
     userns: Optional[str] = typer.Option(None, "--userns", metavar="MODE", help="(Not built yet.)"),
     uidmap: List[str] = typer.Option([], "--uidmap", metavar="MAP", help="(Not built yet.)"),
     gidmap: List[str] = typer.Option([], "--gidmap", metavar="MAP", help="(Not built yet.)"),
@@ -121,8 +96,7 @@ def create(
     from pyctr.container import flags
     from pyctr.pod.store import DEFAULT_SHARE, PodSpec
 
-    params = dict(locals())
-    _not_built(params)
+    not_built = _not_built(dict(locals()))
     arity(names or [], 0, 1)
     if names and name:
         raise _invalid("cannot specify --name and NAME at the same time")  # (podman: the argument is the name)
@@ -130,7 +104,14 @@ def create(
     label_lines = [line for path in label_file for line in flags.label_file_lines(path)]
     spec = PodSpec(
         name=(names or [name])[0], labels=flags.key_values(label_lines + list(labels), "label"), hostname=hostname,
-        infra=infra, infra_command=[infra_command] if infra_command else None, infra_name=infra_name,
+        infra=infra, infra_command=infra_command.split(" ") if infra_command else None, infra_name=infra_name,
+        infra_image=infra_image, exit_policy=exit_policy, share_parent=share_parent, cgroup_parent=cgroup_parent,
+        not_built=not_built, cpus=cpus, memory=flags.size(memory, "memory"), volumes=list(volume),
+        volumes_from=list(volumes_from), shm_size=flags.size(shm_size), sysctls=flags.sysctls(list(sysctl)),
+        cpu_shares=cpu_shares, cpuset_cpus=cpuset_cpus, cpuset_mems=cpuset_mems, devices=list(device),
+        security_opt=list(security_opt), pid=pid, uts=uts, memory_swap=flags.size(memory_swap, "memory"),
+        device_read_bps=[flags.throttle_rate(t) for t in device_read_bps],
+        device_write_bps=[flags.throttle_rate(t) for t in device_write_bps],
         share=[k for k in (share.split(",") if share is not None else DEFAULT_SHARE) if k],
         ports=[port for text in publish for port in flags.publish(text)], network_mode=mode, networks=attachments,
         add_hosts=list(add_host), dns=list(dns), dns_search=list(dns_search), dns_options=list(dns_option),
@@ -195,7 +176,7 @@ def inspect(
         output.print_json(docs[0], 5)
         return
     if fmt and fmt.strip() != "json":
-        output.print_inspect(fmt, docs, [])
+        output.print_inspect(fmt, [podviews.template_view(d) for d in docs], [])
     else:
         output.print_json(docs, 5)
     if errors:  # podman: the later failures as lines of their own, the first one as the error
@@ -328,6 +309,149 @@ def exists(
     """Exit 0 if the pod exists, 1 if not; print nothing."""
     arity(names or [], 1, 1)
     raise typer.Exit(0 if engine(ctx).pods.exists(names[0]) else 1)
+
+
+@pod_app.command("top", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+def top(
+    ctx: typer.Context,
+    pod: Optional[str] = typer.Argument(None, metavar="POD", help="The pod whose processes to show."),
+    descriptors: Optional[List[str]] = typer.Argument(None, metavar="DESCRIPTORS",
+                                                      help="Columns (pid user args etime comm ...)."),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the pod created last."),
+) -> None:
+    """Show the processes of a pod's containers."""
+    from pyctr.cli import tabwriter
+
+    args = list(descriptors or [])
+    if latest and pod:  # (podman: with --latest every argument is a descriptor)
+        args.insert(0, pod)
+        pod = None
+    result = engine(ctx).pods.top(pod, args, latest=latest)
+    if result.rows:  # (no running container: nothing, not even the heading, as podman's)
+        tabwriter.write(result.headers, result.rows)
+
+
+@pod_app.command("logs")
+def logs(
+    ctx: typer.Context,
+    names: List[str] = typer.Argument(None, metavar="POD", help="The pod whose containers' output to show."),
+    container: Optional[str] = typer.Option(None, "--container", "-c", metavar="CONTAINER", help="Only this container of the pod."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep following the output."),
+    tail: int = typer.Option(-1, "--tail", metavar="N", help="Show only the last N lines of each container."),
+    since: Optional[str] = typer.Option(None, "--since", metavar="TIME", help="Only lines after TIME (RFC 3339, UNIX time, or a duration like 10m)."),
+    until: Optional[str] = typer.Option(None, "--until", metavar="TIME", help="Only lines before TIME."),
+    timestamps: bool = typer.Option(False, "--timestamps", "-t", help="Show timestamps."),
+    show_names: bool = typer.Option(False, "--names", "-n", help="Prefix the lines with the containers' names (else their IDs)."),
+    color: bool = typer.Option(False, "--color", help="Colour each container's lines."),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the pod created last."),
+) -> None:
+    """Show the output of a pod's containers."""
+    from pyctr.cli.containers import write_log_lines
+    from pyctr.units import parse_time
+
+    arity(names or [], 0, 1)
+    count, lines = engine(ctx).pods.logs((names or [None])[0], container=container, latest=latest, follow=follow,
+                                         tail=tail if tail >= 0 else None, since=parse_time(since) if since else None,
+                                         until=parse_time(until) if until else None)
+    write_log_lines(lines, several=count > 1, names=show_names, color=color, timestamps=timestamps)
+
+
+@pod_app.command("stats")
+def stats(
+    ctx: typer.Context,
+    names: List[str] = typer.Argument(None, metavar="[POD...]", help="Pods to show (default: all)."),
+    all_pods: bool = typer.Option(False, "--all", "-a", help="Show all pods (as without names)."),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="json, or a Go template such as '{{.Name}} {{.CPU}}'."),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Show the pod created last."),
+    no_reset: bool = typer.Option(False, "--no-reset", help="Do not clear the terminal between samples."),
+    no_stream: bool = typer.Option(False, "--no-stream", help="Print one sample and exit."),
+) -> None:
+    """Display a live stream of the resource use of pods' containers."""
+    import time
+
+    from pyctr.cli import gotemplate, podviews
+
+    pods = engine(ctx).pods
+    previous: dict = {}
+    clear = not no_reset and sys.stdout.isatty()  # (podman clears a terminal only)
+    while True:
+        samples = pods.stats(list(names or []), all_pods=all_pods, latest=latest, previous=previous)
+        if not no_stream and clear:
+            sys.stdout.write("\033[2J\033[1;1H")
+        rows = [podviews.stats_row(p.pod_id, p.stats) for p in samples]
+        if fmt and gotemplate.is_json_format(fmt):
+            output.print_json(rows, 5)
+        elif fmt and not fmt.startswith("table "):  # (podman's pod stats: a heading with any template)
+            headers = dict(podviews.POD_STATS.headers)
+            output.print_report(podviews.POD_STATS, fmt, [headers, *podviews.POD_STATS.rows(rows)], aligned=True)
+        else:
+            output.print_report(podviews.POD_STATS, fmt or podviews.STATS_FORMAT, podviews.POD_STATS.rows(rows))
+        sys.stdout.flush()
+        if no_stream:
+            return
+        previous = {p.stats.id: p.stats for p in samples}
+        time.sleep(1)
+
+
+@pod_app.command("clone", context_settings={"help_option_names": ["--help"]})  # -h is --hostname, as podman's
+def clone(
+    ctx: typer.Context,
+    names: List[str] = typer.Argument(None, metavar="POD [NAME]", help="The pod to copy, and the copy's name."),
+    name: Optional[str] = typer.Option(None, "--name", "-n", metavar="NAME", help="The new pod's name (default: POD-clone)."),
+    destroy: bool = typer.Option(False, "--destroy", help="Remove the original pod."),
+    start: bool = typer.Option(False, "--start", help="Start the new pod."),
+    hostname: Optional[str] = typer.Option(None, "--hostname", "-h", metavar="NAME", help="The new pod's hostname."),
+    labels: List[str] = typer.Option([], "--label", "-l", metavar="KEY=VALUE", help="More metadata on the new pod."),
+    label_file: List[str] = typer.Option([], "--label-file", metavar="PATH", help="Read a file of labels (KEY=VALUE lines)."),
+    infra_command: Optional[str] = typer.Option(None, "--infra-command", metavar="COMMAND", help="The new infra container's command."),
+    infra_conmon_pidfile: Optional[str] = typer.Option(None, "--infra-conmon-pidfile", metavar="PATH", help="Write the new infra container's shim pid here."),
+    infra_name: Optional[str] = typer.Option(None, "--infra-name", metavar="NAME", help="The new infra container's name."),
+    cgroup_parent: Optional[str] = typer.Option(None, "--cgroup-parent", metavar="PATH", help="The cgroup parent of the new pod's containers."),
+    blkio_weight: Optional[str] = typer.Option(None, "--blkio-weight", metavar="WEIGHT", help="(Not built yet.)"),
+    blkio_weight_device: List[str] = typer.Option([], "--blkio-weight-device", metavar="DEVICE:WEIGHT", help="(Not built yet.)"),
+    cpu_shares: Optional[int] = typer.Option(None, "--cpu-shares", "-c", metavar="SHARES", help="CPU shares of the new pod."),
+    cpus: Optional[float] = typer.Option(None, "--cpus", metavar="N", help="CPU limit of the new pod's containers together."),
+    cpuset_cpus: Optional[str] = typer.Option(None, "--cpuset-cpus", metavar="CPUS", help="CPUs the new pod's containers may use."),
+    cpuset_mems: Optional[str] = typer.Option(None, "--cpuset-mems", metavar="NODES", help="Memory nodes the new pod's containers may use."),
+    device: List[str] = typer.Option([], "--device", metavar="HOST[:CONTAINER][:PERMS]", help="More host devices for the new pod."),
+    device_read_bps: List[str] = typer.Option([], "--device-read-bps", metavar="DEVICE:RATE", help="A rate limit of the new pod."),
+    device_write_bps: List[str] = typer.Option([], "--device-write-bps", metavar="DEVICE:RATE", help="A rate limit of the new pod."),
+    memory: Optional[str] = typer.Option(None, "--memory", "-m", metavar="SIZE", help="Memory limit of the new pod's containers together."),
+    memory_swap: Optional[str] = typer.Option(None, "--memory-swap", metavar="SIZE", help="Memory plus swap of the new pod."),
+    shm_size: Optional[str] = typer.Option(None, "--shm-size", metavar="SIZE", help="Size of the new pod's /dev/shm."),
+    security_opt: List[str] = typer.Option([], "--security-opt", metavar="OPTION", help="More security options of the new infra container."),
+    sysctl: List[str] = typer.Option([], "--sysctl", metavar="NAME=VALUE", help="More namespaced kernel parameters of the new pod."),
+    volume: List[str] = typer.Option([], "--volume", "-v", metavar="SRC:DEST[:OPTS]", help="More volumes of the new pod."),
+    volumes_from: List[str] = typer.Option([], "--volumes-from", metavar="CONTAINER[:ro|rw]", help="More containers whose volumes the new pod gets."),
+    pid: Optional[str] = typer.Option(None, "--pid", metavar="MODE", help="The new pod's PID namespace."),
+    uts: Optional[str] = typer.Option(None, "--uts", metavar="MODE", help="The new pod's UTS namespace."),
+    userns: Optional[str] = typer.Option(None, "--userns", metavar="MODE", help="(Not built yet.)"),
+    uidmap: List[str] = typer.Option([], "--uidmap", metavar="MAP", help="(Not built yet.)"),
+    gidmap: List[str] = typer.Option([], "--gidmap", metavar="MAP", help="(Not built yet.)"),
+    subuidname: Optional[str] = typer.Option(None, "--subuidname", metavar="NAME", help="(Not built yet.)"),
+    subgidname: Optional[str] = typer.Option(None, "--subgidname", metavar="NAME", help="(Not built yet.)"),
+) -> None:
+    """Create a copy of a pod and its containers."""
+    from pyctr.container import flags
+
+    not_built = _not_built(dict(locals()))
+    names = list(names or [])
+    if not 1 <= len(names) <= 2:  # (cobra's RangeArgs, podman's words)
+        raise _invalid(f"accepts between 1 and 2 arg(s), received {len(names)}")
+    label_lines = [line for path in label_file for line in flags.label_file_lines(path)]
+    changes = dict(hostname=hostname, infra_command=infra_command.split(" ") if infra_command else None,
+                   infra_conmon_pidfile=infra_conmon_pidfile, infra_name=infra_name, cgroup_parent=cgroup_parent,
+                   cpus=cpus, memory=flags.size(memory, "memory"), not_built=not_built, volumes=list(volume),
+                   volumes_from=list(volumes_from), shm_size=flags.size(shm_size), sysctls=flags.sysctls(list(sysctl)),
+                   cpu_shares=cpu_shares, cpuset_cpus=cpuset_cpus, cpuset_mems=cpuset_mems, devices=list(device),
+                   security_opt=list(security_opt), pid=pid, uts=uts,
+                   memory_swap=flags.size(memory_swap, "memory"),
+                   device_read_bps=[flags.throttle_rate(t) for t in device_read_bps],
+                   device_write_bps=[flags.throttle_rate(t) for t in device_write_bps], create_command=["pyctr", *sys.argv[1:]])
+    pod = engine(ctx).pods.clone(names[0], new_name=name or (names[1] if len(names) > 1 else None),
+                                 labels=flags.key_values(label_lines + list(labels), "label"), changes=changes,
+                                 destroy=destroy, start=start)
+    typer.echo(pod.id)
 
 
 def register(app: typer.Typer) -> None:

@@ -104,6 +104,10 @@ class TaskSetup:
 
             bridge.teardown(self.store.path(record.id), self.config.runroot, container_id=record.id,
                             rootless=self.config.rootless)
+        elif record.network.startswith("container:"):
+            from pyctr.pod.members import remove_from_hosts
+
+            remove_from_hosts(self.store.path(record.network[10:]) / "userdata" / "hosts", record.name)
 
     def refresh_resolv_conf(self, record: ContainerRecord) -> None:
         """After network connect or disconnect of a running container: its resolv.conf names the
@@ -146,6 +150,9 @@ class TaskSetup:
         if record.network.startswith("container:"):  # its hosts and resolv.conf are the other's, as podman
             donor = self.store.path(record.network[10:]) / "userdata"
             etc.update({f"/etc/{n}": str(donor / n) for n in ("hosts", "resolv.conf") if (donor / n).exists()})
+            from pyctr.pod.members import add_to_hosts
+
+            add_to_hosts(donor / "hosts", record.name)  # the members of a pod know each other's names
         from pyctr.container import passwd
 
         etc.update(passwd.write_files(str(self.store.path(record.id) / "userdata"), str(rootfs), record, uid, gid))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+from pyctr.engine.podreads import PodReading
 from pyctr.engine.reports import Report
 from pyctr.errors import ContainerStateError, InvalidArgument, NotFound, PyctrError
 from pyctr.pod.store import DEFAULT_SHARE, SHAREABLE, PodNotFound, PodSpec
@@ -46,6 +47,7 @@ class PodInfo:
     containers: list  # [PodMember], creation order (the infra container first)
     spec: dict  # the PodSpec as asked
     networks: list  # the infra container's networks, by name
+    cgroup: str = ""  # the pod's own cgroup ("": none)
 
 
 def pod_status(states: list[str]) -> str:
@@ -65,7 +67,7 @@ def pod_status(states: list[str]) -> str:
     return "Created"
 
 
-class Pods:
+class Pods(PodReading):
     def __init__(self, services: "Services", containers=None):
         self._s = services
         self._containers = containers  # engine.containers.Containers (its create path, with events)
@@ -94,23 +96,47 @@ class Pods:
         from dataclasses import asdict
 
         store = self.store
-        rootfs = store.infra_rootfs() if spec.infra else None
+        rootfs = store.infra_rootfs() if spec.infra and not spec.infra_image else None
         record = store.create(spec.name, asdict(spec), spec.hostname)
         try:
+            from pyctr.pod import cgroup
+
+            if cgroup.wanted(spec):
+                record.cgroup = cgroup.path_for(record.id, spec.cgroup_parent)
+                store.save(record)
+                cgroup.create(record.cgroup, spec, rootless=self._s.config.rootless)
             if spec.infra:
-                record.infra_id = self._create_infra(record, spec, str(rootfs)).id
+                record.infra_id = self._create_infra(record, spec, str(rootfs) if rootfs else None).id
                 store.save(record)
         except BaseException:
             store.remove(record)
+            _remove_cgroup(record)
             raise
         self._event("create", record)
         return record
 
-    def _create_infra(self, pod: "PodRecord", spec: PodSpec, rootfs: str) -> "ContainerRecord":
+    def _create_infra(self, pod: "PodRecord", spec: PodSpec, rootfs: str | None) -> "ContainerRecord":
+        """From pyctr's catatonit root filesystem, or from --infra-image (its entrypoint and command
+        unless --infra-command, which replaces the entrypoint, as podman's)."""
+        from pyctr.container import flags, mountopts
         from pyctr.container.spec import ContainerSpec, ImageSpec, NetworkAttachment, PortMapping
 
-        infra = ContainerSpec(ImageSpec(rootfs, rootfs=True))
-        infra.process.command = list(spec.infra_command or ["/catatonit", "-P"])
+        if spec.infra_image:
+            infra = ContainerSpec(ImageSpec(spec.infra_image))
+            if spec.infra_command:
+                infra.process.entrypoint = list(spec.infra_command)
+        else:
+            infra = ContainerSpec(ImageSpec(rootfs, rootfs=True))
+            infra.process.command = list(spec.infra_command or ["/catatonit", "-P"])
+        infra.resources.cgroup_parent = pod.cgroup or spec.cgroup_parent
+        # what the members get through it: volumes (--volumes-from), /dev/shm, sysctls, namespaces
+        infra.storage.mounts = [mountopts.parse_volume(v) for v in spec.volumes]
+        infra.storage.volumes_from = list(spec.volumes_from)
+        infra.storage.shm_size = spec.shm_size
+        infra.namespaces.sysctls = dict(spec.sysctls)
+        infra.storage.devices = [flags.device(d) for d in spec.devices]
+        infra.namespaces.pid, infra.namespaces.uts = spec.pid or "", spec.uts or ""
+        flags.security_options(list(spec.security_opt), infra.security)
         infra.lifecycle.name = spec.infra_name or f"{pod.id[:12]}-infra"
         infra.lifecycle.pod = pod.id
         infra.lifecycle.create_command = list(spec.create_command)
@@ -125,7 +151,7 @@ class Pods:
             network.add_hosts, network.dns = list(spec.add_hosts), list(spec.dns)
             network.dns_search, network.dns_options = list(spec.dns_search), list(spec.dns_options)
             infra.storage.no_hosts = spec.no_hosts
-        if "uts" in spec.share:
+        if "uts" in spec.share and spec.uts != "host":
             network.hostname = pod.hostname
         if "ipc" in spec.share:
             infra.namespaces.ipc = "shareable"
@@ -161,7 +187,8 @@ class Pods:
         members = [PodMember(r.id, r.name, store.status(r.id).state) for r in found]
         infra = next((r for r in found if r.id == pod.infra_id), None)
         return PodInfo(pod.id, pod.name, pod.created, pod_status([m.state for m in members]), pod.infra_id,
-                       pod.hostname, pod.labels, pod.share, members, pod.spec, list(infra.networks) if infra else [])
+                       pod.hostname, pod.labels, pod.share, members, pod.spec, list(infra.networks) if infra else [],
+                       pod.cgroup)
 
     def inspect(self, names: list[str], *, latest: bool = False) -> tuple[list[PodInfo], list[PyctrError]]:
         if not names and not latest:
@@ -338,9 +365,17 @@ class Pods:
             self._on_members(pod, lambda r: tasks.remove(r, force=True, timeout=timeout if timeout is not None else
                                                          (0 if force else None)), infra_last=True, verb="removing")
             self.store.remove(pod)
+            _remove_cgroup(pod)
             self._event("remove", pod)
 
         return self._each(self.select(names, all_pods=all_pods, latest=latest), remove, ignore=ignore or force or all_pods)
+
+    def clone(self, name: str, *, new_name: str | None = None, labels: dict | None = None, changes: dict | None = None,
+              destroy: bool = False, start: bool = False) -> "PodRecord":
+        """A copy of the pod and its containers (pyctr.engine.podclone)."""
+        from pyctr.engine import podclone
+
+        return podclone.clone(self, name, new_name=new_name, labels=labels, changes=changes, destroy=destroy, start=start)
 
     def prune(self) -> list[str]:
         """Remove every pod none of whose containers runs (podman's: stopped, exited or created ones). -> IDs."""
@@ -350,6 +385,13 @@ class Pods:
                 if all(r.ok for r in self.remove([info.id])):
                     removed.append(info.id)
         return removed
+
+
+def _remove_cgroup(pod: "PodRecord") -> None:
+    if pod.cgroup:
+        from pyctr.pod import cgroup
+
+        cgroup.remove(pod.cgroup)
 
 
 class _Unreported(Exception):
@@ -364,8 +406,24 @@ def _many(errors: list[str], kind=None) -> PyctrError:
     return (kind or PyctrError)(f"{len(errors)} errors occurred:{body}\n\n")
 
 
+# pod create's options pyctr has no machinery for, by what is missing (each refused in one line, never ignored)
+NAMESPACE_OPTIONS = ("--userns", "--uidmap", "--gidmap", "--subuidname", "--subgidname")
+
+
+def _refuse_not_built(spec: PodSpec) -> None:
+    for option, shown in spec.not_built.items():
+        what = ("a pod-level user namespace" if option in NAMESPACE_OPTIONS
+                else "a pod-level block I/O weight")
+        raise InvalidArgument(f"{option} {shown}: {what} is not built yet; set it on the pod's containers")
+    if spec.exit_policy not in ("continue", "stop"):
+        raise InvalidArgument(f'running pod create option: invalid pod exit policy: "{spec.exit_policy}"')
+
+
 def _validate(spec: PodSpec) -> None:
     """podman 4.3.1's checks of pod create's options, its texts."""
+    _refuse_not_built(spec)  # (the --infra-* options without an infra container are ignored, as podman's)
+    if any(k.startswith("+") for k in spec.share):  # --share +pid: the default ones and these (podman's)
+        spec.share = list(dict.fromkeys([*DEFAULT_SHARE, *(k.lstrip("+") for k in spec.share)]))
     for kind in spec.share:
         if kind == "user":
             raise InvalidArgument("--share user: sharing a user namespace in a pod is not built yet")
@@ -382,6 +440,22 @@ def _validate(spec: PodSpec) -> None:
         if spec.networks or spec.network_mode:
             raise InvalidArgument("cannot set a network without an infra container")
         spec.share = []
+        if spec.volumes or spec.volumes_from or spec.shm_size or spec.sysctls or spec.security_opt or spec.pid or spec.uts:
+            raise InvalidArgument("pod volumes, --volumes-from, --shm-size, --sysctl and --security-opt are the infra "
+                                  "container's (as are --pid and --uts): they need one")
+    if spec.cpus is not None:
+        import os
+
+        count = os.cpu_count() or 1
+        if not 0 < spec.cpus <= count:
+            raise InvalidArgument(f"range of CPUs is from 0.01 to {count}.00, as there are only {count} CPUs available")
+    if spec.memory is not None and spec.memory < 6 * 1024 * 1024:
+        raise InvalidArgument("minimum memory limit allowed is 6MB")
+    if spec.memory_swap not in (None, -1) and (not spec.memory or spec.memory_swap < spec.memory):
+        raise InvalidArgument("you must provide a memory limit not above --memory-swap (or -1 for unlimited swap)"
+                              if spec.memory else "you must provide a memory limit when specifying a memory swap limit")
+    if spec.cpu_shares is not None and spec.cpu_shares < 2:
+        raise InvalidArgument("the minimum allowed cpu-shares is 2")
     if spec.ports and spec.network_mode not in (None, "bridge", "slirp4netns"):
         raise InvalidArgument("PortMappings can only be used with Bridge or slirp4netns networking")
 

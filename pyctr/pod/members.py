@@ -14,8 +14,21 @@ def join(spec, pod) -> None:
     becomes the pod's ID; each namespace the pod shares and the member leaves to its default joins
     the infra container's (an explicit --network, --ipc, ... wins, as in podman)."""
     spec.lifecycle.pod = pod.id
+    if pod.spec.get("devices"):  # the pod's devices, unless the member maps the same path itself
+        from pyctr.container import flags
+
+        own = {d.destination or d.source for d in spec.storage.devices}
+        for device in map(flags.device, pod.spec["devices"]):
+            if (device.destination or device.source) not in own:
+                spec.storage.devices.append(device)
+    shared = pod.spec.get("share_parent", True)  # --share-parent=false: the members keep out of the pod's cgroup
+    parent = (pod.cgroup if shared else "") or pod.spec.get("cgroup_parent")
+    if parent and not spec.resources.cgroup_parent:  # the pod's (its own cgroup if it has one), unless its own
+        spec.resources.cgroup_parent = parent
     if not pod.infra_id:
         return
+    if (pod.spec.get("volumes") or pod.spec.get("volumes_from")) and pod.infra_id not in spec.storage.volumes_from:
+        spec.storage.volumes_from.append(pod.infra_id)  # the pod's volumes, through its infra container (podman's)
     share, network = pod.share, spec.network
     if "net" in share:
         if network.ports:
@@ -56,3 +69,33 @@ def pod_spec_for(spec, name: str):
         network.ports, network.networks, network.mode = [], [], None
         network.add_hosts, network.dns, network.dns_search, network.dns_options = [], [], [], []
     return pod
+
+
+def add_to_hosts(path, name: str) -> None:
+    """A container joining another's network namespace (a pod's member) gets a line `127.0.0.1 NAME`
+    in the shared /etc/hosts while it runs, so that the members know each other's names (podman's)."""
+    _edit_hosts(path, lambda lines: lines if f"127.0.0.1\t{name}" in lines else [*lines, f"127.0.0.1\t{name}"])
+
+
+def remove_from_hosts(path, name: str) -> None:
+    """Its line goes when it stops (podman's)."""
+    _edit_hosts(path, lambda lines: [line for line in lines if line != f"127.0.0.1\t{name}"])
+
+
+def _edit_hosts(path, change) -> None:
+    """In place (the file is bind-mounted into running containers), under a lock on the file: the
+    members of a pod start and stop concurrently."""
+    import fcntl
+
+    try:
+        f = open(path, "r+b")
+    except FileNotFoundError:  # (--no-hosts, or the other container is gone)
+        return
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        lines = f.read().decode(errors="surrogateescape").splitlines()
+        changed = change(lines)
+        if changed != lines:
+            f.seek(0)
+            f.write(("\n".join(changed) + "\n").encode(errors="surrogateescape"))
+            f.truncate()

@@ -43,6 +43,7 @@ class PodSpec:
     infra_command: list[str] | None = None  # None: /catatonit -P
     infra_name: str | None = None  # None: <pod ID[:12]>-infra
     infra_conmon_pidfile: str | None = None  # where the infra container's shim pid is written
+    infra_image: str | None = None  # None: catatonit in a root filesystem pyctr makes
     share: list[str] = field(default_factory=lambda: list(DEFAULT_SHARE))
     # The network options are the infra container's: the members join its network namespace.
     ports: list = field(default_factory=list)  # pyctr.container.spec.PortMapping
@@ -54,6 +55,31 @@ class PodSpec:
     dns_options: list[str] = field(default_factory=list)
     no_hosts: bool = False
     create_command: list[str] = field(default_factory=list)
+    exit_policy: str = "continue"  # or stop: the infra container stops after the last member (pyctr.pod.exitpolicy)
+    share_parent: bool = True  # the members' cgroups in the pod's own cgroup (when it has one: limits below)
+    cgroup_parent: str | None = None  # the members' cgroup parent (their default, as podman's)
+    # Limits of the pod's own cgroup (pyctr.pod.cgroup), which its containers share:
+    cpus: float | None = None
+    memory: int | None = None  # bytes
+    memory_swap: int | None = None  # bytes of memory + swap; -1: unlimited
+    cpu_shares: int | None = None
+    cpuset_cpus: str | None = None
+    cpuset_mems: str | None = None
+    device_read_bps: list[str] = field(default_factory=list)  # DEVICE:BYTES
+    device_write_bps: list[str] = field(default_factory=list)
+    # The infra container's, and through it the members': its volumes (they get --volumes-from it),
+    # /dev/shm (in the shared IPC namespace) and namespaced sysctls (of the shared namespaces).
+    volumes: list[str] = field(default_factory=list)  # -v SRC:DEST[:OPTS] as given
+    volumes_from: list[str] = field(default_factory=list)  # CONTAINER[:ro|rw]
+    shm_size: int | None = None  # bytes
+    sysctls: dict[str, str] = field(default_factory=dict)
+    devices: list[str] = field(default_factory=list)  # HOST[:CONTAINER][:PERMISSIONS]: the members' too (podman's)
+    pid: str | None = None  # the infra container's PID namespace (host, ns:PATH, ...); the members' with --share pid
+    uts: str | None = None  # the infra container's UTS namespace; the members' (shared by default)
+    security_opt: list[str] = field(default_factory=list)  # the infra container's
+    # Options of `pod create` whose machinery pyctr has not, as given ({"--userns": "auto"}): the
+    # engine refuses each with one line naming what is missing.
+    not_built: dict[str, str] = field(default_factory=dict)
 
 
 @value
@@ -64,6 +90,7 @@ class PodRecord:
     spec: dict  # the PodSpec as asked (asdict)
     infra_id: str = ""  # "" when the pod has no infra container
     hostname: str = ""
+    cgroup: str = ""  # the pod's own cgroup (only with resource limits), its containers' cgroup parent
 
     @property
     def share(self) -> list[str]:
