@@ -343,3 +343,34 @@ def test_dbus_messages_round_trip():
     assert (name, mode, aux) == ("a.scope", "fail", [])
     assert [(k, v.signature, v.value) for k, v in props] == [("PIDs", "au", [7, 8]), ("Slice", "s", "user.slice")]
     assert body.pos == len(message) == header_length + int.from_bytes(message[4:8], "little")
+
+
+def test_a_pod_with_new_units_as_root(pyctr, store, registry):
+    """generate systemd --new of a pod: the pod's unit makes the pod (its infra exits with the members:
+    --exit-policy=stop), each member's unit runs in it; starting the pod's unit starts the members
+    (Wants=), stopping it stops them (BindsTo=) and leaves nothing."""
+    web = f"{registry.host}/test/web"
+    pyctr("pull", "-q", web)
+    port = free_port()
+    pyctr("pod", "create", "--name", "shop", "-p", f"{port}:80")
+    pyctr("create", "--pod", "shop", "--name", "front", web, *HTTPD)
+    try:
+        with UserManager(env={"PYTHONPATH": str(REPO_ROOT)}) as sd:
+            out = pyctr("generate", "systemd", "--new", "--files", "--name", "shop").stdout.split()
+            assert sorted(out) == [f"{store.tmp}/container-front.service", f"{store.tmp}/pod-shop.service"]
+            for path in out:
+                sd.install_unit(os.path.basename(path), open(path).read(), reload=False)
+            sd.daemon_reload()
+            pyctr("pod", "rm", "-f", "shop")  # the units make their own pod and containers
+            assert sd.systemctl("start", "pod-shop.service").returncode == 0, sd.diagnostics("pod-shop.service")
+            assert sd.wait_state("container-front.service", "active", timeout=60), sd.diagnostics("container-front.service")
+            assert wait_for(lambda: fetch(f"http://127.0.0.1:{port}/") == WEB_PAGE, timeout=60), \
+                sd.diagnostics("container-front.service")
+            assert "front shop" in pyctr("ps", "--format", "{{.Names}} {{.PodName}}").stdout
+
+            assert sd.systemctl("stop", "pod-shop.service", timeout=180).returncode == 0, sd.diagnostics("pod-shop.service")
+            assert sd.wait_state("container-front.service", ("inactive", "failed"), timeout=60)
+            assert pyctr("ps", "-aq").stdout == "" and pyctr("pod", "ps", "-q").stdout == ""
+    finally:
+        pyctr("pod", "rm", "-f", "--all", check=False)
+        pyctr("rm", "-f", "--all", check=False)
