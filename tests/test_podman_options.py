@@ -30,7 +30,7 @@ LATER_COMMANDS = {
     "generate spec",
     # issue 12: images both ways
     "build", "image build",
-    "manifest", "search", "image search",
+    "search", "image search",
     # issue 13: the service, and connections to it
     "system service", "system connection",
     # not planned: checkpoint/restore (CRIU), image signing and trust, scp, runlabel, image tree,

@@ -155,12 +155,13 @@ COMMAND_MODULES = {
     "healthcheck": ("healthcheck",),
     "auto-update": ("autoupdate",),
     "quadlet": ("quadlet",),
+    "manifest": ("manifest",),
     "generate": ("generate",),
     **dict.fromkeys(("kube", "play"), ("kube",)),
     **dict.fromkeys(("login", "logout"), ("login",)),
     **dict.fromkeys(("version", "info", "unshare", "system"), ("system",)),
 }
-ALL_MODULES = ("images", "containers", "run", "volumes", "networks", "pods", "login", "system", "events", "stats", "secrets", "inspection", "healthcheck", "autoupdate", "kube", "quadlet", "generate", "imagetransfer")
+ALL_MODULES = ("images", "containers", "run", "volumes", "networks", "pods", "login", "system", "events", "stats", "secrets", "inspection", "healthcheck", "autoupdate", "kube", "quadlet", "generate", "imagetransfer", "manifest")
 GLOBAL_OPTIONS_WITH_VALUE = {
     "--root", "--runroot", "--log-level", "--storage-driver", "--storage-opt", "--runtime", "--runtime-flag", "--tmpdir",
     "--cgroup-manager", "--events-backend", "--url", "--connection", "-c", "--identity", "--ssh", "--conmon",

@@ -93,6 +93,13 @@ class Engine:
         return Kube(self)
 
     @cached_property
+    def manifests(self):
+        """pyctr.engine.manifests.Manifests: manifest lists (multi-platform indexes) and their push"""
+        from pyctr.engine.manifests import Manifests
+
+        return Manifests(self.services)
+
+    @cached_property
     def auto_updates(self):
         """pyctr.engine.autoupdate.AutoUpdates: containers whose units follow their image's updates"""
         from pyctr.engine.autoupdate import AutoUpdates

@@ -255,7 +255,8 @@ class Images:
     def mount_all(self) -> list[tuple["ImageRecord", Path]]:
         """`image mount --all`: every image mounted; every mounted image and where."""
         for record in self._s.images.list():
-            self._s.images.mount(record.id)
+            if record.chain_ids:  # not a manifest list (it has no layers of its own)
+                self._s.images.mount(record.id)
         return self.mounted()
 
     def unmount(self, names: list[str] | None = None, *, all_images: bool = False) -> list[str]:

@@ -48,8 +48,9 @@ class Pusher:
     def push(self, record: ImageRecord, dest: Reference, *, tls_verify: bool | None = None, authfile: str | None = None,
              credentials: tuple[str, str] | None = None, cert_dir: str | None = None,
              compression: str | None = None, fmt: str | None = None, progress: Progress | None = None,
-             chunk_size: int | None = None) -> str:
-        """Push `record` to `dest`; returns the digest of the manifest the registry now has."""
+             chunk_size: int | None = None, by_digest: bool = False) -> str:
+        """Push `record` to `dest`; returns the digest of the manifest the registry now has.
+        `by_digest`: the manifest goes under its own digest, not a tag (an entry of a list)."""
         from pyctr.image.registry import UPLOAD_CHUNK, RegistryClient  # httpx only for commands that talk to a registry
 
         emit = progress or (lambda event: None)
@@ -92,7 +93,7 @@ class Pusher:
                     media_type = oci.OCI_MANIFEST if oci_format else oci.DOCKER_MANIFEST
                     body = manifest_bytes(media_type, record.config_digest, len(config), [b.descriptor() for b in blobs])
                 emit(TransferEvent("manifest"))
-                client.put_manifest(dest.digest or dest.tag, body, media_type)
+                client.put_manifest(digestmod.of_bytes(body) if by_digest else dest.digest or dest.tag, body, media_type)
         finally:
             for blob in blobs:
                 blob.close()

@@ -90,7 +90,13 @@ class ImageService:
         return sorted(self.index.load().values(), key=lambda r: -r.pulled)
 
     def get(self, name: str) -> ImageRecord:
-        return self.index.resolve(name)
+        """The image `name` names; a manifest list stands for its local image of this host's platform (as podman)."""
+        record = self.index.resolve(name)
+        if record.manifest_media_type in oci.INDEX_TYPES:
+            from pyctr.image import manifests
+
+            return manifests.host_instance(manifests.instances_of(self.content, record), record, self.index.load())
+        return record
 
     def config_of(self, record: ImageRecord) -> dict:
         return json.loads(self.content.read(record.config_digest))
