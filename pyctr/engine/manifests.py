@@ -219,7 +219,7 @@ class Manifests:
     # -- what a name given to add means -----------------------------------------------------------
 
     def _resolve(self, image: str, all_instances: bool, registry: dict) -> list["Instance"]:
-        from pyctr.image import manifestremote, manifests
+        from pyctr.image import manifestremote
 
         transport, sep, rest = image.partition(":")
         if sep and transport == "containers-storage":
