@@ -10,7 +10,7 @@ DEB_PACKAGES := runc docker-registry busybox-static uidmap slirp4netns fuse-over
 PYTEST_ARGS ?=
 DEMO_PORT ?= 5050
 
-.PHONY: all deps venv test demo demo-stop bench docs clean
+.PHONY: all deps venv test demo demo-stop bench docs dist clean
 
 all: test
 
@@ -55,5 +55,14 @@ bench: venv
 docs: venv
 	$(PY) -m tests.harness.mkdocs
 
+# dist/pyctr: one executable file that needs only Debian's python3 (pyctr/dist/build.py says how).
+# The build venv only lends its pip (python3-venv's, offline); the file is for $(PYTHON).
+DIST_VENV := build/dist-venv
+DIST_FILE ?= dist/pyctr
+DIST_WORK ?= build/dist
+dist: deps
+	@[ -x $(DIST_VENV)/bin/python ] || $(PYTHON) -m venv $(DIST_VENV)
+	$(PYTHON) -m pyctr.dist.build --pip $(DIST_VENV)/bin/python --work $(DIST_WORK) --output $(DIST_FILE)
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -271,12 +271,11 @@ def for_shim(record, store, config) -> dict:
     action = on_failure_of(record)
     action_argv = []
     if action != "none":
-        import sys
-
+        from pyctr import dist
         from pyctr.engine.options import config_argv
 
         # The engine's own command: kill and stop keep it stopped, restart starts it again.
-        action_argv = [sys.executable, "-P", "-m", "pyctr", "--root", str(config.root), "--runroot",
+        action_argv = [*dist.command_argv(), "--root", str(config.root), "--runroot",
                        str(config.runroot), *config_argv(config), action, record.id]
     from pyctr import events
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
@@ -205,9 +204,10 @@ class TaskService(TaskSetup, TaskEnding):
         return Started(int(report["pid"]), state_dir, shim.client if attach else None)
 
     def cleanup_argv(self, container_id: str) -> list[str]:
+        from pyctr import dist
         from pyctr.engine.options import config_argv
 
-        return [sys.executable, "-P", "-m", "pyctr.cleanup", "--root", str(self.config.root),
+        return [*dist.module_argv("pyctr.cleanup"), "--root", str(self.config.root),
                 "--runroot", str(self.config.runroot), *config_argv(self.config), container_id]
 
 

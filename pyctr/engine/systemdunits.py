@@ -33,6 +33,11 @@ def executable() -> list[str]:
     override = os.environ.get(ENV_EXECUTABLE)
     if override:
         return [os.path.abspath(override)]
+    from pyctr import dist
+
+    one_file = dist.file_argv()  # the one-file build: that file
+    if one_file:
+        return one_file
     argv0 = sys.argv[0] if sys.argv else ""
     name = os.path.basename(argv0)
     if argv0 and not name.endswith(".py") and name not in ("-m", "-c") and os.access(argv0, os.X_OK):

@@ -57,7 +57,9 @@ def idle(state: Path, network: Network) -> None:
     if not _is_janitor(pid):
         record["pid"] = None  # (the new janitor may read the file before its pid is in it)
         atomic_write_json(path, record)
-        janitor = subprocess.Popen([sys.executable, "-m", "pyctr.network.linger", str(state), network.interface],
+        from pyctr import dist
+
+        janitor = subprocess.Popen([*dist.module_argv("pyctr.network.linger"), str(state), network.interface],
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    close_fds=True, start_new_session=True)
         _janitors.append(janitor)

@@ -40,7 +40,12 @@ def unit_dirs(user: bool) -> list[str]:
 
 def default_pyctr() -> list[str]:
     """The pyctr command units should run: the console script next to our interpreter (a venv's
-    bin/), else this interpreter with -m."""
+    bin/), else this interpreter with -m; the one-file build: that file."""
+    from pyctr import dist
+
+    one_file = dist.file_argv()
+    if one_file:
+        return one_file
     script = os.path.join(os.path.dirname(sys.executable), "pyctr")
     return [script] if os.access(script, os.X_OK) else [sys.executable, "-m", "pyctr"]
 

@@ -21,10 +21,18 @@ MARKER = "# pyctr quadlet generator: written by `pyctr quadlet --install`"
 
 
 def script(user: bool, pyctr: list[str]) -> str:
-    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return (f"#!{sys.executable} -s\n{MARKER}\n"
+    from pyctr import dist
+
+    if dist.archive:  # the one-file build: its bootstrap makes pyctr importable from it
+        flags = dist.PYTHON_FLAGS
+        path = (f"sys.path.insert(0, {dist.archive!r})\n"
+                f"import pyctrboot\npyctrboot.setup({dist.archive!r})\n")
+    else:
+        package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        flags, path = "-s", f"sys.path.insert(0, {package_parent!r})\n"
+    return (f"#!{sys.executable} {flags}\n{MARKER}\n"
             "import sys\n"
-            f"sys.path.insert(0, {package_parent!r})\n"
+            f"{path}"
             "from pyctr.quadlet.generator import main\n"
             f"sys.exit(main(sys.argv[1:], user={user}, pyctr={pyctr!r}))\n")
 

@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 
 # Set by the command line for `run`: a shim started before option parsing.
 prestarted: "ShimLauncher | None" = None
@@ -30,7 +29,9 @@ def shim_env() -> dict[str, str]:
     from pyctr.config import USERNS_ENV
 
     # USERNS_ENV: the shim's cleanup must know it runs rootless inside our user namespace.
-    keep = {"PATH", "PYTHONPATH", "LANG", "LC_ALL", "HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", USERNS_ENV}
+    # XDG_CACHE_HOME, PYCTR_DIST_CACHE: where the one-file build's payload is unpacked (pyctr.dist.boot).
+    keep = {"PATH", "PYTHONPATH", "LANG", "LC_ALL", "HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", USERNS_ENV,
+            "XDG_CACHE_HOME", "PYCTR_DIST_CACHE"}
     env = {k: v for k, v in os.environ.items() if k in keep}
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     return env
@@ -46,10 +47,12 @@ class ShimLauncher:
         config_r, self.config_w = os.pipe2(os.O_CLOEXEC)
         self.client, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.client_fd = theirs.fileno()
+        from pyctr import dist
+
         try:
             self.proc = subprocess.Popen(
-                # -P and cwd="/": never import a `pyctr` from wherever the user happens to be.
-                [sys.executable, "-P", "-m", "pyctr.shim", "--config-fd", str(config_r)],
+                # -P (or the one file's -I) and cwd="/": never a `pyctr` from wherever the user happens to be.
+                [*dist.module_argv("pyctr.shim"), "--config-fd", str(config_r)],
                 cwd="/",
                 pass_fds=(self.sync_w, config_r, self.client_fd),
                 close_fds=True,
