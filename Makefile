@@ -10,7 +10,7 @@ DEB_PACKAGES := runc docker-registry busybox-static uidmap slirp4netns fuse-over
 PYTEST_ARGS ?=
 DEMO_PORT ?= 5050
 
-.PHONY: all deps venv test demo demo-stop bench docs dist clean
+.PHONY: all deps venv test demo demo-stop bench docs dist install clean
 
 all: test
 
@@ -63,6 +63,17 @@ DIST_WORK ?= build/dist
 dist: deps
 	@[ -x $(DIST_VENV)/bin/python ] || $(PYTHON) -m venv $(DIST_VENV)
 	$(PYTHON) -m pyctr.dist.build --pip $(DIST_VENV)/bin/python --work $(DIST_WORK) --output $(DIST_FILE)
+
+# The file, its man pages (generated units name man:pyctr-generate-systemd(1), which
+# `systemd-analyze verify` looks up) and the shell completions, under PREFIX.
+PREFIX ?= /usr/local
+install: dist
+	install -D -m755 $(DIST_FILE) $(DESTDIR)$(PREFIX)/bin/pyctr
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -D -m644 completions/bash/pyctr $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pyctr
+	install -D -m644 completions/zsh/_pyctr $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_pyctr
+	install -D -m644 completions/fish/pyctr.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/pyctr.fish
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
