@@ -297,9 +297,9 @@ def test_the_containers_arguments_do_not_turn_debug_on(tmp_path):
 
 def test_root_help_promises_only_what_exists(tmp_path):
     result = _pyctr(tmp_path, "--help")
-    # (what it names exists: issue 10's networks, issue 11's pods and generate; not yet "build")
+    # (what it names exists: issue 10's networks, issue 11's pods and generate, issue 12's build)
     assert "Manage containers, pods, images, networks and volumes" in result.stdout
-    assert " build " not in result.stdout and " generate " in result.stdout
+    assert " build " in result.stdout and " generate " in result.stdout
     assert "\\[" not in result.stdout and "[default: warn]" in result.stdout  # plain help, even with rich installed
 
 

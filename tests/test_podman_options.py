@@ -29,7 +29,6 @@ LATER_COMMANDS = {
     # issue 11: pods (their first part is built), generate, kube, auto-update
     "generate spec",
     # issue 12: images both ways
-    "build", "image build",
     "search", "image search",
     # issue 13: the service, and connections to it
     "system service", "system connection",

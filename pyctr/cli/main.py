@@ -143,8 +143,10 @@ COMMAND_MODULES = {
     **dict.fromkeys(("ps", "logs", "stop", "kill", "rm", "wait", "rename", "pause", "unpause", "restart",
                      "exec", "attach", "inspect", "cp", "export"), ("containers",)),
     **dict.fromkeys(("port", "diff", "history", "mount", "unmount", "umount", "init", "update", "top"), ("inspection",)),
-    "image": ("images", "inspection", "imagetransfer"),
+    "image": ("images", "inspection", "imagetransfer", "build"),
     **dict.fromkeys(("push", "save", "load", "import", "commit"), ("imagetransfer",)),
+    "build": ("build",),
+    "manifest": ("manifest",),
     "container": ("containers", "run", "stats", "inspection", "imagetransfer"),
     "events": ("events",),
     "stats": ("stats",),
@@ -155,13 +157,12 @@ COMMAND_MODULES = {
     "healthcheck": ("healthcheck",),
     "auto-update": ("autoupdate",),
     "quadlet": ("quadlet",),
-    "manifest": ("manifest",),
     "generate": ("generate",),
     **dict.fromkeys(("kube", "play"), ("kube",)),
     **dict.fromkeys(("login", "logout"), ("login",)),
     **dict.fromkeys(("version", "info", "unshare", "system"), ("system",)),
 }
-ALL_MODULES = ("images", "containers", "run", "volumes", "networks", "pods", "login", "system", "events", "stats", "secrets", "inspection", "healthcheck", "autoupdate", "kube", "quadlet", "generate", "imagetransfer", "manifest")
+ALL_MODULES = ("images", "containers", "run", "volumes", "networks", "pods", "login", "system", "events", "stats", "secrets", "inspection", "healthcheck", "autoupdate", "kube", "quadlet", "generate", "imagetransfer", "manifest", "build")
 GLOBAL_OPTIONS_WITH_VALUE = {
     "--root", "--runroot", "--log-level", "--storage-driver", "--storage-opt", "--runtime", "--runtime-flag", "--tmpdir",
     "--cgroup-manager", "--events-backend", "--url", "--connection", "-c", "--identity", "--ssh", "--conmon",
@@ -235,6 +236,8 @@ def _register_commands(argv: list[str] | None = None) -> None:
             module.register(app, container_app, loaded["images"].image_app if groups and "images" in loaded else None)
         elif name == "imagetransfer":  # also into the image group, when it is built
             module.register(app, loaded["images"].image_app if groups and "images" in loaded else None, container_app)
+        elif name == "build":  # also into the image group, when it is built
+            module.register(app, loaded["images"].image_app if groups and "images" in loaded else None)
         elif name != "containers":
             module.register(app)
 

@@ -58,11 +58,25 @@ class Engine:
         return Images(self.services)
 
     @cached_property
+    def manifests(self):
+        """pyctr.engine.manifests.Manifests: manifest lists (multi-platform indexes) and their push"""
+        from pyctr.engine.manifests import Manifests
+
+        return Manifests(self.services)
+
+    @cached_property
     def containers(self):
         """pyctr.engine.containers.Containers"""
         from pyctr.engine.containers import Containers
 
         return Containers(self.services)
+
+    @cached_property
+    def builds(self):
+        """pyctr.engine.builds.Builds: images from Containerfiles"""
+        from pyctr.engine.builds import Builds
+
+        return Builds(self.services)
 
     @cached_property
     def volumes(self):
@@ -91,13 +105,6 @@ class Engine:
         from pyctr.engine.kube import Kube
 
         return Kube(self)
-
-    @cached_property
-    def manifests(self):
-        """pyctr.engine.manifests.Manifests: manifest lists (multi-platform indexes) and their push"""
-        from pyctr.engine.manifests import Manifests
-
-        return Manifests(self.services)
 
     @cached_property
     def auto_updates(self):

@@ -33,9 +33,11 @@ class ImageMaker:
     def __init__(self, content: ContentStore, layers: LayerStore, index: ImageIndex, *, rootless: bool):
         self.content, self.layers, self.index, self.rootless = content, layers, index, rootless
 
-    def layer(self, write_tar: Callable[[BinaryIO], None], parent_chain: str | None) -> tuple[dict, str, str]:
+    def layer(self, write_tar: Callable[[BinaryIO], None], parent_chain: str | None, *,
+              unpacked: str | None = None) -> tuple[dict, str, str]:
         """Store and unpack a new layer whose uncompressed tar `write_tar` writes to the file it is
-        given -> (its descriptor, diff_id, chain_id)."""
+        given -> (its descriptor, diff_id, chain_id). `unpacked`: the layer's files as overlay keeps
+        them (a build step's upper directory), moved into the layer store instead of unpacking."""
         self.content.ingest_dir.mkdir(parents=True, exist_ok=True)
         fd, path = tempfile.mkstemp(prefix="newlayer-", dir=self.content.ingest_dir)
         try:
@@ -51,7 +53,7 @@ class ImageMaker:
         finally:
             os.unlink(path)
         chain_id = diff_id if parent_chain is None else digestmod.of_bytes(f"{parent_chain} {diff_id}".encode())
-        if not self.layers.exists(chain_id):
+        if not self.layers.exists(chain_id) and not (unpacked and self.layers.adopt(chain_id, diff_id, unpacked)):
             self.layers.unpack(chain_id, diff_id, self.content.path(digest), "gzip", rootless=self.rootless)
         return {"mediaType": oci.OCI_LAYER_GZIP, "digest": digest, "size": size}, diff_id, chain_id
 

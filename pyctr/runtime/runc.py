@@ -228,6 +228,10 @@ class Runc:
             args += ["--preserve-fds", str(preserve_fds)]
         return self.argv(*args, container_id, log=log)
 
+    def run_argv(self, container_id: str, bundle: str) -> list[str]:
+        """`runc run` in the foreground, the caller's stdio the container's (a build's RUN step)."""
+        return self.argv("run", "--bundle", bundle, container_id)
+
     def kill_argv(self, container_id: str, signal: int | str, *, all_processes: bool = False) -> list[str]:
         return self.argv("kill", *(["--all"] if all_processes else []), container_id, str(signal))
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -184,6 +185,36 @@ class LayerStore:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
             self._make_link(hex_id, chain_id)  # after the rename: a link never names a missing layer
+        return True
+
+    def adopt(self, chain_id: str, diff_id: str, directory: Path | str) -> bool:
+        """Make `directory` (a layer's files as overlay keeps them: a build step's upper directory, on
+        this filesystem) the layer, moved in rather than unpacked again from its blob. False when the
+        layer exists already, or the directory is on another filesystem (then the caller unpacks)."""
+        hex_id = digestmod.hex_of(chain_id)
+        makedirs(self.dir)
+        with locked(self.dir / f"{hex_id}.lock"):
+            if self.exists(chain_id):
+                self._make_link(hex_id, chain_id)
+                return False
+            self._remove_leftovers(hex_id)
+            tmp = self.dir / f".tmp-{hex_id}-{os.getpid()}"
+            try:
+                makedirs(tmp, 0o755)
+                try:
+                    os.rename(directory, tmp / "diff")
+                except OSError as exc:
+                    if exc.errno == errno.EXDEV:
+                        shutil.rmtree(tmp, ignore_errors=True)
+                        return False
+                    raise
+                atomic_write_json(tmp / "layer.json", {"chain_id": chain_id, "diff_id": diff_id, "size": tree_size(tmp / "diff")})
+                _syncfs(tmp)
+                os.rename(tmp, self.dir / hex_id)
+            except OSError as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise store_error(f"storing layer {diff_id}", exc) from exc
+            self._make_link(hex_id, chain_id)
         return True
 
     def _remove_leftovers(self, hex_id: str) -> None:

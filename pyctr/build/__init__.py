@@ -1,0 +1,1 @@
+"""pyctr build: Containerfiles to images."""
