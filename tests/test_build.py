@@ -14,6 +14,7 @@ import http.server
 import json
 import re
 import shutil
+import subprocess
 import threading
 from pathlib import Path
 
@@ -207,9 +208,7 @@ def _runc_states(store) -> list[str]:
     return [str(p) for p in store.runroot.rglob("state.json")]
 
 
-def _start_sleeping_build(pyctr, image, tmp_path) -> "subprocess.Popen":
-    import subprocess
-
+def _start_sleeping_build(pyctr, image, tmp_path) -> subprocess.Popen:
     context = tmp_path / "sleepy"
     context.mkdir(exist_ok=True)
     (context / "Containerfile").write_text(f"FROM {image}\nRUN sleep 60\n")
