@@ -51,6 +51,7 @@ bench: venv
 	@command -v podman >/dev/null || (DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends podman)
 	$(PY) -m compileall -q pyctr >/dev/null
 	$(PY) -m tests.harness.bench
+	$(PY) -m tests.harness.benchspeed
 
 docs: venv
 	$(PY) -m tests.harness.mkdocs

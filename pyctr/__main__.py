@@ -1,3 +1,3 @@
-from pyctr.cli.main import main
+from pyctr.cli.fast import main
 
 main()

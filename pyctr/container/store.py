@@ -23,14 +23,12 @@ import contextlib
 import fcntl
 import os
 import re
-import shutil
 import time
 from dataclasses import asdict, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from pyctr.container import names as namegen
 from pyctr.config import Config
 from pyctr.errors import Ambiguous, ContainerNotFound, InvalidArgument, NameInUse
 from pyctr.linux.proc import process_start
@@ -242,6 +240,8 @@ class ContainerStore:
                 record = ContainerRecord(id=container_id, name=name, created=time.time(), **record_fields)
                 self.save(record)
             except BaseException:
+                import shutil
+
                 self._release_name(name, container_id)
                 shutil.rmtree(self.path(container_id), ignore_errors=True)
                 raise
@@ -264,6 +264,8 @@ class ContainerStore:
                 raise InvalidArgument(f"container name {name!r} is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
             self._claim(name, container_id)
             return name
+        from pyctr.container import names as namegen  # (random: only when a name is made)
+
         for _ in range(100):
             candidate = namegen.generate()
             try:
@@ -318,7 +320,8 @@ class ContainerStore:
             self._release_name(old, record.id)
 
     def load(self, container_id: str) -> ContainerRecord | None:
-        data = read_json(self.path(container_id) / "container.json")
+        # os.path.join, not Path's `/`: ps reads these files for every container
+        data = read_json(os.path.join(self.dir, container_id, "container.json"))
         return ContainerRecord.from_json(data) if data else None
 
     def ids(self) -> list[str]:
@@ -350,6 +353,8 @@ class ContainerStore:
 
     def remove(self, record: ContainerRecord) -> None:
         """Delete the record and release its name; the caller has stopped and unmounted it."""
+        import shutil  # (here: ps and inspect never need it)
+
         path = self.path(record.id)
         gone = self.dir / f"{_REMOVING}{record.id}.{os.getpid()}"
         # Under the names lock: a create that takes the name over must not lose it to us.
@@ -424,7 +429,7 @@ class ContainerStore:
     # -- status ------------------------------------------------------------------------------
 
     def read_state(self, container_id: str) -> dict:
-        return read_json(self.path(container_id) / "state.json", {}) or {}
+        return read_json(os.path.join(self.dir, container_id, "state.json"), {}) or {}
 
     def write_state(self, container_id: str, **changes) -> dict:
         """Merge `changes` into state.json. Its own lock (not lock(): callers may hold that one),
@@ -433,13 +438,15 @@ class ContainerStore:
 
     def shim_pid(self, container_id: str) -> int:
         try:
-            return int((self.state_dir(container_id) / "shim.pid").read_text().strip() or 0)
+            with open(os.path.join(self.run_dir, container_id, "shim.pid")) as f:  # (ps: once per container)
+                return int(f.read().strip() or 0)
         except (OSError, ValueError):
             return 0
 
     def container_pid(self, container_id: str) -> int:
         try:
-            return int((self.state_dir(container_id) / "pid").read_text().strip() or 0)
+            with open(os.path.join(self.run_dir, container_id, "pid")) as f:
+                return int(f.read().strip() or 0)
         except (OSError, ValueError):
             return 0
 
@@ -463,7 +470,7 @@ class ContainerStore:
         """From files while the shim lives (ps on 200 containers runs nothing); when it is
         gone (killed, OOM), from the container's init itself, which may still run."""
         state = self.read_state(container_id)
-        exit_record = read_json(self.exit_file(container_id))
+        exit_record = read_json(os.path.join(self.dir, container_id, "exit.json"))  # (exit_file, as a str: cheaper)
         restarts = int(state.get("restart_count", 0))
         if not exit_record:
             shim = self.shim_pid(container_id)

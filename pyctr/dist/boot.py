@@ -112,7 +112,7 @@ def main() -> None:
         sys.argv = [archive, *sys.argv[3:]]
         runpy.run_module(module, run_name="__main__", alter_sys=True)
         return
-    from pyctr.cli.main import main as cli
+    from pyctr.cli.fast import main as cli
 
     sys.argv[0] = archive
     cli()

@@ -9,7 +9,6 @@ that names what is missing.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import field
 
 from pyctr.errors import InvalidArgument
@@ -82,6 +81,8 @@ def find_runtime(name: str) -> str:
         if os.path.isfile(path) and os.access(path, os.X_OK):
             return path
     else:
+        import shutil  # (here: commands that read state never need it)
+
         found = shutil.which(name) or shutil.which(name, path="/usr/local/sbin:/usr/sbin:/sbin")
         if found:
             return found

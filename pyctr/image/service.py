@@ -7,20 +7,20 @@ import json
 import os
 from dataclasses import field
 from pathlib import Path
+from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from pyctr.linux import mount as mountmod
 from pyctr.image import oci, reference
 from pyctr.config import Config
 from pyctr.image.content import ContentStore
 from pyctr.errors import ImageInUse, ImageNotFound, InvalidArgument
 from pyctr.linux.fsutil import locked, makedirs, try_locked
 from pyctr.image.index import ImageIndex, ImageRecord
-from pyctr.snapshot.layers import LayerStore
 from pyctr.values import value
 
 if TYPE_CHECKING:
     from pyctr.image.pull import Progress
+    from pyctr.snapshot.layers import LayerStore
 
 
 @value
@@ -35,9 +35,16 @@ class ImageService:
         # Names of the containers using an image (they keep it from being removed).
         self._in_use = in_use or (lambda image_id: [])
         self.content = ContentStore(config.root)
-        self.layers = LayerStore(config.root)
         self.index = ImageIndex(config.root)
         self._gc_lock = config.root / "gc.lock"
+
+    @cached_property
+    def layers(self) -> "LayerStore":
+        """Built on first use: listing images (`images`, `inspect`) needs neither the layer store
+        nor the mount code it brings (ctypes, subprocess)."""
+        from pyctr.snapshot.layers import LayerStore
+
+        return LayerStore(self.config.root)
 
     # -- pulling -----------------------------------------------------------------------------
 
@@ -262,11 +269,15 @@ class ImageService:
         return self.config.runroot / "image-mounts" / record.id
 
     def _is_mounted(self, record: ImageRecord) -> bool:
+        from pyctr.linux import mount as mountmod
+
         point = self._mountpoint(record)
         return point.exists() and mountmod.is_mountpoint(str(point))
 
     def mount(self, name: str) -> Path:
         """A read-only overlay of the image's layers; mounting twice returns the same path."""
+        from pyctr.linux import mount as mountmod
+
         record = self.get(name)
         point = self._mountpoint(record)
         with self._mount_lock(record):
@@ -289,6 +300,8 @@ class ImageService:
         return self._mountpoint(record)
 
     def _unmount_record(self, record: ImageRecord) -> None:
+        from pyctr.linux import mount as mountmod
+
         point = self._mountpoint(record)
         mountmod.unmount(str(point))
         with contextlib.suppress(OSError):

@@ -1,0 +1,251 @@
+"""pyctr's entry point, and a fast path for the commands scripts call most, without typer.
+
+Importing typer and click and building even one typer command costs ~45 ms: more than all the
+rest of `pyctr ps -a`. So `ps`, `images`, `version`, `inspect` and `container exists`, with
+their common options only (`PLANS` lists them), are parsed here by hand and printed with the
+same helpers as the typer commands (pyctr.cli.output, views, reporters), with the same errors
+and exit codes. Anything else — `--help`, another option, a global option other than `--root`
+and `--runroot`, a malformed line — goes to the typer front end (pyctr.cli.main) unchanged.
+tests/test_fast_path.py holds the two paths' outputs equal. PYCTR_FAST=0 turns this off.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# For each command: its flags (option -> parameter), the options that take a value, and how
+# many positional arguments it takes (min, max).
+PLANS = {
+    "ps": ({"-a": "all", "--all": "all", "-q": "quiet", "--quiet": "quiet", "--no-trunc": "no_trunc",
+            "--noheading": "noheading"}, {"--format": "format"}, (0, 0)),
+    "images": ({"-a": "all", "--all": "all", "-q": "quiet", "--quiet": "quiet", "--no-trunc": "no_trunc",
+                "--noheading": "noheading", "-n": "noheading", "--digests": "digests"}, {"--format": "format"}, (0, 0)),
+    "version": ({}, {"--format": "format", "-f": "format"}, (0, 0)),
+    "inspect": ({}, {"--format": "format", "-f": "format"}, (1, None)),
+    "container exists": ({}, {}, (1, 1)),
+}
+GLOBALS = {"--root": "root", "--runroot": "runroot"}
+PS_TABLE = "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"  # cli/containers.py's
+
+
+def plan(argv: list[str]) -> tuple[str, dict, dict, list[str]] | None:
+    """(command, global options, options, arguments) when the fast path can run this command line, else None."""
+    glob: dict = {}
+    n = 0
+    while n < len(argv) and argv[n].startswith("-"):
+        name, eq, given = argv[n].partition("=")
+        if name not in GLOBALS:
+            return None
+        if not eq:
+            if n + 1 >= len(argv):
+                return None
+            n, given = n + 1, argv[n + 1]
+        glob[GLOBALS[name]] = given
+        n += 1
+    rest = argv[n:]
+    if rest[:2] == ["container", "exists"]:
+        command, rest = "container exists", rest[2:]
+    elif rest[:1] and rest[0] in PLANS and rest[0] != "container exists":
+        command, rest = rest[0], rest[1:]
+    else:
+        return None
+    flags, valued, (least, most) = PLANS[command]
+    opts: dict = {}
+    args: list[str] = []
+    n = 0
+    while n < len(rest):
+        arg = rest[n]
+        if arg == "-" or not arg.startswith("-"):
+            args.append(arg)
+        elif arg in flags:
+            opts[flags[arg]] = True
+        elif arg.partition("=")[0] in valued:
+            name, eq, given = arg.partition("=")
+            if not eq:
+                if n + 1 >= len(rest) or rest[n + 1].startswith("-"):
+                    return None
+                n, given = n + 1, rest[n + 1]
+            opts[valued[name]] = given
+        elif len(arg) > 2 and arg[1] != "-" and all(f"-{c}" in flags for c in arg[1:]):  # -aq
+            opts.update((flags[f"-{c}"], True) for c in arg[1:])
+        else:  # --help, --, another option: typer's
+            return None
+        n += 1
+    if len(args) < least or (most is not None and len(args) > most):
+        return None
+    return command, glob, opts, args
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    planned = plan(argv) if os.environ.get("PYCTR_FAST", "1") != "0" else None
+    if planned is not None:
+        os._exit(run(*planned))
+    from pyctr.cli.main import main as full
+
+    full(argv)
+
+
+def run(command: str, glob: dict, opts: dict, args: list[str]) -> int:
+    """Run a planned command; its exit code, as pyctr.cli.main's would be."""
+    from pyctr.errors import EXIT_ENGINE, PyctrError
+
+    code = 0
+    try:
+        code = COMMANDS[command](_engine(glob), opts, args) or 0
+    except PyctrError as exc:
+        code = _fail(str(exc), exc.hint, exc.exit_code)
+    except KeyboardInterrupt:
+        code = 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        code = _fail(f"{where}{exc.strerror or exc}", code=EXIT_ENGINE)
+    except Exception as exc:  # a bug: still one line
+        code = _fail(f"internal error: {type(exc).__name__}: {exc}", "run again with --log-level debug to see where", EXIT_ENGINE)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
+    return code
+
+
+def _fail(message: str, hint: str | None = None, code: int = 125) -> int:
+    sys.stderr.write(f"Error: {message}\n")
+    if hint:
+        sys.stderr.write(f"Hint: {hint}\n")
+    return code
+
+
+def _engine(glob: dict):
+    """The engine as pyctr.cli.main's global options build it (their defaults, PYCTR_ROOT/PYCTR_RUNROOT)."""
+    from pyctr.engine import Engine
+    from pyctr.engine.options import EngineOptions
+
+    os.environ["PYCTR_LOG_LEVEL"] = "warn"
+    root = glob.get("root", os.environ.get("PYCTR_ROOT") or None)
+    runroot = glob.get("runroot", os.environ.get("PYCTR_RUNROOT") or None)
+    options = EngineOptions(
+        storage_driver=None, storage_opts=[], runtime=None, runtime_flags=[], cgroup_manager=None, events_backend=None,
+        tmpdir=None, network_config_dir=None,
+        refused={"--url": None, "--remote": False, "--connection": None, "--identity": None, "--ssh": None,
+                 "--conmon": None, "--hooks-dir": [], "--namespace": None, "--network-cmd-path": None, "--volumepath": None})
+    options.check()
+    return Engine(root, runroot, options=options)
+
+
+# The commands: the bodies of the typer commands of the same name (cli/containers.py, cli/images.py,
+# cli/system.py) for the options above.
+
+def _ps(eng, opts: dict, args: list[str]) -> None:
+    from pyctr.cli import gotemplate, output, views
+
+    found = eng.containers.list(all_containers=opts.get("all", False), filters=[], last=-1, latest=False,
+                                sort="created", size=False, namespaces=False)
+    fmt = opts.get("format")
+    if fmt and gotemplate.is_json_format(fmt):
+        output.print_json([views.ps_json(row) for row in found], 2, empty_quirk=True)
+        return
+    rows = [views.ps_row(row, no_trunc=opts.get("no_trunc", False)) for row in found]
+    if opts.get("quiet") and not fmt:
+        if rows:
+            sys.stdout.write("\n".join(r["ID"] for r in rows) + "\n")
+        return
+    from pyctr.cli import reporters
+
+    fmt = fmt or "table " + PS_TABLE
+    json_views = [views.ps_row_json(row) for row in found] if "json" in fmt else None
+    output.print_report(reporters.PS, fmt, reporters.PS.rows(rows, json_views), heading=not opts.get("noheading"))
+
+
+def _version(eng, opts: dict, args: list[str]) -> None:
+    from pyctr.cli import output
+
+    info = eng.system.version()
+    client = {"APIVersion": info.api_version, "Version": info.version, "PythonVersion": info.python_version,
+              "OsArch": f"{info.os}/{info.arch}", "Os": info.os}
+    fmt = opts.get("format")
+    if fmt and fmt.strip() == "json":
+        import json
+
+        sys.stdout.write(json.dumps({"Client": client}, separators=(",", ":")) + "\n")
+    elif fmt:
+        from pyctr.cli import gotemplate, reporters
+
+        both = reporters.Struct({"Client": reporters.Struct(client, "*define.Version"), "Server": None},
+                                "*define.SystemVersionReport")
+        try:
+            sys.stdout.write(gotemplate.report("version", fmt, [both], ranged=False))
+        except gotemplate.TemplateError:
+            output.print_report(reporters.VERSION, fmt, [reporters.Struct(client, "*define.Version")], ranged=False)
+    else:
+        rows = [["Client:", "pyctr"], ["Version:", info.version], ["API Version:", info.api_version],
+                ["Python Version:", info.python_version], ["OS/Arch:", client["OsArch"]]]
+        output.print_table(["", ""], rows, heading=False)
+
+
+def _exists(eng, opts: dict, args: list[str]) -> int:
+    return 0 if eng.containers.exists(args[0]) else 1
+
+
+def _images(eng, opts: dict, args: list[str]) -> None:
+    from pyctr.cli import output
+    from pyctr.cli.imagerows import display_rows
+
+    images_api = eng.images
+    image_rows = images_api.rows(None, filters=[], sort="created")
+    rows = display_rows(image_rows, no_trunc=opts.get("no_trunc", False))
+    if opts.get("quiet"):
+        ids = list(dict.fromkeys(row["ID"] for row in rows))
+        if ids:
+            sys.stdout.write("\n".join(ids) + "\n")
+        return
+    from pyctr.cli import gotemplate, reporters
+
+    fmt = opts.get("format")
+    if fmt and gotemplate.is_json_format(fmt):
+        output.print_json(images_api.summaries(image_rows))
+        return
+    if fmt:
+        if "Labels" in fmt or "Containers" in fmt or "json" in fmt or "{{." not in fmt:
+            counts = images_api.container_counts()
+            for row, image_row in zip(rows, image_rows):
+                row["Labels"], row["Containers"] = images_api.labels(image_row.record), counts.get(row["Id"], 0)
+    else:
+        fmt = ("table {{.Repository}}\t{{.Tag}}\t" + ("{{.Digest}}\t" if opts.get("digests") else "")
+               + "{{.ID}}\t{{.Created}}\t{{.Size}}")
+    output.print_report(reporters.IMAGES, fmt, reporters.IMAGES.rows(rows), heading=not opts.get("noheading"))
+
+
+def _inspect(eng, opts: dict, args: list[str]) -> None:
+    from pyctr.cli import output, views
+    from pyctr.engine.containers import ContainerInfo
+    from pyctr.errors import PyctrError
+
+    results, errors = [], []
+    for name in args:
+        try:
+            info = eng.inspect(name, kind="all")
+        except PyctrError as exc:
+            errors.append(exc)
+            continue
+        if isinstance(info, ContainerInfo):
+            results.append(views.container_document(info))
+        elif type(info).__name__ == "ExecSession":
+            from pyctr.cli import execviews
+
+            results.append(execviews.exec_document(info))
+        elif type(info).__name__ == "PodInfo":
+            from pyctr.cli import podviews
+
+            results.append(podviews.inspect_document(info))
+        else:
+            results.append(views.image_document(info))
+    output.print_inspect(opts.get("format"), results, errors)
+
+
+COMMANDS = {"ps": _ps, "images": _images, "version": _version, "inspect": _inspect, "container exists": _exists}
