@@ -12,6 +12,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from pyctr.network import aardvark
 from pyctr.network.config import DEFAULT_NAME
 from pyctr.network.netns import NetworkError
 
@@ -39,8 +40,13 @@ def run(command: str, netns: str, options: dict, *, config_dir: Path, rootless: 
         argv = ["nsenter", f"--net={inside}", *argv]
         # iptables' lock is /run/xtables.lock, which the user's namespace cannot create
         env["XTABLES_LOCKFILE"] = str(config_dir / "xtables.lock")
+    dns = command == "setup" and aardvark.uses_dns(options)  # (pyctr.network.aardvark says why)
+    if dns:
+        aardvark.before_setup(config_dir)
     result = subprocess.run(argv, input=json.dumps(_named_for_netavark(options)).encode(), capture_output=True,
                             close_fds=True, env=env)
+    if dns and result.returncode == 0:
+        aardvark.after_setup(config_dir, options, rootless=rootless, inside=inside)
     if result.returncode != 0:
         raise NetworkError(f"netavark: {_error_text(result.stdout, result.stderr)}")
     return {_our_name(name): status for name, status in json.loads(result.stdout or b"{}").items()}

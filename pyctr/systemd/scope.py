@@ -47,28 +47,31 @@ def private_socket(uid: int, environ=None) -> str:
     return os.path.join(runtime, "systemd", "private")
 
 
+SYSTEM_SOCKET = "/run/systemd/private"  # the system manager's, for root's services
 PAUSE = ("pyctr-pause", "Failed to add pause process to systemd sandbox cgroup")
 ROOTLESS_NETNS = ("pyctr-rootless-netns", "failed to move the rootless netns slirp4netns process to the systemd user.slice")
 
 
-def keep_out_of_unit(pid: int, uid: int, kind: tuple[str, str] = PAUSE) -> None:
+def keep_out_of_unit(pid: int, uid: int, kind: tuple[str, str] = PAUSE, *, socket: str | None = None,
+                     slice_: str = SLICE) -> None:
     """Move `pid`, a process every container of the user shares (`kind`: PAUSE or ROOTLESS_NETNS,
     its scope's name prefix and podman's warning), into a scope of its own if we run in a systemd
-    service. `uid`: our uid on the host (we may be uid 0 of the user namespace already)."""
+    service. `uid`: our uid on the host (we may be uid 0 of the user namespace already);
+    `socket`: another manager's private socket than the user's (SYSTEM_SOCKET)."""
     if service_of() is None:
         return
     prefix, failure = kind
     try:
-        move_to_scope(pid, uid, prefix)
+        move_to_scope(pid, uid, prefix, slice_, socket)
     except Exception as exc:  # never fail the command for this: podman warns too
         warn(f"{failure}: {exc}")
 
 
-def move_to_scope(pid: int, uid: int, prefix: str, slice_: str = SLICE) -> str:
+def move_to_scope(pid: int, uid: int, prefix: str, slice_: str = SLICE, socket: str | None = None) -> str:
     """Start a transient scope `PREFIX-N.scope` holding `pid`; returns its name once the process is in it."""
     from pyctr.systemd import dbus
 
-    path = private_socket(uid)
+    path = socket or private_socket(uid)
     if not os.path.exists(path):
         raise OSError(f"no systemd user manager: {path} does not exist")
     with dbus.Connection(path, uid, timeout=MOVE_TIMEOUT) as conn:
