@@ -193,8 +193,8 @@ def test_add_of_a_url_and_docker_format_onbuild(image, pyctr, tmp_path):
 
 
 def test_options_not_built_fail_with_one_line(pyctr, tmp_path):
-    result = pyctr("build", "--squash", tmp_path, check=False)
-    assert (result.returncode, result.stderr) == (125, "Error: build --squash (squashing layers) is not supported by pyctr yet\n")
+    result = pyctr("build", "--ssh", "default", tmp_path, check=False)
+    assert (result.returncode, result.stderr) == (125, "Error: build --ssh (SSH agent forwarding) is not supported by pyctr yet\n")
     result = pyctr("build", tmp_path, check=False)
     assert result.returncode == 125 and "no Containerfile or Dockerfile specified or found" in result.stderr
 

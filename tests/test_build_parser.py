@@ -105,3 +105,110 @@ def test_config_instructions():
     assert image["author"] == "me"
     with pytest.raises(InvalidArgument, match="invalid port"):
         _apply("EXPOSE http", image)
+
+
+def test_an_optional_value_option_as_pflag_reads_it():
+    import typer
+
+    from pyctr.cli import build, parsing
+
+    app = parsing.PyctrTyper()
+    build.register(app)
+    params = typer.main.get_command(app).params
+
+    def split(*args):
+        found = parsing.split(params, list(args))
+        return found.values.get("pull"), found.positional
+
+    assert split("--pull", ".") == ("true", ["."])  # bare: podman's no-option default, "true" (always)
+    assert split("--pull=never", ".") == ("never", ["."])
+    assert split("--pull", "always") == ("true", ["always"])  # the next word is not its value
+    assert split(".") == (None, ["."])
+    assert split("-f", "x", ".") == (None, ["."])  # other options still take the next word
+
+
+def test_platforms_the_host_runs(tmp_path):
+    from pyctr.build import platforms
+    from pyctr.image import oci
+
+    host = oci.Platform.host()
+    assert platforms.split(["linux/amd64,linux/arm64", "linux/arm64"]) == ["linux/amd64", "linux/arm64"]
+    with pytest.raises(InvalidArgument, match="invalid platform"):
+        platforms.split(["linux"])
+    assert platforms.host_runs(f"linux/{host.architecture}", str(tmp_path))
+    assert not platforms.host_runs("linux/s390x", str(tmp_path))
+    (tmp_path / "qemu-s390x").write_text("disabled\ninterpreter /usr/bin/qemu-s390x\n")
+    assert not platforms.host_runs("linux/s390x", str(tmp_path))
+    (tmp_path / "qemu-s390x").write_text("enabled\ninterpreter /usr/bin/qemu-s390x\n")
+    assert platforms.host_runs("linux/s390x", str(tmp_path))
+    plan = stages.plan(parse("FROM scratch\nCOPY a /\n"), {})
+    platforms.check("linux/mips64", plan, binfmt_dir=str(tmp_path))  # nothing to run: any platform will do
+    with pytest.raises(InvalidArgument, match="building for linux/mips64: this host cannot run"):
+        platforms.check("linux/mips64", stages.plan(parse("FROM scratch\nRUN x\n"), {}), binfmt_dir=str(tmp_path))
+    two = stages.plan(parse("FROM --platform=linux/mips64 scratch AS a\nRUN x\nFROM scratch\nCOPY --from=a / /\n"), {})
+    with pytest.raises(InvalidArgument, match="building for linux/mips64"):  # FROM --platform's stage
+        platforms.check(None, two, binfmt_dir=str(tmp_path))
+    platforms.check(None, stages.plan(parse("FROM --platform=linux/mips64 scratch\nCOPY a /\n"), {}),
+                    binfmt_dir=str(tmp_path))
+
+
+def test_squash_history_as_buildah_writes_it():
+    from pyctr.build.executor import State
+    from pyctr.build.squashing import history
+
+    base = State({"history": [{"created_by": "base"}]}, base_name="busybox")
+    entries = [{"created_by": "base"}, {"created_by": "COPY", "comment": "FROM busybox"},
+               {"created_by": "ENV", "comment": "FROM 0123456789ab", "empty_layer": True}]
+    assert history(entries, base, keep_base=True) == [
+        {"created_by": "base"}, {"created_by": "COPY", "empty_layer": True},
+        {"created_by": "ENV", "comment": "FROM busybox"}]
+    assert history(entries, base, keep_base=False) == history(entries, base, keep_base=True)[1:]
+
+
+def test_a_squashed_layer_is_the_difference_of_two_trees(tmp_path):
+    import io
+    import os
+    import tarfile
+
+    from pyctr.image.squash import write_diff
+
+    base, top = tmp_path / "base", tmp_path / "top"
+    for root in (base, top):
+        (root / "etc").mkdir(parents=True)
+        (root / "etc" / "same").write_text("same")
+        os.utime(root / "etc" / "same", (1, 1))
+        os.utime(root / "etc", (1, 1))
+    (base / "gone").mkdir()
+    (base / "gone" / "x").write_text("x")
+    (base / "etc" / "old").write_text("old")
+    (top / "etc" / "new").write_text("new")
+    (top / "link").symlink_to("etc/new")
+    os.utime(top / "etc", (1, 1))
+    out = io.BytesIO()
+    write_diff(str(top), str(base), out)
+    names = [m.name for m in tarfile.open(fileobj=io.BytesIO(out.getvalue())).getmembers()]
+    # etc: unchanged itself, written for what changed in it; a whiteout per name that is gone
+    assert names == [".wh.gone", "etc", "etc/.wh.old", "etc/new", "link"]
+    out = io.BytesIO()
+    write_diff(str(top), None, out, mtime=7)
+    members = tarfile.open(fileobj=io.BytesIO(out.getvalue())).getmembers()
+    assert [m.name for m in members] == ["etc", "etc/new", "etc/same", "link"] and {m.mtime for m in members} == {7}
+
+
+def test_writable_overlays_turn_redirect_dir_and_metacopy_off(monkeypatch, tmp_path):
+    from pyctr.linux import mount as mountmod
+
+    calls = []
+    monkeypatch.setattr(mountmod, "mount", lambda *args: calls.append(args))
+    known = mountmod.os.path.exists
+    monkeypatch.setattr(mountmod.os.path, "exists",  # a kernel that knows both options
+                        lambda path: True if str(path).startswith("/sys/module/overlay/") else known(path))
+    lowers = [str(tmp_path / "l" / "a"), str(tmp_path / "l" / "b")]
+    for path in lowers:
+        mountmod.os.makedirs(path)
+    mountmod._kernel_overlay(lowers, "/t", "/u", "/w", ())
+    assert calls[0][4].endswith(",upperdir=/u,workdir=/w,redirect_dir=off,metacopy=off")
+    mountmod._kernel_overlay(lowers, "/t", None, None, ())  # read-only: nothing is written there
+    assert "redirect_dir" not in calls[1][4]
+    mountmod._kernel_overlay(lowers, "/t", "/u", "/w", ("userxattr",))  # the kernel turns them off (and refuses "off")
+    assert calls[2][4].endswith(",upperdir=/u,workdir=/w,userxattr")

@@ -37,3 +37,24 @@ def test_every_instruction_rootless(rootless, registry):  # noqa: F811
     assert set(_steps(second.stdout)) == {"cache"}
     assert second.stdout.splitlines()[-1] == first.stdout.splitlines()[-1]
     assert list((rootless.data / "pyctr" / "build").iterdir()) == []
+
+
+def test_squash_and_a_renamed_directory_rootless(rootless, registry):  # noqa: F811
+    """The kernel overlay in a user namespace takes redirect_dir=off and metacopy=off too."""
+    image = f"{registry.host}/test/busybox:latest"
+    rootless.pyctr("pull", "-q", image)
+    context = rootless.data / "squash"
+    context.mkdir()
+    (context / "Containerfile").write_text(f"FROM {image}\nRUN mkdir -p /dir/sub && echo f > /dir/sub/file\n"
+                                           "RUN mv /dir /moved && rm /bin/true\n")
+    os.chown(context, rootless.pw.pw_uid, rootless.pw.pw_gid)
+    os.chown(context / "Containerfile", rootless.pw.pw_uid, rootless.pw.pw_gid)
+    rootless.pyctr("build", "-q", "--squash", "-t", "squashed", context)
+    info = json.loads(rootless.pyctr("image", "inspect", "squashed").stdout)[0]
+    assert len(info["RootFS"]["Layers"]) == 2
+    assert rootless.pyctr("run", "--rm", "squashed", "sh", "-c", "cat /moved/sub/file; test ! -e /bin/true").stdout == "f\n"
+    rootless.pyctr("run", "--name", "sq", "squashed", "sh", "-c", "echo c > /c")
+    rootless.pyctr("commit", "-q", "--squash", "sq", "squashed2")
+    assert len(json.loads(rootless.pyctr("image", "inspect", "squashed2").stdout)[0]["RootFS"]["Layers"]) == 1
+    assert rootless.pyctr("run", "--rm", "squashed2", "cat", "/c", "/moved/sub/file").stdout == "c\nf\n"
+    rootless.pyctr("rm", "sq")

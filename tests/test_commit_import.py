@@ -61,8 +61,8 @@ def test_commit_options(image, pyctr):
     info = json.loads(pyctr("image", "inspect", "docker-snap").stdout)[0]
     assert info["ManifestType"] == "application/vnd.docker.distribution.manifest.v2+json"
     assert config_of(pyctr, "localhost/docker-snap:latest")["comment"] == "why"
-    squash = pyctr("commit", "--squash", "c2", check=False)
-    assert squash.returncode == 125 and squash.stderr.count("\n") == 1 and "squash" in squash.stderr
+    pyctr("commit", "-q", "--squash", "c2", "squashed")  # one layer (tests/test_build_options.py has more)
+    assert len(json.loads(pyctr("image", "inspect", "squashed").stdout)[0]["RootFS"]["Layers"]) == 1
     bad = pyctr("commit", "-c", "FROBNICATE x", "c2", check=False)
     assert bad.returncode == 125 and "FROBNICATE" in bad.stderr
     assert pyctr("commit", "nosuch", check=False).returncode == 125

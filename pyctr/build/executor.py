@@ -30,10 +30,12 @@ _DROPPED = ("rootfs", "container", "container_config", "docker_version", "commen
 @value
 class BuildEvent:
     """What the front end shows: step (a STEP line), cached (the ID reused), id (a step's result),
-    commit (the name committed), tagged (a name given), warning."""
+    commit (the name committed), tagged (a name given), warning; image (a platform's image ID, in a
+    build for several)."""
     kind: str
     text: str = ""
     stage: str = ""  # commit: the stage's prefix ("[2/2] ") in a multi-stage build
+    platform: str = ""  # in a build for several platforms: the one this event is of
 
 
 class StepFailed(PyctrError):
@@ -44,7 +46,10 @@ class StepFailed(PyctrError):
         self.exit_code = status
 
 
-def now() -> str:
+def now(timestamp: int | None = None) -> str:
+    """A created date: now, or --timestamp's (whole seconds, as buildah writes it)."""
+    if timestamp is not None:
+        return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -196,6 +201,8 @@ class StageRun:
     # -- cache ---------------------------------------------------------------------------------
 
     def _key(self, ins: Instruction, inputs: str, args: dict[str, str]) -> str:
+        if self.b.timestamp is not None:  # its dates (and files' times) are part of what the step makes
+            inputs += f"|timestamp={self.b.timestamp}"
         return cachemod.key(self.state.id, ins.original, inputs, args)
 
     def _cached(self, key: str) -> bool:
@@ -217,7 +224,7 @@ class StageRun:
 
     def _history(self, new: State, created_by: str, *, empty: bool) -> None:
         config = new.config
-        entry: dict = {"created": now(), "created_by": created_by}
+        entry: dict = {"created": now(self.b.timestamp), "created_by": created_by}
         if config.get("author"):
             entry["author"] = config["author"]
         comment = f"FROM {self.state.id[:12]}" if self.state.id != self.b.base_ids.get(self.stage.index) \
@@ -238,8 +245,10 @@ class StageRun:
         from pyctr.image import layertar
 
         self._history(new, created_by, empty=False)
-        desc, diff_id, chain_id = self.b.maker.layer(lambda out: layertar.write_layer(upper, out),
-                                                     new.chain_ids[-1] if new.chain_ids else None, unpacked=upper)
+        stamp = self.b.timestamp  # with --timestamp the layer's files' times differ from the upper's
+        desc, diff_id, chain_id = self.b.maker.layer(lambda out: layertar.write_layer(upper, out, mtime=stamp),
+                                                     new.chain_ids[-1] if new.chain_ids else None,
+                                                     unpacked=upper if stamp is None else None)
         new.layers.append(desc)
         new.diff_ids.append(diff_id)
         new.chain_ids.append(chain_id)
@@ -278,7 +287,8 @@ class Builder:
                  context, report: Callable[[BuildEvent], None], stdout=None, stderr=None,
                  tls_verify: bool | None = None, authfile: str | None = None, progress=None,
                  run_env: dict[str, str] | None = None, volumes: list[dict] | None = None,
-                 secrets: dict[str, str] | None = None, etc: dict | None = None, step_spec: dict | None = None):
+                 secrets: dict[str, str] | None = None, etc: dict | None = None, step_spec: dict | None = None,
+                 timestamp: int | None = None):
         from pyctr.build.cache import BuildCache
         from pyctr.image.newimage import ImageMaker
 
@@ -292,6 +302,7 @@ class Builder:
         self.run_env, self.volumes = run_env or {}, volumes or []
         self.secrets = secrets or {}
         self.step_spec = step_spec  # RUN steps' ContainerSpec (to_json) beyond the defaults
+        self.timestamp = timestamp  # --timestamp: every created date and layer file time (seconds)
         self.etc = etc or {}  # RUN steps' /etc files: add_hosts, dns_servers, dns_search, dns_options, no_hosts
         self.from_images: dict[str, State] = {}
         self.layer_store = svc.layers
@@ -300,6 +311,8 @@ class Builder:
         self.results: dict[int, State] = {}
         self.stages: list[Stage] = []
         self.base_ids: dict[int, str] = {}
+        self.base_states: dict[int, State] = {}  # each stage's FROM state (what --squash squashes onto)
+        self.target = -1
         self.used_args: set[str] = set()
         self.build_dir = None
         self.final_prefix = ""
@@ -326,12 +339,19 @@ class Builder:
             else:
                 state = self.image_state(base, stage.platform or self.platform)
         self.base_ids[stage.index] = state.id
+        self.base_states[stage.index] = state.copy()
         return state
 
     def image_record(self, name: str, platform: str | None):
         from pyctr.container.create import _ensure_image
         from pyctr.container.spec import ContainerSpec
 
+        if platform and self.pull != "always":
+            from pyctr.build.platforms import local_list_instance
+
+            local = local_list_instance(self.services.images, name, platform)
+            if local is not None:  # FROM a local manifest list: its entry for the platform built
+                return local
         spec = ContainerSpec.for_image(name)
         spec.image.pull, spec.image.platform = self.pull, platform or None
         spec.image.tls_verify, spec.image.authfile = self.tls_verify, self.authfile
@@ -351,7 +371,7 @@ class Builder:
         image is recorded: the new layers belong to no image before that."""
         from pyctr.build.runstep import BuildDir, clean_stale
 
-        self.stages = plan.stages
+        self.stages, self.target = plan.stages, plan.target
         runc = self.services.tasks.runc
         clean_stale(self.services.config, runc)
         self.build_dir = BuildDir(self.services.config, runc, self.layer_store)

@@ -81,7 +81,19 @@ def prepare_run(run, ins: Instruction) -> Prepared:
         return "/bin/sh -c " + ins.original.split(None, 1)[1]  # buildah's: what follows RUN, options too
 
     inputs = "|".join(mountsmod.cache_input(m, run) for m in specs)
-    return Prepared(inputs, in_scope, execute)
+    return Prepared(inputs + "|" + run_settings(run, network, specs), in_scope, execute)
+
+
+def run_settings(run, network: str, specs: list[dict]) -> str:
+    """What a RUN step runs with besides its command, as part of its cache key: its limits,
+    capabilities and devices (--cap-drop, --ulimit, ...), --env, its network, --volume, its /etc
+    files and the secrets it mounts (their ids and where they come from, never their content).
+    buildah 1.28 keys on the command alone; pyctr reruns a step whose outcome these may change."""
+    import json
+
+    secrets = sorted((m["id"], run.b.secrets.get(m["id"], "")) for m in specs if m["type"] == "secret")
+    return digest_of(json.dumps([run.b.step_spec, sorted(run.b.run_env.items()), network, run.b.volumes,
+                                 run.b.etc, secrets], sort_keys=True, default=str))
 
 
 # -- COPY and ADD ------------------------------------------------------------------------------------

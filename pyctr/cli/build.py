@@ -10,22 +10,19 @@ from typing import List, Optional
 import typer
 
 from pyctr.cli.common import authfile_option, engine, tls_verify_option
+from pyctr.cli.parsing import OptionalValue
 
 # Options podman has that need something pyctr has not built: given, they fail with this line.
 NOT_BUILT = {
-    "all_platforms": "--all-platforms (building for several platforms needs manifest lists)",
-    "annotation": "--annotation (manifest annotations of built images)",
     "build_context": "--build-context (named extra contexts)",
     "cache_from": "--cache-from (a registry as build cache)",
     "cache_to": "--cache-to (a registry as build cache)",
     "cache_ttl": "--cache-ttl", "cgroupns": "--cgroupns", "cpp_flag": "--cpp-flag (Containerfile.in)",
     "decryption_key": "--decryption-key (encrypted images)", "hooks_dir": "--hooks-dir (OCI hooks)",
-    "ipc": "--ipc", "logsplit": "--logsplit", "manifest": "--manifest (manifest lists of builds)",
-    "omit_history": "--omit-history", "os_feature": "--os-feature", "os_version": "--os-version",
+    "ipc": "--ipc", "logsplit": "--logsplit", "os_feature": "--os-feature", "os_version": "--os-version",
     "output": "--output (exporting the result as files)", "pid": "--pid", "runtime_flag": "--runtime-flag",
-    "sign_by": "--sign-by (image signing)", "squash": "--squash (squashing layers)",
-    "squash_all": "--squash-all (squashing layers)", "ssh": "--ssh (SSH agent forwarding)",
-    "timestamp": "--timestamp", "userns": "--userns", "userns_gid_map": "--userns-gid-map",
+    "sign_by": "--sign-by (image signing)", "ssh": "--ssh (SSH agent forwarding)",
+    "userns": "--userns", "userns_gid_map": "--userns-gid-map",
     "userns_gid_map_group": "--userns-gid-map-group", "userns_uid_map": "--userns-uid-map",
     "userns_uid_map_user": "--userns-uid-map-user", "uts": "--uts", "from_": "--from (replacing the first FROM)",
     "creds": "--creds", "cert_dir": "--cert-dir",
@@ -45,11 +42,17 @@ class _Printer:
             sys.stderr.write(f"WARNING: {text}\n")
             sys.stderr.flush()
             return
+        if kind == "image":  # a platform's image, in a build for several (-q too)
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+            return
         if self.quiet:
             return
         line = {"step": text, "cached": f"--> Using cache {text}", "id": f"--> {text}",
                 "commit": f"{event.stage}COMMIT {text}".rstrip(),
                 "tagged": f"Successfully tagged {text}"}.get(kind)
+        if line is not None and event.platform and kind in ("step", "commit"):
+            line = f"[{event.platform}] {line}"  # as podman marks each platform's steps
         if line is not None:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
@@ -70,6 +73,12 @@ def _pairs(items: List[str], what: str, *, from_env: bool = False) -> dict[str, 
                 val = os.environ[key]
         out[key] = val
     return out
+
+
+def _annotations(items: List[str]) -> dict[str, str]:
+    from pyctr.image.manifests import parse_annotations
+
+    return parse_annotations(list(items or []))
 
 
 def _secrets(items: List[str]) -> dict[str, str]:
@@ -100,10 +109,10 @@ def _secrets(items: List[str]) -> dict[str, str]:
 
 def build(
     ctx: typer.Context,
-    context: Optional[str] = typer.Argument(None, metavar="CONTEXT", help="The build context directory (default: .)."),
+    contexts: Optional[List[str]] = typer.Argument(None, metavar="[CONTEXT]", help="The build context directory (default: .)."),
     add_host: List[str] = typer.Option([], "--add-host", metavar="HOST:IP", help="An /etc/hosts entry for RUN steps."),
-    all_platforms: bool = typer.Option(False, "--all-platforms", help="Not supported yet."),
-    annotation: List[str] = typer.Option([], "--annotation", metavar="KEY=VALUE", help="Not supported yet."),
+    all_platforms: bool = typer.Option(False, "--all-platforms", help="Build for every platform of the base images (their manifest lists)."),
+    annotation: List[str] = typer.Option([], "--annotation", metavar="KEY=VALUE", help="An annotation of the image's manifest (OCI format)."),
     arch: Optional[str] = typer.Option(None, "--arch", metavar="ARCH", help="Build for this architecture (its base images)."),
     authfile: Optional[str] = authfile_option(),
     build_arg: List[str] = typer.Option([], "--build-arg", metavar="KEY[=VALUE]", help="A build argument (ARG); without a value, from the environment."),
@@ -148,20 +157,21 @@ def build(
     layers: bool = typer.Option(True, "--layers", help="Keep a cache of each step's result (false: no build cache)."),
     logfile: Optional[str] = typer.Option(None, "--logfile", metavar="PATH", help="Write the build's output to this file."),
     logsplit: bool = typer.Option(False, "--logsplit", help="Not supported yet."),
-    manifest: Optional[str] = typer.Option(None, "--manifest", metavar="NAME", help="Not supported yet."),
+    manifest: Optional[str] = typer.Option(None, "--manifest", metavar="NAME", help="Add the image (each platform's) to this manifest list, made if absent."),
     memory: Optional[str] = typer.Option(None, "--memory", "-m", metavar="SIZE", help="Memory limit of RUN steps."),
     memory_swap: Optional[str] = typer.Option(None, "--memory-swap", metavar="SIZE", help="Memory and swap limit of RUN steps (-1: unlimited)."),
     network: Optional[str] = typer.Option(None, "--network", metavar="MODE", help="RUN steps' network: bridge (default; rootless slirp4netns), host, private or none."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Build every step again (the cache is not read)."),
     no_hosts: bool = typer.Option(False, "--no-hosts", help="Leave /etc/hosts of RUN steps as the image has it."),
-    omit_history: bool = typer.Option(False, "--omit-history", help="Not supported yet."),
+    omit_history: bool = typer.Option(False, "--omit-history", help="Leave the build's history out of the image."),
     os_name: Optional[str] = typer.Option(None, "--os", metavar="OS", help="Build for this OS (its base images)."),
     os_feature: List[str] = typer.Option([], "--os-feature", metavar="FEATURE", help="Not supported yet."),
     os_version: Optional[str] = typer.Option(None, "--os-version", metavar="VERSION", help="Not supported yet."),
     output: Optional[str] = typer.Option(None, "--output", "-o", metavar="OUTPUT", help="Not supported yet."),
     pid: Optional[str] = typer.Option(None, "--pid", metavar="MODE", help="Not supported yet."),
-    platform: Optional[str] = typer.Option(None, "--platform", metavar="OS/ARCH[/VARIANT]", help="Build for this platform (its base images)."),
-    pull: str = typer.Option("missing", "--pull", metavar="POLICY", help="Pull base images: always, missing, never or newer."),
+    platform: List[str] = typer.Option([], "--platform", metavar="OS/ARCH[/VARIANT]", help="Build for this platform (its base images); several (a,b): one image each."),
+    pull: str = typer.Option("missing", "--pull", metavar="POLICY", click_type=OptionalValue("true"),
+                             help="Pull base images: always, missing, never or newer (bare: always; a policy must be attached: --pull=never)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the image ID."),
     retry: int = typer.Option(3, "--retry", metavar="N", help="Accepted (pulls retry as pyctr's do)."),
     retry_delay: Optional[str] = typer.Option(None, "--retry-delay", metavar="DURATION", help="Accepted (pulls retry as pyctr's do)."),
@@ -172,13 +182,13 @@ def build(
     shm_size: Optional[str] = typer.Option(None, "--shm-size", metavar="SIZE", help="Size of RUN steps' /dev/shm."),
     sign_by: Optional[str] = typer.Option(None, "--sign-by", metavar="FINGERPRINT", help="Not supported yet."),
     skip_unused_stages: bool = typer.Option(True, "--skip-unused-stages", help="Build only the stages the target needs (always so)."),
-    squash: bool = typer.Option(False, "--squash", help="Not supported yet."),
-    squash_all: bool = typer.Option(False, "--squash-all", help="Not supported yet."),
+    squash: bool = typer.Option(False, "--squash", help="Squash the new layers into one."),
+    squash_all: bool = typer.Option(False, "--squash-all", help="Squash all the layers into one."),
     ssh: List[str] = typer.Option([], "--ssh", metavar="ID[=PATH]", help="Not supported yet."),
     stdin: bool = typer.Option(False, "--stdin", help="Accepted (RUN steps get no stdin)."),
     tag: List[str] = typer.Option([], "--tag", "-t", metavar="NAME", help="A name for the image."),
     target: Optional[str] = typer.Option(None, "--target", metavar="STAGE", help="Build this stage (and those it needs)."),
-    timestamp: Optional[str] = typer.Option(None, "--timestamp", metavar="SECONDS", help="Not supported yet."),
+    timestamp: Optional[int] = typer.Option(None, "--timestamp", metavar="SECONDS", help="Every created date and layer file time, in seconds since the epoch (reproducible builds)."),
     tls_verify: Optional[bool] = tls_verify_option(),
     ulimit: List[str] = typer.Option([], "--ulimit", metavar="LIMIT", help="A ulimit of RUN steps."),
     unsetenv: List[str] = typer.Option([], "--unsetenv", metavar="KEY", help="Remove this variable from the image."),
@@ -192,10 +202,13 @@ def build(
     volume: List[str] = typer.Option([], "--volume", "-v", metavar="HOST:CTR[:OPTIONS]", help="A bind mount for RUN steps."),
 ) -> None:
     """Build an image from a Containerfile."""
+    from pyctr.cli.parsing import arity
     from pyctr.engine.builds import BuildOptions
     from pyctr.errors import InvalidArgument
 
     given = locals()
+    arity(list(contexts or []), 0, 1)  # podman counts them first: `--pull always .` is two
+    context = contexts[0] if contexts else None
     for name, what in NOT_BUILT.items():
         value = given[name]
         if value not in (None, False, [], ()):
@@ -204,13 +217,12 @@ def build(
         raise InvalidArgument(f"build --isolation {isolation}: only oci is supported")
     if platform and (arch or os_name or variant):
         raise InvalidArgument("--platform cannot be used with --arch, --os or --variant")
+    platforms = list(platform)
     if not platform and (arch or os_name or variant):
         from pyctr.image import oci
 
         host = oci.Platform.host()
-        platform = f"{os_name or host.os}/{arch or host.architecture}" + (f"/{variant}" if variant else "")
-    if platform and "," in platform:
-        raise InvalidArgument("build --platform with several platforms needs manifest lists (--manifest), not supported yet")
+        platforms = [f"{os_name or host.os}/{arch or host.architecture}" + (f"/{variant}" if variant else "")]
     text = None
     files = list(file)
     if files == ["-"]:
@@ -236,10 +248,12 @@ def build(
         context=context or ".", files=files, containerfile_text=text, tags=list(tag),
         build_args=_pairs(build_arg, "--build-arg", from_env=True), target=target, no_cache=no_cache, layers=layers,
         pull=pull, fmt=fmt, labels=_pairs(label, "--label"), env=_pairs(env, "--env", from_env=True),
-        unsetenv=list(unsetenv), network=network or "", platform=platform, ignorefile=ignorefile, iidfile=iidfile,
+        unsetenv=list(unsetenv), network=network or "", platforms=platforms, manifest=manifest,
+        all_platforms=all_platforms, ignorefile=ignorefile, iidfile=iidfile,
         secrets=_secrets(secret), volumes=list(volume), tls_verify=tls_verify, authfile=authfile,
         add_hosts=list(add_host), dns=list(dns), dns_search=list(dns_search), dns_options=list(dns_option),
-        no_hosts=no_hosts, step_spec=step.to_json())
+        no_hosts=no_hosts, step_spec=step.to_json(), squash=squash, squash_all=squash_all, timestamp=timestamp,
+        omit_history=omit_history, annotations=_annotations(annotation))
     import signal
 
     def interrupted(signum, frame):  # SIGTERM as Ctrl-C: the build cleans up what it mounted and ran
@@ -265,7 +279,8 @@ def build(
         if out is not None:
             sys.stdout = sys.__stdout__
             out.close()
-    sys.stdout.write(result.id + "\n")
+    if len(result.ids) <= 1:  # several: each printed as it was built
+        sys.stdout.write(result.id + "\n")
 
 
 def register(app: typer.Typer, image_app: typer.Typer | None = None) -> None:

@@ -5,6 +5,9 @@
   means true, also one whose default is true (`--sig-proxy`); a `--no-...` name means false.
 - `-it` is `-i -t`; an option that takes a value takes the rest of its word (`-eA=1`, `-e=A=1`) or
   the next word (`-e A=1`, `--env A=1`), or what follows `=` (`--env=A=1`).
+- An option of type OptionalValue(V) (pflag's NoOptDefVal; in podman 4.3.1 only
+  build's `--pull`) takes a value only when it is attached (`--pull=never`); bare, it means V, and
+  the next word is not its value (`--pull always` is `--pull` and the argument "always"), as in podman.
 - `--` ends the options. So does the first positional argument of a command that does not allow
   interspersed arguments (run, create, exec, unshare): from there on, every word belongs to the
   container, untouched, whatever it looks like (`--help`, `--rm=false`).
@@ -103,10 +106,29 @@ def _takes_value(option: click.Option) -> bool:
     return not option.is_flag and not option.count
 
 
+class OptionalValue(click.ParamType):
+    """The type of a text option whose value may be left out (pflag's NoOptDefVal: podman's
+    `build --pull`): typer.Option(..., click_type=OptionalValue("true")); bare, it means "true"."""
+
+    name = "text"
+
+    def __init__(self, when_bare: str):
+        self.when_bare = when_bare
+
+    def convert(self, value, param, ctx):
+        return str(value)
+
+
+def _optional_value(option: click.Option) -> bool:
+    return option.nargs == 1 and isinstance(option.type, OptionalValue)
+
+
 def _take(words: Words, name: str, option: click.Option, secondary: bool, value: str | None,
           rest: list[str], ctx: click.Context | None) -> None:
     """Record one use of `option` (spelled `name`), with its attached `value` if any."""
-    if _takes_value(option):  # its value is attached, or the next word(s), whatever they look like
+    if _takes_value(option) and value is None and _optional_value(option):
+        value = option.type.when_bare  # bare: its no-value default; a value must be attached (`--pull=never`)
+    elif _takes_value(option):  # its value is attached, or the next word(s), whatever they look like
         given = [] if value is None else [value]
         if len(rest) < option.nargs - len(given):
             raise click.BadOptionUsage(name, f"Option {name!r} requires {option.nargs} argument(s)."

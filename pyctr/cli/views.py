@@ -341,7 +341,7 @@ def image_document(info: "ImageInfo") -> dict:
         "Size": record.size,
         "VirtualSize": record.size,
         "Labels": container_config.get("Labels") or {},
-        "Annotations": {},
+        "Annotations": dict(info.annotations),
         "ManifestType": record.manifest_media_type,
         "User": container_config.get("User", ""),
         "History": cfg.get("history") or [],

@@ -61,8 +61,6 @@ def commit(services: "Services", container: str, image: str | None = None, *, ch
         raise InvalidArgument(f"unrecognized image type {fmt!r}: use oci or docker")
     if message and fmt != "docker":
         raise InvalidArgument("messages are only compatible with the docker image format (-f docker)")
-    if squash:
-        raise InvalidArgument("commit --squash is not supported: squashing layers is not built yet")
     if image:
         reference.local_name(image)  # a bad name fails before any work
     record = services.containers.resolve(container)
@@ -97,7 +95,7 @@ def commit(services: "Services", container: str, image: str | None = None, *, ch
     if author:
         entry["author"] = author
     entry["comment"] = message or f"FROM {record.image_name}"
-    config["history"] = list(base_config.get("history") or []) + [entry]
+    config["history"] = ([] if squash else list(base_config.get("history") or [])) + [entry]  # squash: as podman
 
     paused = False
     if pause and services.containers.status(record.id).state == "running":
@@ -108,11 +106,17 @@ def commit(services: "Services", container: str, image: str | None = None, *, ch
     try:
         with locked(services.config.root / "gc.lock", shared=True):  # gc keeps the new layer until it is recorded
             maker = _maker(services)
-            desc, diff_id, chain_id = maker.layer(
-                lambda out: layertar.write_layer(str(upper), out) if upper.is_dir() else _empty_tar(out),
-                base.chain_ids[-1] if base.chain_ids else None)
-            new = maker.image(config, list(base.layers) + [desc], base.diff_ids + [diff_id], base.chain_ids + [chain_id],
-                              oci_format=fmt == "oci")
+            if squash:  # the whole tree as one layer
+                from pyctr.build.squashing import whole_tree_layer
+
+                desc, diff_id, chain_id = whole_tree_layer(services, maker, upper, list(base.chain_ids))
+                new = maker.image(config, [desc], [diff_id], [chain_id], oci_format=fmt == "oci")
+            else:
+                desc, diff_id, chain_id = maker.layer(
+                    lambda out: layertar.write_layer(str(upper), out) if upper.is_dir() else _empty_tar(out),
+                    base.chain_ids[-1] if base.chain_ids else None)
+                new = maker.image(config, list(base.layers) + [desc], base.diff_ids + [diff_id],
+                                  base.chain_ids + [chain_id], oci_format=fmt == "oci")
             _register(services, new, image)
     finally:
         if paused:

@@ -25,6 +25,7 @@ class ImageInfo:
     record: "ImageRecord"
     config: dict  # the OCI image config document (architecture, os, config, history, rootfs)
     lower_dirs: list[str]  # topmost first
+    annotations: dict = field(default_factory=dict)  # the OCI manifest's
 
 
 @value
@@ -190,7 +191,7 @@ class Images:
         """The image's record, its OCI config and its layer directories."""
         service = self._s.images
         record = service.get(name)
-        return ImageInfo(record, service.config_of(record), service.lowerdirs(record))
+        return ImageInfo(record, service.config_of(record), service.lowerdirs(record), _annotations(service, record))
 
     def tag(self, name: str, new_names: list[str]) -> None:
         self._s.images.tag(name, new_names)
@@ -395,3 +396,17 @@ def _credentials(creds: str | None) -> tuple[str, str] | None:
     if not user:
         raise InvalidArgument("credentials must be in the form USERNAME[:PASSWORD]")
     return user, password
+
+
+def _annotations(service, record: "ImageRecord") -> dict:
+    """The OCI manifest's annotations (image inspect's Annotations, as podman's)."""
+    import json
+
+    from pyctr.image import oci
+
+    if record.manifest_media_type != oci.OCI_MANIFEST or not record.manifest_digest:
+        return {}
+    try:
+        return dict(json.loads(service.content.read(record.manifest_digest)).get("annotations") or {})
+    except (OSError, ValueError, AttributeError, PyctrError):
+        return {}

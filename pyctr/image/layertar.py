@@ -22,16 +22,18 @@ _OVERLAY_XATTRS = ("trusted.overlay.", "user.overlay.")
 _COPY_CHUNK = 1 << 20
 
 
-def write_layer(root: str, out: BinaryIO) -> None:
-    """Write the tree under `root` (an overlay lower or upper directory) as a layer tar to `out`."""
+def write_layer(root: str, out: BinaryIO, *, mtime: int | None = None) -> None:
+    """Write the tree under `root` (an overlay lower or upper directory) as a layer tar to `out`;
+    `mtime`: every entry's (build --timestamp), else each file's own."""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
                       errors="surrogateescape") as tar:
-        _Walker(tar).walk(root, "")
+        _Walker(tar, mtime).walk(root, "")
 
 
 class _Walker:
-    def __init__(self, tar: tarfile.TarFile):
+    def __init__(self, tar: tarfile.TarFile, mtime: int | None = None):
         self.tar = tar
+        self.mtime = mtime
         self.links: dict[tuple[int, int], str] = {}  # (dev, ino) -> the first name of a multi-link file
 
     def walk(self, directory: str, prefix: str) -> None:
@@ -56,6 +58,8 @@ class _Walker:
                 self._add(ti)
 
     def _add(self, ti: tarfile.TarInfo, fileobj=None) -> None:
+        if self.mtime is not None:
+            ti.mtime = self.mtime
         self.tar.addfile(ti, fileobj)
 
     def _info(self, path: str, rel: str, info: os.stat_result) -> tarfile.TarInfo:

@@ -58,8 +58,9 @@ class ImageMaker:
         return {"mediaType": oci.OCI_LAYER_GZIP, "digest": digest, "size": size}, diff_id, chain_id
 
     def image(self, config: dict, layers: list[dict], diff_ids: list[str], chain_ids: list[str], *,
-              oci_format: bool = True) -> ImageRecord:
-        """Write the config and manifest of an image made of these layers (config's rootfs is set here)."""
+              oci_format: bool = True, annotations: dict[str, str] | None = None) -> ImageRecord:
+        """Write the config and manifest (with `annotations`, OCI only) of an image made of these
+        layers (config's rootfs is set here)."""
         config["rootfs"] = {"type": "layers", "diff_ids": list(diff_ids)}
         config_bytes = json.dumps(config, separators=(",", ":")).encode()
         config_digest = digestmod.of_bytes(config_bytes)
@@ -68,7 +69,7 @@ class ImageMaker:
         layer_type = oci.OCI_LAYER_GZIP if oci_format else oci.DOCKER_LAYER_GZIP
         descriptors = [{**layer, "mediaType": layer_type if oci.LAYER_COMPRESSION.get(layer["mediaType"]) == "gzip"
                         else layer["mediaType"]} for layer in layers]
-        body = manifest_bytes(media_type, config_digest, len(config_bytes), descriptors)
+        body = manifest_bytes(media_type, config_digest, len(config_bytes), descriptors, annotations)
         manifest_digest = digestmod.of_bytes(body)
         self.content.put(manifest_digest, body)
         return ImageRecord(

@@ -111,12 +111,15 @@ class Pusher:
         return ""
 
 
-def manifest_bytes(media_type: str, config_digest: str, config_size: int, layers: list[dict]) -> bytes:
-    """A schema 2 manifest (OCI or Docker), as compact JSON."""
+def manifest_bytes(media_type: str, config_digest: str, config_size: int, layers: list[dict],
+                   annotations: dict[str, str] | None = None) -> bytes:
+    """A schema 2 manifest (OCI or Docker; `annotations` only in an OCI one), as compact JSON."""
     config_type = oci.OCI_CONFIG if media_type == oci.OCI_MANIFEST else oci.DOCKER_CONFIG
     manifest = {"schemaVersion": 2, "mediaType": media_type,
                 "config": {"mediaType": config_type, "digest": config_digest, "size": config_size},
                 "layers": layers}
+    if annotations and media_type == oci.OCI_MANIFEST:
+        manifest["annotations"] = dict(annotations)
     return json.dumps(manifest, separators=(",", ":")).encode()
 
 

@@ -165,11 +165,22 @@ def _overlay_data(lowers: list[str], upper: str | None, work: str | None, option
     return parent, data(os.path.relpath(os.path.realpath(upper), real), os.path.relpath(os.path.realpath(work), real))
 
 
+def _plain_upper_options() -> tuple[str, ...]:
+    """redirect_dir and metacopy off, where the kernel knows them: a host that turns them on
+    would leave a renamed directory's children (or a chowned file's data) in the lower layers,
+    and commits and build steps read the upper directory as the whole change. (A userxattr overlay,
+    rootless, has both off whatever the host says, and refuses them as options.)"""
+    return tuple(f"{name}=off" for name in ("redirect_dir", "metacopy")
+                 if os.path.exists(f"/sys/module/overlay/parameters/{name}"))
+
+
 def _kernel_overlay(lowers: list[str], target: str, upper: str | None, work: str | None, options: tuple[str, ...]) -> None:
     """Mount with our working directory in the lower paths' common parent (see _overlay_data)."""
     if len(lowers) == 1 and upper is None:
         # overlayfs wants two layers when there is no upper; a read-only bind mount is equivalent.
         return _bind(lowers[0], target, readonly=True)
+    if upper is not None and USERXATTR not in options:  # userxattr turns both off itself (and refuses them)
+        options = tuple(options) + _plain_upper_options()
     parent, data = _overlay_data(lowers, upper, work, options)
     if len(data) >= _PAGE:
         raise StoreError(f"mounting overlay on {target}: too many layers ({len(lowers)}): "
