@@ -31,7 +31,7 @@ LATER_COMMANDS = {
     # issue 12: images both ways
     "search", "image search",
     # issue 13: the service, and connections to it
-    "system service", "system connection",
+    "system connection",
     # not planned: checkpoint/restore (CRIU), image signing and trust, scp, runlabel, image tree,
     # libpod's database maintenance (migrate, renumber), cloning containers
     "container checkpoint", "container restore", "image sign", "image trust", "image scp",

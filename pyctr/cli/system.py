@@ -256,4 +256,7 @@ def register(app: typer.Typer) -> None:
     system_app.command("df")(df)
     system_app.command("prune")(prune)
     system_app.command("reset")(reset)
+    from pyctr.cli.service import service  # (aiohttp only once the command runs)
+
+    system_app.command("service")(service)
     app.add_typer(system_app, name="system")

@@ -81,6 +81,9 @@ def main() -> None:
             row("shim resident memory (idle)", shim_rss(pyctr, image, tmp))
             row("pyctr ps -a with 200 containers", ps_with_many(pyctr, image))
             subprocess.run([*pyctr, "rm", "-f", "--all"], check=True, stdout=subprocess.DEVNULL)
+            from tests.harness.benchservice import service_rows  # (the optional Docker API service)
+
+            service_rows(pyctr, image, tmp, RUNS, median_ms, row, ms)
             network_rows(pyctr, image, tmp)
         finally:
             subprocess.run([*pyctr, "rm", "-f", "--all"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
