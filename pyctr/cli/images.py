@@ -6,7 +6,6 @@ from typing import List, Optional
 
 import typer
 
-from pyctr import units
 from pyctr.cli import output
 from pyctr.cli.common import authfile_option, engine, tls_verify_option
 from pyctr.cli.parsing import PyctrTyper
