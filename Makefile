@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # installed under /root (mode 0700), as pyenv's is.
 PYTHON := /usr/bin/python3
 DEB_PACKAGES := runc docker-registry busybox-static uidmap slirp4netns fuse-overlayfs apache2-utils umoci tmux tini \
-	netavark aardvark-dns iptables iproute2 catatonit skopeo
+	netavark aardvark-dns iptables iproute2 catatonit skopeo docker-compose
 PYTEST_ARGS ?=
 DEMO_PORT ?= 5050
 
