@@ -97,3 +97,71 @@ def test_bad_root_is_one_line(pyctr, tmp_path):
     slow = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "PYCTR_FAST": "0"})
     assert (quick.returncode, quick.stdout, quick.stderr) == (slow.returncode, slow.stdout, slow.stderr)
     assert quick.returncode != 0 and quick.stderr.startswith("Error: ")
+
+
+# -- run ------------------------------------------------------------------------------------
+
+def test_run_defaults_are_typers():
+    """RUN_DEFAULTS (what the fast `run` starts from) is what typer parses from `run IMAGE`."""
+    import typer
+
+    from pyctr.cli import main
+    from pyctr.cli.runspec import RUN_DEFAULTS
+
+    main._register_commands(["run"])
+    command = typer.main.get_command(main.app).commands["run"]
+    params = command.make_context("run", ["img"]).params
+    assert params.pop("image") == "img"
+    assert params == RUN_DEFAULTS
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["run", "img"], ({}, {"image": "img", "command": (), "network": [], "env": []})),
+    (["--root", "/r", "run", "--rm", "--network", "none", "img", "true"],
+     ({"root": "/r"}, {"rm": True, "image": "img", "command": ("true",), "network": ["none"], "env": []})),
+    (["run", "-d", "--name=n", "-e", "A=1", "--env=B", "--net", "host", "img", "sh", "-c", "--rm"],
+     ({}, {"detach": True, "name": "n", "image": "img", "command": ("sh", "-c", "--rm"), "network": ["host"],
+           "env": ["A=1", "B"]})),
+])
+def test_run_planned(argv, expected):
+    assert fast.plan_run(argv) == expected
+
+
+@pytest.mark.parametrize("argv", [
+    ["run"], ["run", "--rm"], ["run", "--help"], ["run", "-it", "img"], ["run", "-v", "/a:/b", "img"],
+    ["run", "--rm=false", "img"], ["run", "--name", "a", "--name", "b", "img"], ["--log-level", "debug", "run", "img"],
+    ["container", "run", "img"], ["create", "img"], ["run", "--name"], ["run", "-", "img"],
+])
+def test_run_left_to_typer(argv):
+    assert fast.plan_run(argv) is None
+
+
+RUNS = [
+    ["run", "--rm", "--network", "none", "IMAGE", "sh", "-c", "echo out; echo err >&2; exit 3"],
+    ["run", "--rm", "-e", "A=1", "--name", "fr1", "IMAGE", "sh", "-c", "echo $A"],
+    ["run", "--rm", "IMAGE", "nosuchcommand"],
+    ["run", "--rm", "-q", "localhost:1/none:latest", "true"],
+    ["run", "--rm", "--network", "nosuchnetwork", "IMAGE", "true"],
+]
+
+
+def test_run_same_as_typer(pyctr, image):
+    """`run` by the fast path and by typer: the same output and exit code, the container gone after
+    --rm, and no typer imported."""
+    for args in RUNS:
+        args = [image if a == "IMAGE" else a for a in args]
+        assert fast.plan_run(args) is not None, args
+        quick = pyctr(*args, check=False)
+        typer_path = pyctr(*args, check=False, env={"PYCTR_FAST": "0"})
+        assert (quick.returncode, quick.stdout, quick.stderr) == \
+            (typer_path.returncode, typer_path.stdout, typer_path.stderr), args
+    assert pyctr("ps", "-aq").stdout == ""
+    detached = pyctr("run", "-d", "--name", "fr2", image, "true").stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", detached)
+    code = ("import sys\nfrom pyctr.cli import fast\nplanned = fast.plan_run(sys.argv[1:])\nassert planned\n"
+            "code = fast.run_container(*planned)\nsys.stdout.flush()\n"
+            "assert not {'typer', 'click'} & set(sys.modules), sorted(m for m in sys.modules if m.startswith(('typer', 'click')))\n"
+            "sys.exit(code)\n")
+    result = pyctr.run([sys.executable, "-c", code, "--root", str(pyctr.store.root), "--runroot", str(pyctr.store.runroot),
+                        "run", "--rm", image, "echo", "ok"], check=False)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "ok\n", "")

@@ -4,8 +4,10 @@ Importing typer and click and building even one typer command costs ~45 ms: more
 rest of `pyctr ps -a`. So `ps`, `images`, `version`, `inspect` and `container exists`, with
 their common options only (`PLANS` lists them), are parsed here by hand and printed with the
 same helpers as the typer commands (pyctr.cli.output, views, reporters), with the same errors
-and exit codes. Anything else — `--help`, another option, a global option other than `--root`
-and `--runroot`, a malformed line — goes to the typer front end (pyctr.cli.main) unchanged.
+and exit codes. So is `run` with its most common flags (RUN_FLAGS, RUN_VALUED): the same spec
+builder (pyctr.cli.runspec) from typer's defaults, and its shim started first thing.
+Anything else — `--help`, another option, a global option other than `--root` and
+`--runroot`, a malformed line — goes to the typer front end (pyctr.cli.main) unchanged.
 tests/test_fast_path.py holds the two paths' outputs equal. PYCTR_FAST=0 turns this off.
 """
 
@@ -31,18 +33,9 @@ PS_TABLE = "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{
 
 def plan(argv: list[str]) -> tuple[str, dict, dict, list[str]] | None:
     """(command, global options, options, arguments) when the fast path can run this command line, else None."""
-    glob: dict = {}
-    n = 0
-    while n < len(argv) and argv[n].startswith("-"):
-        name, eq, given = argv[n].partition("=")
-        if name not in GLOBALS:
-            return None
-        if not eq:
-            if n + 1 >= len(argv):
-                return None
-            n, given = n + 1, argv[n + 1]
-        glob[GLOBALS[name]] = given
-        n += 1
+    glob, n = _globals(argv)
+    if glob is None:
+        return None
     rest = argv[n:]
     if rest[:2] == ["container", "exists"]:
         command, rest = "container exists", rest[2:]
@@ -77,9 +70,71 @@ def plan(argv: list[str]) -> tuple[str, dict, dict, list[str]] | None:
     return command, glob, opts, args
 
 
+# `run`'s common flags (flag -> parameter, and the options that take a value), parsed up to the
+# image as typer's run does (the rest is the container's command); anything else goes to typer.
+RUN_FLAGS = {"--rm": "rm", "-d": "detach", "--detach": "detach", "--replace": "replace", "-q": "quiet", "--quiet": "quiet"}
+RUN_VALUED = {"--name": "name", "--network": "network", "--net": "network", "-e": "env", "--env": "env"}
+RUN_LISTS = ("network", "env")
+
+
+def plan_run(argv: list[str]) -> tuple[dict, dict] | None:
+    """(global options, run's parameters) for `[--root R] [--runroot RR] run FLAGS IMAGE [COMMAND...]`, else None."""
+    glob, n = _globals(argv)
+    if glob is None or argv[n:n + 1] != ["run"]:
+        return None
+    rest = argv[n + 1:]
+    params: dict = {"network": [], "env": []}
+    n = 0
+    while n < len(rest) and rest[n].startswith("-"):  # ("-", "--": typer's)
+        name, eq, given = rest[n].partition("=")
+        if name in RUN_FLAGS and not eq:
+            params[RUN_FLAGS[name]] = True
+        elif name in RUN_VALUED:
+            if not eq:
+                if n + 1 >= len(rest):
+                    return None
+                n, given = n + 1, rest[n + 1]
+            key = RUN_VALUED[name]
+            if key in RUN_LISTS:
+                params[key].append(given)
+            elif key in params:  # given twice: typer's rules
+                return None
+            else:
+                params[key] = given
+        else:
+            return None
+        n += 1
+    if n >= len(rest):
+        return None
+    params.update(image=rest[n], command=tuple(rest[n + 1:]))
+    return glob, params
+
+
+def _globals(argv: list[str]) -> tuple[dict | None, int]:
+    """The leading --root/--runroot options, and where the command word is (None: other global options)."""
+    glob: dict = {}
+    n = 0
+    while n < len(argv) and argv[n].startswith("-"):
+        name, eq, given = argv[n].partition("=")
+        if name not in GLOBALS:
+            return None, n
+        if not eq:
+            if n + 1 >= len(argv):
+                return None, n
+            n, given = n + 1, argv[n + 1]
+        glob[GLOBALS[name]] = given
+        n += 1
+    return glob, n
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
-    planned = plan(argv) if os.environ.get("PYCTR_FAST", "1") != "0" else None
+    fast = os.environ.get("PYCTR_FAST", "1") != "0"
+    if fast and "run" in argv:
+        planned_run = plan_run(argv)
+        if planned_run is not None:
+            os._exit(run_container(*planned_run))
+    planned = plan(argv) if fast else None
     if planned is not None:
         os._exit(run(*planned))
     from pyctr.cli.main import main as full
@@ -87,12 +142,37 @@ def main(argv: list[str] | None = None) -> None:
     full(argv)
 
 
-def run(command: str, glob: dict, opts: dict, args: list[str]) -> int:
-    """Run a planned command; its exit code, as pyctr.cli.main's would be."""
+def run_container(glob: dict, given: dict) -> int:
+    """`run` with the flags of RUN_FLAGS/RUN_VALUED: cli/run.py's _run, without typer."""
+    return run("run", glob, given, [], first=prestart_shim)
+
+
+def prestart_shim() -> None:
+    """A container's shim takes ~40 ms to boot: start it now, and let it boot while we parse
+    options, find the image and write the bundle (see pyctr.runtime.shimlauncher). Rootless, it
+    must be in the user namespace, so we enter it first (the engine finds us there)."""
+    from pyctr.runtime import shimlauncher
+
+    if os.geteuid() != 0:
+        from pyctr import config
+        from pyctr.errors import PyctrError
+        from pyctr.linux import userns
+
+        try:
+            userns.enter(config.runtime_dir() / "pyctr")
+        except OSError as exc:
+            raise PyctrError(f"setting up the user namespace: {exc.strerror or exc}") from exc
+    shimlauncher.prestarted = shimlauncher.ShimLauncher()
+
+
+def run(command: str, glob: dict, opts: dict, args: list[str], first=None) -> int:
+    """Run a planned command (after `first()`, if given); its exit code, as pyctr.cli.main's would be."""
     from pyctr.errors import EXIT_ENGINE, PyctrError
 
     code = 0
     try:
+        if first is not None:
+            first()
         code = COMMANDS[command](_engine(glob), opts, args) or 0
     except PyctrError as exc:
         code = _fail(str(exc), exc.hint, exc.exit_code)
@@ -248,4 +328,34 @@ def _inspect(eng, opts: dict, args: list[str]) -> None:
     output.print_inspect(opts.get("format"), results, errors)
 
 
-COMMANDS = {"ps": _ps, "images": _images, "version": _version, "inspect": _inspect, "container exists": _exists}
+def _run(eng, given: dict, args: list[str]) -> int:
+    from pyctr.cli.attached import proxy_session
+    from pyctr.cli.progress import for_stream
+    from pyctr.cli.runspec import RUN_DEFAULTS, spec_from_params
+    from pyctr.runtime.shimlauncher import take_prestarted
+
+    params = {**RUN_DEFAULTS, **given}
+    shim = take_prestarted()
+    try:
+        spec = spec_from_params(params)
+    except BaseException:
+        shim.abandon()
+        raise
+
+    def attach(session) -> int | None:
+        return proxy_session(eng, session, sig_proxy=True, detach_keys=params["detach_keys"], streams=("stdout", "stderr"))
+
+    detach = params["detach"]
+    result = eng.containers.run(spec, replace=params["replace"], progress=for_stream(params["quiet"]), shim=shim,
+                                attach=None if detach else attach)
+    for warning in result.warnings:
+        sys.stderr.write(f"WARNING: {warning}\n")
+    for error in result.errors:
+        sys.stderr.write(f"Error: {error}\n")
+    if detach:
+        sys.stdout.write(result.container.id + "\n")
+        return 0
+    return result.exit_code if result.exit_code is not None else 0
+
+
+COMMANDS = {"run": _run, "ps": _ps, "images": _images, "version": _version, "inspect": _inspect, "container exists": _exists}

@@ -243,20 +243,9 @@ def _register_commands(argv: list[str] | None = None) -> None:
 
 
 def _prestart_shim() -> None:
-    """A container's shim takes ~40 ms to boot: start it now, and let it boot while we parse
-    options, find the image and write the bundle (see pyctr.runtime.shimlauncher). Rootless, it
-    must be in the user namespace, so we enter it first (the engine finds us there)."""
-    from pyctr.runtime import shimlauncher
+    from pyctr.cli.fast import prestart_shim
 
-    if os.geteuid() != 0:
-        from pyctr import config
-        from pyctr.linux import userns
-
-        try:
-            userns.enter(config.runtime_dir() / "pyctr")
-        except OSError as exc:
-            raise PyctrError(f"setting up the user namespace: {exc.strerror or exc}") from exc
-    shimlauncher.prestarted = shimlauncher.ShimLauncher()
+    prestart_shim()
 
 
 def _fail(message: str, hint: str | None = None, code: int = EXIT_ENGINE) -> int:

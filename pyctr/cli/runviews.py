@@ -239,10 +239,12 @@ def network_settings(record: "ContainerRecord", info: "ContainerInfo") -> dict:
                        "IPAMConfig": None, "Links": None,
                        "Aliases": [*attachment.get("aliases", []), record.id[:12]]}
                 for name, attachment in sorted(record.networks.items())}
-    from pyctr.network.config import DEFAULT_NAME
+    top = _endpoint({})
+    if info.network_status:  # running on a bridge (network.config, with hashlib, only then)
+        from pyctr.network.config import DEFAULT_NAME
 
-    # podman fills them only when the default network is the container's one network
-    top = _endpoint(info.network_status.get(DEFAULT_NAME) or {} if list(record.networks) == [DEFAULT_NAME] else {})
+        # podman fills them only when the default network is the container's one network
+        top = _endpoint(info.network_status.get(DEFAULT_NAME) or {} if list(record.networks) == [DEFAULT_NAME] else {})
     return {"EndpointID": "", **top, "Bridge": "", "SandboxID": "",
             "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
             "Ports": port_bindings(record), "SandboxKey": info.netns_path, "Networks": networks}

@@ -220,6 +220,6 @@ def write_etc_files(directory: str, hostname: str, network: str = "private",
     result = {}
     for target, text in contents.items():
         path = os.path.join(directory, os.path.basename(target))
-        fsutil.atomic_write(path, text.encode(), mode=0o644)
+        fsutil.atomic_write(path, text.encode(), mode=0o644, durable=False)  # made again at every start
         result[target] = path
     return result

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -87,6 +86,8 @@ class ExecStore:
 
     def discard(self, container_id: str, session_id: str) -> None:
         """A session that never started (its shim reported an error)."""
+        import shutil  # (only here: inspect lists sessions)
+
         shutil.rmtree(self.session_dir(container_id, session_id), ignore_errors=True)
 
     def ids(self, container_id: str) -> list[str]:
@@ -128,6 +129,8 @@ class ExecStore:
 
     def prune(self, container_id: str) -> None:
         """Forget finished sessions beyond the newest MAX_FINISHED."""
+        import shutil
+
         finished = [sid for sid in self.ids(container_id) if not self.get(container_id, sid).running]
         for sid in finished[:-MAX_FINISHED] if len(finished) > MAX_FINISHED else []:
             shutil.rmtree(self.session_dir(container_id, sid), ignore_errors=True)

@@ -205,18 +205,33 @@ class TaskEnding:
             self._event("cleanup", record)
 
     def _release(self, record: ContainerRecord) -> None:
-        """What an ended container holds: runc's state of it, its network, its rootfs mount."""
+        """What an ended container holds: runc's state of it, its network, its rootfs mount.
+        `runc delete` (~10 ms, mostly runc's start-up) runs in a thread meanwhile: it touches
+        neither the network namespace we hold nor the rootfs (its processes are gone)."""
+        import threading
+
+        failed: list[BaseException] = []
+
+        def delete() -> None:
+            try:
+                self.runc.delete(record.id, force=True)
+            except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
+                failed.append(exc)
+
+        deleting = threading.Thread(target=delete, name="runc-delete")
+        deleting.start()
         try:
-            self.runc.delete(record.id, force=True)
-        except RuntimeFailure:
+            try:
+                self._teardown_network(record)
+            finally:  # a network that cannot be undone now (retried at the next cleanup) keeps no mount
+                self._unmount_rootfs(record)
+        finally:
+            deleting.join()
+        if failed:
             # runc never created it (a start that failed, say on a bad --runtime-flag, which
             # fails delete as well): nothing of runc's to release, and rm must still go on.
-            if self.runc.exists(record.id):
-                raise
-        try:
-            self._teardown_network(record)
-        finally:  # a network that cannot be undone now (retried at the next cleanup) keeps no mount
-            self._unmount_rootfs(record)
+            if not isinstance(failed[0], RuntimeFailure) or self.runc.exists(record.id):
+                raise failed[0]
 
     def _forget(self, record: ContainerRecord) -> None:
         """--rm, once it has ended: its anonymous volumes (as podman's --rm), then its record.

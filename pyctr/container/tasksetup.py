@@ -171,7 +171,7 @@ class TaskSetup:
         if record.tty and console_size:
             # The terminal's size from the first instruction (a resize only follows the start).
             generated["process"]["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
-        atomic_write_json(bundle / "config.json", generated)
+        atomic_write_json(bundle / "config.json", generated, durable=False)  # written again at every start
 
     def _namespace_path(self, container_id: str, kind: str) -> str:
         status = self.store.status(container_id)

@@ -183,8 +183,9 @@ def _cgroup_of(pid: int) -> str:
 
 def _storage_view(s, record) -> tuple[str, dict]:
     """(the image's manifest digest, inspect's GraphDriver.Data) of a container."""
+    import os
+
     from pyctr.errors import PyctrError
-    from pyctr.linux import mount as mountmod
 
     if record.spec.image.rootfs:  # --rootfs: a directory, no overlay
         return "", {}
@@ -195,7 +196,7 @@ def _storage_view(s, record) -> tuple[str, dict]:
     base = s.containers.path(record.id)
     data = {"LowerDir": ":".join(str(d) for d in s.images.layers.lowerdirs(image.chain_ids))}
     merged = s.containers.rootfs(record.id)
-    if mountmod.is_mountpoint(str(merged)):
+    if os.path.ismount(merged):  # an overlay has a device of its own (pyctr.linux.mount, with ctypes, costs more)
         data["MergedDir"] = str(merged)
     data.update(UpperDir=str(base / "overlay" / "upper"), WorkDir=str(base / "overlay" / "work"))
     return image.manifest_digest, data

@@ -25,11 +25,23 @@ def fsync_dir(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
+def make_durable(path: str | os.PathLike) -> None:
+    """fsync a file written with durable=False, and its directory (the rename)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(os.path.dirname(os.fspath(path)) or ".")
+
+
+def atomic_write(path: str | os.PathLike, data: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
     """Replace `path` with `data` so that readers see the old or the new file, never a part.
 
     The temporary file is new (O_EXCL, a name no one else uses) and gets exactly `mode`:
-    a leftover of a crash under the same name never lends its mode (0644) to secret data."""
+    a leftover of a crash under the same name never lends its mode (0644) to secret data.
+    `durable=False`: no fsyncs (still atomic for every process, killed or not), for files
+    made again before each use (a container's bundle and /etc files, at every start)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
     try:
@@ -39,19 +51,21 @@ def atomic_write(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> Non
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, path)
-        fsync_dir(path.parent)
+        if durable:
+            fsync_dir(path.parent)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise store_error(f"writing {path}", exc) from exc
 
 
-def atomic_write_json(path: str | os.PathLike, obj: Any, mode: int = 0o644) -> None:
-    atomic_write(path, json.dumps(obj, indent=1, sort_keys=True).encode() + b"\n", mode)
+def atomic_write_json(path: str | os.PathLike, obj: Any, mode: int = 0o644, *, durable: bool = True) -> None:
+    atomic_write(path, json.dumps(obj, indent=1, sort_keys=True).encode() + b"\n", mode, durable=durable)
 
 
 def read_json(path: str | os.PathLike, default: Any = None) -> Any:
@@ -64,13 +78,14 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
         raise StoreError(f"reading {path}: {exc}") from exc
 
 
-def update_json(path: str | os.PathLike, changes: dict, lock: str | os.PathLike) -> dict:
+def update_json(path: str | os.PathLike, changes: dict, lock: str | os.PathLike, *, durable: bool = True) -> dict:
     """Merge `changes` into the JSON object in `path` (replaced atomically) under the flock
-    `lock`, so that concurrent writers never lose each other's update. -> the new object."""
+    `lock`, so that concurrent writers never lose each other's update. -> the new object.
+    `durable=False`: see atomic_write (the caller makes it durable later: make_durable)."""
     with locked(lock):
         obj = read_json(path, {}) or {}
         obj.update(changes)
-        atomic_write_json(path, obj)
+        atomic_write_json(path, obj, durable=durable)
     return obj
 
 

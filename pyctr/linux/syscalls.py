@@ -9,7 +9,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 
 # openat2(2) `resolve` flags (linux/openat2.h).
 RESOLVE_NO_XDEV = 0x01
@@ -34,7 +33,7 @@ _NR_OPENAT2 = {
     "s390x": 437,
     "riscv64": 437,
     "loongarch64": 437,
-}.get(platform.machine())
+}.get(os.uname().machine)  # as platform.machine(), without importing platform
 
 
 class _OpenHow(ctypes.Structure):

@@ -11,7 +11,7 @@ Both functions return the OCI `linux.seccomp` object that runc reads.
 from __future__ import annotations
 
 import json
-import platform
+import os
 
 from pyctr.errors import InvalidArgument
 
@@ -191,7 +191,7 @@ def _arg(index: int, value: int, op: str, value_two: int = 0) -> dict:
 
 def default_profile(caps: set[str], machine: str | None = None) -> dict:
     """pyctr's default profile for a container holding `caps` ("CAP_..." names)."""
-    machine = machine or platform.machine()
+    machine = machine or os.uname().machine  # as platform.machine(), without importing platform
     rules = [_rule(_names(text)) for text in _ALLOWED.values()]
     # Flags are clone's second argument on s390, its first everywhere else.
     flags_index = 1 if machine.startswith("s390") else 0
@@ -255,7 +255,7 @@ def parse_profile(data: bytes, path: str, caps: set[str] | frozenset[str] = froz
     except ValueError as exc:
         raise InvalidArgument(f"loading seccomp profile ({path}) failed: decoding seccomp profile failed: {exc}") from None
     try:
-        return _convert(profile, set(caps), machine or platform.machine(), kernel or platform.release())
+        return _convert(profile, set(caps), machine or os.uname().machine, kernel or os.uname().release)
     except _Bad as exc:
         raise InvalidArgument(f"loading seccomp profile ({path}) failed: {exc}") from None
 

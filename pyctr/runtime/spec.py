@@ -15,7 +15,7 @@ import stat
 from dataclasses import field
 from functools import partial
 
-from pyctr.runtime import linuxspec, seccomp
+from pyctr.runtime import linuxspec
 from pyctr.errors import InvalidArgument
 from pyctr.values import value
 
@@ -272,6 +272,8 @@ def with_capabilities(spec: dict, opts: SpecOptions, available: set[str] | None 
 def with_seccomp(spec: dict, opts: SpecOptions, machine: str | None = None) -> None:
     """After with_capabilities: the default profile opens the calls the caps allow. --privileged
     drops the default profile, not one given by the user (as podman)."""
+    from pyctr.runtime import seccomp  # its tables only when a spec is made (not for inspect's capability_set)
+
     caps = set(spec["process"]["capabilities"]["bounding"])
     if opts.seccomp == "unconfined" or (opts.privileged and opts.seccomp in ("", "default")):
         spec["linux"].pop("seccomp", None)

@@ -155,6 +155,8 @@ class Shim:
         if self.config.sdnotify and self.config.notify_socket and self.config.start:
             self._notify_started()  # before the engine hears of it: `pyctr run -d` exits next
         self._sync({"pid": pump.container_pid})
+        if self.config.state_file:  # written by _record_start, made durable once the engine has its answer
+            self._make_durable(self.config.state_file)
         if self.config.timeout > 0:
             if pump.started_at is not None or pump.start_watch_fd is None:
                 self._arm_timeout(pump.container_pid)
@@ -174,6 +176,7 @@ class Shim:
             self._record_event("exec_died", exit_code=exit_code)  # also for exec -d and a killed `pyctr exec`
         try:
             pump.finish(exit_code, sig)
+            self._make_durable(self.config.exit_file)
             self._cleanup(pump)
             pump.serve_until(lambda: not pump.clients, CLIENT_FLUSH_TIMEOUT)
         except Exception:  # noqa: BLE001
@@ -246,7 +249,7 @@ class Shim:
                    "pid_start": process_start(pump.container_pid), "paused": False, "stopping": False,
                    # `init` only created it: `runc start` comes later (on_started records it).
                    "initialized": not cfg.start, "started_at": pump.started_at if cfg.start else 0}
-        self._update_state(changes)
+        self._update_state(changes, durable=False)  # (run() makes it durable after the sync)
         if not cfg.start:
             self._chain_on_started(
                 pump, lambda: self._update_state({"initialized": False, "started_at": pump.started_at}))
@@ -277,11 +280,11 @@ class Shim:
 
         pump.on_started = both
 
-    def _update_state(self, changes: dict) -> None:
+    def _update_state(self, changes: dict, *, durable: bool = True) -> None:
         """Merge into the engine's state.json, under its lock (pyctr.container.store.write_state's)."""
         path = self.config.state_file
         try:
-            fsutil.update_json(path, changes, os.path.join(os.path.dirname(path), "state.lock"))
+            fsutil.update_json(path, changes, os.path.join(os.path.dirname(path), "state.lock"), durable=durable)
         except Exception as exc:  # noqa: BLE001 - it runs all the same (a full disk): /proc tells its start
             self._note(f"recording the start in {path}: {exc}")
 
@@ -311,10 +314,21 @@ class Shim:
         try:
             if not cfg.exec_process:  # an exec session's directory goes with its container: never made again
                 os.makedirs(os.path.dirname(cfg.exit_file), exist_ok=True)
-            fsutil.atomic_write_json(cfg.exit_file, record)
+            # Atomic now for every reader; made durable (_sync_exit_record) once the clients
+            # have the exit frame: the fsyncs are not on the path of `run`'s exit.
+            fsutil.atomic_write_json(cfg.exit_file, record, durable=False)
         except Exception as exc:  # noqa: BLE001
             self._note(f"writing the exit record {cfg.exit_file}: {exc}")
         return exit_code, sig
+
+    def _make_durable(self, path: str) -> None:
+        """fsync what was written with durable=False, once the engine has heard."""
+        try:
+            fsutil.make_durable(path)
+        except FileNotFoundError:
+            pass  # removed meanwhile (rm -f): nothing left to keep
+        except OSError as exc:
+            self._note(f"syncing {path}: {exc}")
 
     def _arm_timeout(self, pid: int) -> None:
         """--timeout: SIGKILL to the container once it is up (its SIGALRM also wakes the event loop)."""
@@ -366,7 +380,8 @@ class Shim:
         linux.set_child_subreaper()
         os.makedirs(cfg.state_dir, mode=0o700, exist_ok=True)
         self.dir_fd = os.open(cfg.state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        fsutil.atomic_write(os.path.join(cfg.state_dir, "shim.pid"), f"{os.getpid()}\n".encode())
+        # (under the runroot, which a reboot empties: no fsync before runc may start)
+        fsutil.atomic_write(os.path.join(cfg.state_dir, "shim.pid"), f"{os.getpid()}\n".encode(), durable=False)
         self._bind_attach_socket()
         if cfg.notify_proxy:
             self._bind_notify_proxy()

@@ -23,21 +23,29 @@ steps) gets it on first use.
 from __future__ import annotations
 
 import base64
-import ctypes
 import errno
 import os
-import shutil
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from pyctr import digest as digestmod
 from pyctr.errors import InvalidArgument, StoreError
 from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json, store_error, tree_size
-from pyctr.linux.mount import USERXATTR, Mount
+
+if TYPE_CHECKING:
+    from pyctr.linux.mount import Mount
+
+
+def _rmtree(path: Path | str) -> None:
+    import shutil  # (here: reading the store, e.g. for inspect, needs none of it)
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _syncfs(path: Path) -> None:
     """Flush the unpacked files before the rename that publishes them."""
+    import ctypes
+
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         ctypes.CDLL(None, use_errno=True).syncfs(fd)
@@ -75,6 +83,8 @@ class LayerStore:
         directory, on the same filesystem) for a container. Mount it with
         pyctr.linux.mount.mount_at(); `rootless` lets fuse-overlayfs stand in for the kernel.
         An overlay's lower directories are the layers' short links, all in one directory."""
+        from pyctr.linux.mount import USERXATTR, Mount  # (only here: reading the store needs no mount code)
+
         if (upper is None) != (work is None):
             raise InvalidArgument("a writable root filesystem needs both an upper and a work directory")
         if not chain_ids:
@@ -179,10 +189,10 @@ class LayerStore:
                 _syncfs(tmp)
                 os.rename(tmp, self.dir / hex_id)
             except OSError as exc:
-                shutil.rmtree(tmp, ignore_errors=True)
+                _rmtree(tmp)
                 raise store_error(f"unpacking layer {diff_id}", exc) from exc
             except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
+                _rmtree(tmp)
                 raise
             self._make_link(hex_id, chain_id)  # after the rename: a link never names a missing layer
         return True
@@ -205,14 +215,14 @@ class LayerStore:
                     os.rename(directory, tmp / "diff")
                 except OSError as exc:
                     if exc.errno == errno.EXDEV:
-                        shutil.rmtree(tmp, ignore_errors=True)
+                        _rmtree(tmp)
                         return False
                     raise
                 atomic_write_json(tmp / "layer.json", {"chain_id": chain_id, "diff_id": diff_id, "size": tree_size(tmp / "diff")})
                 _syncfs(tmp)
                 os.rename(tmp, self.dir / hex_id)
             except OSError as exc:
-                shutil.rmtree(tmp, ignore_errors=True)
+                _rmtree(tmp)
                 raise store_error(f"storing layer {diff_id}", exc) from exc
             self._make_link(hex_id, chain_id)
         return True
@@ -221,7 +231,7 @@ class LayerStore:
         """Remove temporary directories of unpacks that died (we hold the layer's lock)."""
         for name in os.listdir(self.dir):
             if name.startswith(f".tmp-{hex_id}-") or name.startswith(f".del-{hex_id}-"):
-                shutil.rmtree(self.dir / name, ignore_errors=True)
+                _rmtree(self.dir / name)
 
     def remove(self, chain_id: str) -> None:
         """Delete a layer: its link first, then the layer, renamed away so that it vanishes atomically."""
@@ -233,7 +243,7 @@ class LayerStore:
                 os.rename(self.dir / hex_id, gone)
             except FileNotFoundError:
                 return
-            shutil.rmtree(gone, ignore_errors=True)
+            _rmtree(gone)
 
     def all(self) -> set[str]:
         try:
