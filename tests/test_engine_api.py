@@ -229,3 +229,21 @@ def test_rm_run_takes_its_anonymous_volumes(engine, image):
 
     assert engine.containers.run(spec, attach=attach).exit_code == 0
     assert [v.name for v in engine.volumes.list()] == ["named"]
+
+
+def test_following_the_logs_of_a_container_removed_meanwhile_ends(engine, image):
+    """A follower that found the container before another command removed it (the service's logs
+    stream racing a --rm) ends once the container is gone, with what it wrote."""
+    import threading
+
+    spec = ContainerSpec.for_image(image, ["sh", "-c", "echo bye; sleep 100"])
+    spec.network.mode = "none"
+    ctr = engine.containers.run(spec).container
+    lines = engine.containers.logs(ctr.id, follow=True)
+    followed: list[bytes] = []
+    reader = threading.Thread(target=lambda: followed.extend(line.text for line in lines), daemon=True)
+    reader.start()
+    engine.containers.remove([ctr.id], force=True)
+    reader.join(timeout=15)
+    assert not reader.is_alive()
+    assert followed == [b"bye"]

@@ -114,9 +114,14 @@ def log_lines(ctrs: "Containers", record: "ContainerRecord", *, follow: bool, ta
     if not path:
         raise logdriver.not_logging(record.spec.lifecycle.log_driver)
     store = ctrs._s.containers
+
+    def finished() -> bool:
+        # A container removed meanwhile (--rm, or rm -f by another command) has no state left to
+        # say it ended: its status would read "created" for ever.
+        return not store.path(record.id).exists() or store.status(record.id).state not in (*ACTIVE, "created")
+
     if follow:
-        lines = logs.follow_log(path, is_finished=lambda: store.status(record.id).state not in (*ACTIVE, "created"),
-                                tail=tail, since=since)
+        lines = logs.follow_log(path, is_finished=finished, tail=tail, since=since)
     else:
         lines = logs.read_log(path, tail=tail, since=since, until=until)
     return logs.until(lines, until) if until is not None else lines
