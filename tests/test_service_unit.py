@@ -37,6 +37,13 @@ def test_create_body_to_spec():
     assert spec.network.mode is None and spec.network.networks == []
 
 
+def test_create_body_port_without_host_port():
+    """Docker's empty HostPort (testcontainers' with_exposed_ports): host port 0, which the engine
+    fills with a free port."""
+    spec = spec_from_body({"Image": "i", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": ""}]}}}, None)
+    assert [(p.host_port, p.container_port) for p in spec.network.ports] == [(0, 80)]
+
+
 def test_create_body_networks():
     spec = spec_from_body({"Image": "i", "HostConfig": {"NetworkMode": "proj_default"},
                            "NetworkingConfig": {"EndpointsConfig": {"proj_default": {"Aliases": ["web"]}}}}, None)
@@ -49,7 +56,6 @@ def test_create_body_networks():
     {},
     {"Image": "i", "HostConfig": {"VolumeDriver": "nfs"}},
     {"Image": "i", "HostConfig": {"LogConfig": {"Type": "syslog"}}},
-    {"Image": "i", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": ""}]}}},
 ])
 def test_create_body_refused(body):
     with pytest.raises(InvalidArgument):

@@ -141,8 +141,8 @@ async def _errors(request: web.Request, handler):
 
 
 def make_app(eng: "Engine") -> web.Application:
-    from pyctr.service import (archive, containers, execs, images, imagetransfer, networks, stats, system,
-                               volumes)
+    from pyctr.service import (archive, builds, containers, execs, images, imagetransfer, networks, stats,
+                               system, volumes, websocket)
     from pyctr.service.streams import Attachments
 
     app = web.Application(middlewares=[_errors], client_max_size=1 << 30)
@@ -151,7 +151,8 @@ def make_app(eng: "Engine") -> web.Application:
     app["attachments"] = Attachments()
     app["execs"] = {}  # exec ID -> execs.Pending (created, not started yet)
     # (imagetransfer before images: /images/get and /images/NAME/get before /images/NAME)
-    for module in (system, imagetransfer, images, containers, archive, stats, execs, networks, volumes):
+    for module in (system, imagetransfer, images, builds, containers, websocket, archive, stats, execs, networks,
+                   volumes):
         for method, path, handler in module.ROUTES:
             app.router.add_route(method, path, handler)
             app.router.add_route(method, "/v{version:[0-9.]+}" + path, handler)

@@ -39,8 +39,14 @@ def list_entry(row) -> dict:
             "Command": " ".join(row.command), "Created": int(row.created), "Ports": ports,
             "Labels": dict(row.labels), "State": state(row.state), "Status": status_text(row),
             "HostConfig": {"NetworkMode": "bridge" if row.networks else "default"},
-            "NetworkSettings": {"Networks": {name: {"NetworkID": name} for name in row.networks}},
+            "NetworkSettings": {"Networks": {_docker_network(name): {"NetworkID": name} for name in row.networks}},
             "Mounts": [{"Destination": d} for d in row.mounts]}
+
+
+def _docker_network(name: str) -> str:
+    from pyctr.network.config import DEFAULT_NAME
+
+    return "bridge" if name == DEFAULT_NAME else name
 
 
 def inspect_document(info) -> dict:
@@ -51,14 +57,17 @@ def inspect_document(info) -> dict:
     doc["Name"] = "/" + doc["Name"]
     doc["Image"] = "sha256:" + info.record.image_id
     doc["State"]["Status"] = state(doc["State"]["Status"])
-    if doc["State"].get("Health") is None:
-        doc["State"].pop("Health", None)
+    if not (doc["State"].get("Health") or {}).get("Status"):  # Docker: no Health without a healthcheck
+        doc["State"].pop("Health", None)  # (docker-compose's ps would show "Up ()")
     # docker-py reads the output of `run` (not detached) from the logs of a json-file container.
     log = doc["HostConfig"].get("LogConfig") or {}
     doc["HostConfig"]["LogConfig"] = {"Type": "json-file" if log.get("Type") == "k8s-file" else log.get("Type", ""),
                                       "Config": {}}
     if doc["HostConfig"].get("NetworkMode") in ("bridge", "private"):
         doc["HostConfig"]["NetworkMode"] = "bridge" if info.record.networks else "default"
+    networks = (doc.get("NetworkSettings") or {}).get("Networks")
+    if networks:  # Docker's default network is "bridge" (testcontainers reads its Gateway there)
+        doc["NetworkSettings"]["Networks"] = {_docker_network(k): v for k, v in networks.items()}
     for bindings in (doc.get("NetworkSettings") or {}).get("Ports", {}).values():
         for binding in bindings or []:  # Docker names every address
             binding["HostIp"] = binding.get("HostIp") or "0.0.0.0"

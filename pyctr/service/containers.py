@@ -39,9 +39,29 @@ async def list_containers(request: web.Request) -> web.Response:
     wanted = [("status=" + {"created": "created", "restarting": "running", "dead": "exited"}.get(f[7:], f[7:]))
               if f.startswith("status=") else f for f in filters(request)]
     limit = int(request.query.get("limit") or -1)
-    rows = await call(engine(request).containers.list, all_containers=flag(request, "all"), filters=wanted or None,
-                      last=limit if limit > 0 else -1, size=flag(request, "size"))
-    return reply([list_entry(r) for r in reversed(rows)])  # newest first, as Docker
+    eng = engine(request)
+
+    def entries():
+        rows = eng.containers.list(all_containers=flag(request, "all"), filters=wanted or None,
+                                   last=limit if limit > 0 else -1, size=flag(request, "size"))
+        return [_with_endpoints(eng, list_entry(r)) if r.networks and r.state == "running" else list_entry(r)
+                for r in reversed(rows)]  # newest first, as Docker
+
+    return reply(await call(entries))
+
+
+def _with_endpoints(eng, entry: dict) -> dict:
+    """A running container's networks with their addresses and gateways, as Docker's list has them
+    (testcontainers reads the Gateway there); from its inspect document (a blocking call)."""
+    from pyctr.errors import ContainerNotFound
+    from pyctr.service.containerdocs import inspect_document
+
+    try:
+        document = inspect_document(eng.containers.inspect(entry["Id"]))
+    except ContainerNotFound:  # removed since the list was read
+        return entry
+    entry["NetworkSettings"]["Networks"] = document["NetworkSettings"]["Networks"]
+    return entry
 
 
 async def inspect(request: web.Request) -> web.Response:

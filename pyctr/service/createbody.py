@@ -72,8 +72,7 @@ def spec_from_body(body: dict, name: str | None):
     network.ports = [PortMapping(int(binding.get("HostPort") or 0), int(port.split("/")[0]),
                                  port.partition("/")[2] or "tcp", binding.get("HostIp") or "")
                      for port, bindings in (host.get("PortBindings") or {}).items() for binding in bindings or [{}]]
-    if any(p.host_port == 0 for p in network.ports):  # Docker: an empty HostPort is any free port
-        raise InvalidArgument("PortBindings without a HostPort are not supported yet: name the host port")
+    # (an empty HostPort is Docker's "any free port": host_port 0, which the engine fills in)
     network.expose = flags.expose(list((body.get("ExposedPorts") or {}).keys()))
     network.publish_all = bool(host.get("PublishAllPorts"))
     network.add_hosts = list(host.get("ExtraHosts") or [])

@@ -8,7 +8,7 @@ import threading
 from aiohttp import web
 
 from pyctr.errors import InvalidArgument
-from pyctr.service.app import call, engine, filters, flag, reply
+from pyctr.service.app import call, engine, error, filters, flag, reply
 from pyctr.service.streams import from_thread, with_progress
 
 
@@ -153,8 +153,15 @@ async def prune(request: web.Request) -> web.Response:
     return reply({"ImagesDeleted": [{"Deleted": "sha256:" + i} for i in removed] or None, "SpaceReclaimed": 0})
 
 
+async def search(request: web.Request) -> web.Response:
+    """Not offered: pyctr has no search of registries (the command line has none either)."""
+    term = request.query.get("term", "")
+    return error(501, f"searching registries for {term!r} is not supported by pyctr: pull by name instead")
+
+
 ROUTES = [
-    ("GET", "/images/json", list_images), ("POST", "/images/create", create), ("POST", "/images/prune", prune),
+    ("GET", "/images/json", list_images), ("GET", "/images/search", search), ("POST", "/images/create", create),
+    ("POST", "/images/prune", prune),
     ("GET", "/images/{name:.+}/json", inspect), ("GET", "/images/{name:.+}/history", history),
     ("POST", "/images/{name:.+}/tag", tag), ("DELETE", "/images/{name:.+}", remove),
 ]
