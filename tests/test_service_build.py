@@ -3,9 +3,7 @@ context tar), the docker CLI's legacy builder when this machine has it, and a ho
 that must not write outside its directory."""
 
 import io
-import json
 import os
-import shutil
 import subprocess
 import tarfile
 
