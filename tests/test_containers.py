@@ -426,3 +426,12 @@ def test_version(pyctr):
     assert client["Version"] == __version__ and client["OsArch"].startswith("linux/")
     lines = pyctr("version").stdout.splitlines()
     assert lines[0].split() == ["Client:", "pyctr"] and lines[1].split() == ["Version:", __version__]
+
+
+def test_stop_returns_once_the_container_is_cleaned_up(pyctr, store, image):
+    """As podman's stop: the shim records the exit, then unmounts and tears the network down; stop
+    waits for that, so that a script's next command finds the rootfs unmounted."""
+    for n in range(3):
+        pyctr("run", "-d", "--name", f"c{n}", image, "sleep", "100")
+        pyctr("stop", "-t", "0", f"c{n}")
+        assert not [m for m in store.mounts() if "/containers/" in m], n

@@ -17,6 +17,7 @@ from pyctr.linux.fsutil import atomic_write_json
 from pyctr.signals import parse_signal
 
 POLL = 0.05
+CLEANUP_WAIT = 30.0  # seconds a stop waits for the shim's cleanup after the exit
 
 
 class TaskEnding:
@@ -59,10 +60,27 @@ class TaskEnding:
         """The stop signal, then SIGKILL after the timeout (podman's default: 10 s). An `init`ed
         container too: its process, still waiting in runc init, ends (as podman's)."""
         was_running = self.store.status(record.id).state in LIVE
+        shim = self.store.shim_pid(record.id) if was_running else 0
+        state = self.store.read_state(record.id) if shim else {}
+        shim_start = state.get("shim_start") if state.get("shim_pid") == shim else None
         self._stop(record, timeout)
         self._settle(record)
+        if shim:
+            self._wait_for_cleanup(shim, shim_start)
         if was_running:
             self._event("stop", record)
+
+    @staticmethod
+    def _wait_for_cleanup(shim: int, shim_start: int | None) -> None:
+        """As podman's stop, which cleans up before it returns: the exit is recorded first, then the
+        shim runs the cleanup (unmount, network teardown, --rm) and exits. Waiting for it means a
+        script's next command finds the mounts and addresses released. Bounded: the shim gives its
+        cleanup command at most CLEANUP_TIMEOUT, and a stop never hangs on a stuck one."""
+        from pyctr.container.store import _is_process
+
+        deadline = time.monotonic() + CLEANUP_WAIT
+        while _is_process(shim, shim_start) and time.monotonic() < deadline:
+            time.sleep(POLL)
 
     def _stop(self, record: ContainerRecord, timeout: int | None, *, removing: bool = False) -> None:
         self._mark_stopped_by_user(record, removing=removing)
