@@ -31,6 +31,7 @@ from pathlib import Path
 
 DNS_PORT = "53"  # (netavark's default; pyctr sets no other)
 LISTEN_WAIT = 3.0  # seconds at most for aardvark-dns to listen on a network's address
+RELOAD_AGAIN = 0.1  # seconds between SIGHUPs while aardvark-dns has not taken a setup in
 SCOPE = ("pyctr-aardvark-dns", "failed to move aardvark-dns into a systemd scope of its own")
 
 
@@ -79,18 +80,70 @@ def after_setup(config_dir: Path, options: dict, *, rootless: bool, inside: str 
     if not has_names(config_dir):
         return
     pid = serving(config_dir) or _start(config_dir, inside)
-    _wait_listening(pid, [subnet["gateway"] for info in options["network_info"].values() if info.get("dns_enabled")
-                          for subnet in info.get("subnets") or [] if subnet.get("gateway")])
+    gateways = [subnet["gateway"] for info in options["network_info"].values() if info.get("dns_enabled")
+                for subnet in info.get("subnets") or [] if subnet.get("gateway")]
+    deadline = time.monotonic() + LISTEN_WAIT
+    _wait_listening(pid, gateways, deadline)
+    if inside is None:  # root: the host reaches the gateways, and asks for the new name itself
+        _wait_answering(pid, [g for g in gateways if ":" not in g], options.get("container_name") or "", deadline)
     _keep_out_of_unit(pid, rootless)
 
 
-def _wait_listening(pid: int, addresses: list[str]) -> None:
+def _wait_listening(pid: int, addresses: list[str], deadline: float) -> None:
     """Until aardvark-dns listens on port 53 of these addresses: a network new to it gets its
-    socket a moment after the SIGHUP, and a container asking before is refused ("bad address")."""
+    socket a moment after the SIGHUP, and a container asking before is refused ("bad address").
+    Under load aardvark-dns 1.4 can miss a reload (a SIGHUP that comes while it is reloading):
+    it is asked again every RELOAD_AGAIN seconds."""
     wanted = {_proc_net_address(address) for address in addresses}
-    deadline = time.monotonic() + LISTEN_WAIT
+    again = time.monotonic() + RELOAD_AGAIN
     while not wanted <= _udp_listening(pid) and time.monotonic() < deadline:
+        if time.monotonic() >= again:
+            _reload(pid)
+            again = time.monotonic() + RELOAD_AGAIN
         time.sleep(0.005)
+
+
+def _wait_answering(pid: int, gateways: list[str], name: str, deadline: float) -> None:
+    """Until aardvark-dns answers `name` (the container just set up) on each gateway: a reload it
+    missed leaves the name unknown until the next setup or teardown, and the container's own
+    lookups fail meanwhile. Asked with a short timeout; a reload again between tries."""
+    if not name:
+        return
+    for gateway in gateways:
+        while not _answers(gateway, name) and time.monotonic() < deadline:
+            _reload(pid)
+            time.sleep(RELOAD_AGAIN)
+
+
+def _reload(pid: int) -> None:
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError:
+        pass
+
+
+def _answers(server: str, name: str, timeout: float = 0.1) -> bool:
+    """Whether the DNS server at server:53 answers an A query for `name` with an address."""
+    import random
+    import socket
+    import struct
+
+    query_id = random.randrange(1 << 16)
+    labels = b"".join(bytes([len(part)]) + part for part in name.encode().split(b".") if part)
+    packet = struct.pack(">HHHHHH", query_id, 0x0100, 1, 0, 0, 0) + labels + b"\0" + struct.pack(">HH", 1, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.sendto(packet, (server, int(DNS_PORT)))
+            reply = sock.recv(512)
+        except OSError:  # a timeout, or refused: not (yet) serving it
+            return False
+    if len(reply) < 12:
+        return False
+    reply_id, flags, _, answers = struct.unpack(">HHHH", reply[:8])
+    return reply_id == query_id and flags & 0xF == 0 and answers > 0
 
 
 def _proc_net_address(address: str) -> str:
