@@ -339,6 +339,9 @@ class LayerWriter:
             os.close(self._create_file(pfd, base, rel))
             return
         self._chown(lambda: os.chown(name, ti.uid, ti.gid, dir_fd=pfd, follow_symlinks=False), target_rel, (ti.uid, ti.gid))
+        # Its time too: a layer tarred again from its directory (push or save of a layer whose
+        # blob is gone) must give back the same diff_id, .wh. entries included.
+        self._set_times(lambda: os.utime(name, ns=entry_times(ti), dir_fd=pfd, follow_symlinks=False), target_rel)
 
     def _opaque(self, parent: str, rel: str) -> None:
         pfd = self.fs.parent(parent)
