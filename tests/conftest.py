@@ -249,6 +249,14 @@ def pyctr(store) -> Pyctr:
 
 
 @pytest.fixture
+def web(registry, pyctr) -> str:
+    """test/web (busybox httpd and a page in /www) from the session registry, pulled into this test's store."""
+    ref = f"{registry.host}/test/web:latest"
+    pyctr("pull", "-q", ref)
+    return ref
+
+
+@pytest.fixture
 def image(registry, pyctr) -> str:
     """test/busybox from the session registry, pulled into this test's store."""
     ref = f"{registry.host}/test/busybox:latest"

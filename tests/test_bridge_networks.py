@@ -24,13 +24,6 @@ HTTPD = ["httpd", "-f", "-p", "80", "-h", "/www"]
 
 
 @pytest.fixture
-def web(registry, pyctr) -> str:
-    ref = f"{registry.host}/test/web:latest"
-    pyctr("pull", "-q", ref)
-    return ref
-
-
-@pytest.fixture
 def engine(store):
     from pyctr import Engine
 

@@ -28,13 +28,6 @@ CONFIG = Path("/run/pyctr/networks/aardvark-dns")
 
 
 @pytest.fixture
-def web(registry, pyctr) -> str:
-    ref = f"{registry.host}/test/web:latest"
-    pyctr("pull", "-q", ref)
-    return ref
-
-
-@pytest.fixture
 def network(pyctr):
     name = f"dnsrel{os.getpid() % 10000}"
     pyctr("network", "create", name)

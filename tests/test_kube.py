@@ -279,13 +279,6 @@ PODMAN_PLAY_AGAIN = 'Error: adding pod to state: name "shop" is in use: pod alre
 
 
 @pytest.fixture
-def web(registry, pyctr) -> str:
-    ref = f"{registry.host}/test/web:latest"
-    pyctr("pull", "-q", ref)
-    return ref
-
-
-@pytest.fixture
 def elsewhere(tmp_path, registry):
     """A second store (another --root and --runroot) and its pyctr."""
     (tmp_path / "elsewhere").mkdir()

@@ -209,13 +209,6 @@ def test_rm_of_a_network_in_use(net, image):
 # -- running containers ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def web(registry, pyctr) -> str:
-    ref = f"{registry.host}/test/web:latest"
-    pyctr("pull", "-q", ref)
-    return ref
-
-
 
 
 def answers(url: str) -> bool:

@@ -31,13 +31,6 @@ PODMAN_PS_HEADER = "POD ID        NAME        STATUS      CREATED               
 
 
 @pytest.fixture
-def web(registry, pyctr) -> str:
-    ref = f"{registry.host}/test/web:latest"
-    pyctr("pull", "-q", ref)
-    return ref
-
-
-@pytest.fixture
 def cleanup(pyctr):
     """Pods and containers go even when the test fails (their bridge setups are host-wide)."""
     yield

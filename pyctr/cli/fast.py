@@ -245,27 +245,7 @@ def _ps(eng, opts: dict, args: list[str]) -> None:
 def _version(eng, opts: dict, args: list[str]) -> None:
     from pyctr.cli import output
 
-    info = eng.system.version()
-    client = {"APIVersion": info.api_version, "Version": info.version, "PythonVersion": info.python_version,
-              "OsArch": f"{info.os}/{info.arch}", "Os": info.os}
-    fmt = opts.get("format")
-    if fmt and fmt.strip() == "json":
-        import json
-
-        sys.stdout.write(json.dumps({"Client": client}, separators=(",", ":")) + "\n")
-    elif fmt:
-        from pyctr.cli import gotemplate, reporters
-
-        both = reporters.Struct({"Client": reporters.Struct(client, "*define.Version"), "Server": None},
-                                "*define.SystemVersionReport")
-        try:
-            sys.stdout.write(gotemplate.report("version", fmt, [both], ranged=False))
-        except gotemplate.TemplateError:
-            output.print_report(reporters.VERSION, fmt, [reporters.Struct(client, "*define.Version")], ranged=False)
-    else:
-        rows = [["Client:", "pyctr"], ["Version:", info.version], ["API Version:", info.api_version],
-                ["Python Version:", info.python_version], ["OS/Arch:", client["OsArch"]]]
-        output.print_table(["", ""], rows, heading=False)
+    output.print_version(eng.system.version(), opts.get("format"))
 
 
 def _exists(eng, opts: dict, args: list[str]) -> int:

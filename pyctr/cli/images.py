@@ -147,15 +147,7 @@ def rmi(
 
     Exit codes as podman: 1 when an image was not found, 2 when one is in use.
     """
-    result = engine(ctx).images.remove(names, force=force, all_images=all_images, ignore=ignore)
-    for name_removed in result.untagged:
-        typer.echo(f"Untagged: {name_removed}")
-    for image_id in result.deleted:
-        typer.echo(f"Deleted: {image_id}")
-    for exc in result.errors:
-        sys.stderr.write(f"Error: {exc}\n")
-    if result.exit_code:
-        raise typer.Exit(result.exit_code)
+    output.print_removal(engine(ctx).images.remove(names, force=force, all_images=all_images, ignore=ignore))
 
 
 def prune(

@@ -144,15 +144,9 @@ def rm(
 ) -> None:
     """Remove manifest lists from local storage."""
     arity(args or [], 1)
-    result = engine(ctx).manifests.rm(args)
-    for name in result.untagged:
-        typer.echo(f"Untagged: {name}")
-    for image_id in result.deleted:
-        typer.echo(f"Deleted: {image_id}")
-    for exc in result.errors:
-        sys.stderr.write(f"Error: {exc}\n")
-    if result.exit_code:
-        raise typer.Exit(result.exit_code)
+    from pyctr.cli import output
+
+    output.print_removal(engine(ctx).manifests.rm(args))
 
 
 class _ListLines:

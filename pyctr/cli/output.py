@@ -96,3 +96,41 @@ def print_reports(reports, label=lambda report: report.name, exit_code: int | No
             failed = report.error
     if failed is not None:
         raise typer.Exit(failed.exit_code if exit_code is None else exit_code)
+
+
+def print_removal(result) -> None:
+    """An image removal's result (rmi, manifest rm), as podman prints it: Untagged and Deleted lines,
+    then one `Error:` line per failure; exit with the result's exit code (podman's rules, the engine's)."""
+    import typer
+
+    for name in result.untagged:
+        typer.echo(f"Untagged: {name}")
+    for image_id in result.deleted:
+        typer.echo(f"Deleted: {image_id}")
+    for exc in result.errors:
+        sys.stderr.write(f"Error: {exc}\n")
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def print_version(info, fmt: str | None) -> None:
+    """`version` (engine.system.version()'s info) as podman prints it: a table, one line of JSON, or a
+    template over {Client, Server}; if that fails, over the client's version alone (the older
+    `{{.Version}}` formats), whose error is the one shown. (Shared by the typer and fast paths.)"""
+    client = {"APIVersion": info.api_version, "Version": info.version, "PythonVersion": info.python_version,
+              "OsArch": f"{info.os}/{info.arch}", "Os": info.os}
+    if fmt and fmt.strip() == "json":
+        sys.stdout.write(json.dumps({"Client": client}, separators=(",", ":")) + "\n")  # one line, as podman's
+    elif fmt:
+        from pyctr.cli import gotemplate, reporters
+
+        both = reporters.Struct({"Client": reporters.Struct(client, "*define.Version"), "Server": None},
+                                "*define.SystemVersionReport")
+        try:
+            sys.stdout.write(gotemplate.report("version", fmt, [both], ranged=False))
+        except gotemplate.TemplateError:
+            print_report(reporters.VERSION, fmt, [reporters.Struct(client, "*define.Version")], ranged=False)
+    else:
+        rows = [["Client:", "pyctr"], ["Version:", info.version], ["API Version:", info.api_version],
+                ["Python Version:", info.python_version], ["OS/Arch:", client["OsArch"]]]
+        print_table(["", ""], rows, heading=False)

@@ -15,32 +15,7 @@ def version(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json, or a Go template such as '{{.Client.Version}}'."),
 ) -> None:
     """Show pyctr's version."""
-    import json
-
-    info = engine(ctx).system.version()
-    client = {"APIVersion": info.api_version, "Version": info.version, "PythonVersion": info.python_version,
-              "OsArch": f"{info.os}/{info.arch}", "Os": info.os}
-    if fmt and fmt.strip() == "json":
-        typer.echo(json.dumps({"Client": client}, separators=(",", ":")))  # one line, as podman's
-    elif fmt:
-        _print_version(fmt, client)
-    else:
-        rows = [["Client:", "pyctr"], ["Version:", info.version], ["API Version:", info.api_version],
-                ["Python Version:", info.python_version], ["OS/Arch:", client["OsArch"]]]
-        output.print_table(["", ""], rows, heading=False)
-
-
-def _print_version(fmt: str, client: dict) -> None:
-    """As podman: the template over {Client, Server}; if that fails, over the client's version
-    alone (the older `{{.Version}}` formats), whose error is the one shown."""
-    from pyctr.cli import gotemplate, reporters
-
-    both = reporters.Struct({"Client": reporters.Struct(client, "*define.Version"), "Server": None},
-                            "*define.SystemVersionReport")
-    try:
-        sys.stdout.write(gotemplate.report("version", fmt, [both], ranged=False))
-    except gotemplate.TemplateError:
-        output.print_report(reporters.VERSION, fmt, [reporters.Struct(client, "*define.Version")], ranged=False)
+    output.print_version(engine(ctx).system.version(), fmt)
 
 
 def info(

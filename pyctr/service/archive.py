@@ -12,6 +12,7 @@ from aiohttp import web
 
 from pyctr.errors import InvalidArgument
 from pyctr.service.app import call, engine, flag
+from pyctr.service.streams import send_file
 
 _GO_DIR, _GO_SYMLINK = 1 << 31, 1 << 27  # Go's os.FileMode bits, which Docker's stat header carries
 
@@ -56,12 +57,7 @@ async def head(request: web.Request) -> web.Response:
 async def get(request: web.Request) -> web.StreamResponse:
     spool, stat = await call(_copy_out, engine(request), request.match_info["id"], _path(request))
     with spool:
-        response = web.StreamResponse(headers={**_stat_header(stat), "Content-Type": "application/x-tar"})
-        await response.prepare(request)
-        while chunk := await call(spool.read, 1 << 20):
-            await response.write(chunk)
-        await response.write_eof()
-    return response
+        return await send_file(request, spool, {**_stat_header(stat), "Content-Type": "application/x-tar"})
 
 
 async def put(request: web.Request) -> web.Response:

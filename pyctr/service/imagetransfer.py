@@ -11,7 +11,7 @@ from aiohttp import web
 from pyctr.errors import InvalidArgument
 from pyctr.service.app import call, engine, flag, reply
 from pyctr.service.images import registry_credentials
-from pyctr.service.streams import from_thread, with_progress
+from pyctr.service.streams import from_thread, send_file, with_progress
 
 
 async def push(request: web.Request) -> web.StreamResponse:
@@ -46,12 +46,7 @@ async def _send_archive(request: web.Request, names: list[str]) -> web.StreamRes
     with tempfile.TemporaryFile() as spool:
         await call(eng.images.save, names, spool, fmt="docker-archive", multi_image=len(names) > 1)
         spool.seek(0)
-        response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
-        await response.prepare(request)
-        while chunk := await call(spool.read, 1 << 20):
-            await response.write(chunk)
-        await response.write_eof()
-    return response
+        return await send_file(request, spool, {"Content-Type": "application/x-tar"})
 
 
 async def get_one(request: web.Request) -> web.StreamResponse:

@@ -193,3 +193,16 @@ def with_progress(work: Callable[[Callable], object]) -> Callable[[], Iterator]:
                 return
 
     return produce
+
+
+async def send_file(request: web.Request, spool, headers: dict) -> web.StreamResponse:
+    """`spool` (a file, read from where it stands) as the response body, read in the thread pool a
+    MiB at a time: archives (container copies, saved images) are built into a spool first."""
+    from pyctr.service.app import call
+
+    response = web.StreamResponse(headers=headers)
+    await response.prepare(request)
+    while chunk := await call(spool.read, 1 << 20):
+        await response.write(chunk)
+    await response.write_eof()
+    return response
