@@ -66,7 +66,7 @@ dist: deps
 	$(PYTHON) -m pyctr.dist.build --pip $(DIST_VENV)/bin/python --work $(DIST_WORK) --output $(DIST_FILE)
 
 # The file, its man pages (generated units name man:pyctr-generate-systemd(1), which
-# `systemd-analyze verify` looks up) and the shell completions, under PREFIX.
+# `systemd-analyze verify` looks up), the shell completions and the service's socket units, under PREFIX.
 PREFIX ?= /usr/local
 install: dist
 	install -D -m755 $(DIST_FILE) $(DESTDIR)$(PREFIX)/bin/pyctr
@@ -75,6 +75,8 @@ install: dist
 	install -D -m644 completions/bash/pyctr $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pyctr
 	install -D -m644 completions/zsh/_pyctr $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_pyctr
 	install -D -m644 completions/fish/pyctr.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/pyctr.fish
+	install -D -m644 -t $(DESTDIR)$(PREFIX)/lib/systemd/system pyctr/service/units/pyctr.socket pyctr/service/units/pyctr.service
+	install -D -m644 -t $(DESTDIR)$(PREFIX)/lib/systemd/user pyctr/service/units/pyctr.socket pyctr/service/units/pyctr.service
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

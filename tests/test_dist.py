@@ -8,8 +8,10 @@ under `flock /tmp/pyctr-rootless-tests.lock`, as test_rootless (it creates a use
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 from pathlib import Path
@@ -181,3 +183,37 @@ def test_quadlet_generators_run_from_the_file(dist_file, dist_cache, tmp_path):
                    check=True, capture_output=True)
     service = (out / "web.service").read_text()
     assert f"ExecStart={dist_file} run --name=systemd-%N" in service
+
+
+def test_the_service_from_the_one_file(one_file, tmp_path):
+    # The file carries the service extra (aiohttp): `system service` answers the Docker API.
+    sock = tmp_path / "api.sock"
+    argv = [str(one_file.path), "--root", str(one_file.store.root), "--runroot", str(one_file.store.runroot),
+            "system", "service", "--time", "0", f"unix://{sock}"]
+    proc = subprocess.Popen(argv, env=one_file.env, cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert wait_for(sock.exists, timeout=30), proc.stderr.read1().decode() if proc.poll() is not None else ""
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(sock))
+            client.sendall(b"GET /v1.41/version HTTP/1.0\r\nHost: d\r\n\r\n")
+            answer = b"".join(iter(lambda: client.recv(65536), b""))
+        head, body = answer.split(b"\r\n\r\n", 1)
+        assert head.split(b" ")[1] == b"200" and json.loads(body)["ApiVersion"] == "1.41"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_make_install_puts_everything_under_the_prefix(dist_file, tmp_path):
+    # `-o dist`: the session's file is the one to install (no second build).
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    subprocess.run(["make", "-s", "-C", str(REPO_ROOT), "-o", "dist", "install", f"DIST_FILE={dist_file}",
+                    f"DESTDIR={tmp_path}", "PREFIX=/usr"], env=env, check=True, capture_output=True, timeout=120)
+    usr = tmp_path / "usr"
+    assert (usr / "bin" / "pyctr").read_bytes() == dist_file.read_bytes()
+    assert stat.S_IMODE((usr / "bin" / "pyctr").stat().st_mode) == 0o755
+    assert (usr / "share" / "man" / "man1" / "pyctr-generate-systemd.1").is_file()
+    assert (usr / "share" / "bash-completion" / "completions" / "pyctr").is_file()
+    for manager in ("system", "user"):
+        for unit in ("pyctr.socket", "pyctr.service"):
+            assert (usr / "lib" / "systemd" / manager / unit).read_text().startswith("#")

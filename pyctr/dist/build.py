@@ -3,8 +3,10 @@
     /usr/bin/python3 -m pyctr.dist.build --pip build/dist-venv/bin/python --work build/dist --output dist/pyctr
 
 Run by the interpreter the file is for (its #! line, and the version its modules are compiled for).
-1. pip (of the `--pip` interpreter, a plain build venv) installs pyproject.toml's dependencies into
-   WORK/site, from whatever index pip is set up for (no service extra: aiohttp stays out);
+1. pip (of the `--pip` interpreter, a plain build venv) installs pyproject.toml's dependencies and
+   its `service` extra (aiohttp, for `pyctr system service`: the one file is the whole tool, and
+   the core never imports it, so other commands do not pay for it) into WORK/site, from whatever
+   index pip is set up for;
 2. WORK/payload gets them and the pyctr package, compiled as unchecked-hash .pyc (the payload
    is never edited in place, so no source is stat()ed against its .pyc at import);
 3. the output is `#!PYTHON -IS`, then a zip: __main__.py, pyctrboot.py (pyctr/dist/boot.py, with
@@ -34,9 +36,15 @@ BOOT = os.path.join(REPO, "pyctr", "dist", "boot.py")
 EPOCH = (1980, 1, 1, 0, 0, 0)  # zip entries' times: the same inputs give the same file, and BUILD
 
 
+EXTRAS = ("service",)
+
+
 def dependencies(pyproject: str) -> list[str]:
+    """The core's requirements, and the EXTRAS' (minus references to pyctr's own extras)."""
     with open(pyproject, "rb") as f:
-        return list(tomllib.load(f)["project"]["dependencies"])
+        project = tomllib.load(f)["project"]
+    extras = [r for name in EXTRAS for r in project["optional-dependencies"][name] if not r.startswith("pyctr")]
+    return [*project["dependencies"], *extras]
 
 
 def install(pip_python: str, site: str, requirements: list[str]) -> None:
