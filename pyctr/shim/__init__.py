@@ -20,4 +20,7 @@ contract"). Modules:
     health    the container's health check on schedule (imports pyctr.container.health and
               pyctr.events, both small, only for a container that has a check)
     main      the lifecycle: detach, create, sync, run, exit record, cleanup
+    handoff   exec()ing the idle pump once only output is left to serve, and resuming from it
+    idle      the idle pump (built-in modules and klog only: about a third of a full shim's memory)
+    ending    the exit record, and the container's whole end as the idle pump does it
 """

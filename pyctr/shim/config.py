@@ -69,6 +69,7 @@ _FIELDS = {
     "notify_socket": (str, False),
     "notify_proxy": (str, False),
 }
+FIELDS = tuple(_FIELDS)  # every field's name (pyctr.shim.handoff passes them all on)
 _ABSOLUTE = ("bundle", "state_dir", "runc_root", "log_path", "exit_file")
 _DEFAULTS = {"log_size_max": -1, "terminal": False, "stdin": False, "cleanup_argv": [], "sync_fd": 3, "client_fd": -1, "start": False,
              "runc_extra_args": [], "runc_create_args": [], "exec_process": "", "preserve_fds": 0, "passthrough": False, "held_fds": 0,

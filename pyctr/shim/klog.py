@@ -6,11 +6,13 @@ F closes a line; P is a piece of a line that was flushed without a newline
 (a prompt, or a line split across reads), continued by the next record of
 the same stream. Records are written as soon as output is read, never held
 back, so nothing is lost if the shim dies. pyctr.runtime.logs reads them back.
+
+The idle pump (pyctr.shim.idle) loads this module too, in an interpreter that has only its
+built-in modules: posix, not os (which would cost it a tenth of its memory), and no imports
+beyond these two.
 """
 
-from __future__ import annotations
-
-import os
+import posix
 import time
 
 
@@ -33,12 +35,13 @@ def records(stream: str, data: bytes, stamp: str) -> bytes:
 class LogWriter:
     """Appends records to the log file; a failing disk never stops the container."""
 
-    def __init__(self, path: str, max_size: int = -1) -> None:
+    def __init__(self, path: str | None, max_size: int = -1, fd: int = -1) -> None:
+        """Opens `path`; or takes `fd`, the log already open (the shim handed over by exec)."""
         # O_APPEND: readers (and a later shim after a restart) see whole records.
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.fd = fd if fd >= 0 else posix.open(path, posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT | posix.O_CLOEXEC, 0o600)
         self.error: OSError | None = None  # the first write error, reported once
         self.max_size = max_size if max_size > 0 else 0  # 0: no limit
-        self.size = os.fstat(self.fd).st_size if self.max_size else 0
+        self.size = posix.fstat(self.fd).st_size if self.max_size else 0
 
     def write(self, stream: str, data: bytes) -> None:
         if not data:
@@ -51,7 +54,7 @@ class LogWriter:
         view = memoryview(chunk)
         try:
             while view:
-                view = view[os.write(self.fd, view):]
+                view = view[posix.write(self.fd, view):]
         except OSError as exc:  # ENOSPC, EIO: keep serving clients, drop the log record
             if self.error is None:
                 self.error = exc
@@ -61,7 +64,7 @@ class LogWriter:
         see it shrink and read from the start), then holds the last whole records that fit
         (the last one alone if it is bigger)."""
         try:
-            os.ftruncate(self.fd, 0)
+            posix.ftruncate(self.fd, 0)
             self.size = 0
         except OSError as exc:
             if self.error is None:
@@ -76,7 +79,7 @@ class LogWriter:
 
     def close(self) -> None:
         try:
-            os.fsync(self.fd)
+            posix.fsync(self.fd)
         except OSError:
             pass
-        os.close(self.fd)
+        posix.close(self.fd)

@@ -82,7 +82,7 @@ def set_window_size(fd: int, rows: int, cols: int) -> None:
 # -- OOM kills, best effort ----------------------------------------------------------------
 
 def oom_counter_file(pid: int) -> tuple[str, bytes] | None:
-    """(file, key) of the OOM-kill counter of `pid`'s memory cgroup: cgroup v1
+    """(file, key) of the OOM-kill counter (read by pyctr.shim.ending.read_oom_kills) of `pid`'s memory cgroup: cgroup v1
     memory.oom_control `oom_kill`, else cgroup v2 memory.events `oom_kill`."""
     try:
         with open(f"/proc/{pid}/cgroup") as f:
@@ -113,18 +113,3 @@ def _join(mountpoint: str, root: str, path: str) -> str:
     if root != "/" and (path == root or path.startswith(root + "/")):
         path = path[len(root):]
     return mountpoint.rstrip("/") + "/" + path.lstrip("/")
-
-
-def read_oom_kills(counter: tuple[str, bytes] | None) -> int | None:
-    if counter is None:
-        return None
-    path, key = counter
-    try:
-        with open(path, "rb") as f:
-            for line in f:
-                name, _, value = line.partition(b" ")
-                if name == key:
-                    return int(value)
-    except (OSError, ValueError):
-        pass
-    return None

@@ -3,7 +3,12 @@ container's stdio until its init exits, record the exit, run the cleanup command
 
 Imports only the standard library, python-daemon, pyctr.errors, pyctr.linux.fsutil,
 pyctr.runtime.runc and (--sdnotify) pyctr.systemd.notify: a host with a hundred containers runs a hundred shims (DESIGN.md,
-"The shim contract").
+"The shim contract"). And an idle shim holds none of that: once the container runs and nothing
+but its output is left to serve for IDLE_DELAY, the shim exec()s the idle pump (pyctr.shim.idle,
+built-in modules only), which exec()s the full shim again (`--resume FD`) for anything else.
+Containers that keep the full shim throughout: those with a health check (its timers), with
+--timeout (its alarm), with `--sdnotify container` (the relay of the container's messages), and
+`init`ed ones until `start` (the watch for it).
 """
 
 from __future__ import annotations
@@ -16,15 +21,14 @@ import subprocess
 import sys
 import time
 
-import daemon
-
 from pyctr.linux import fsutil
 from pyctr.runtime.runc import Runc
-from pyctr.shim import linux, protocol, runc
+from pyctr.shim import ending, idle, linux, protocol, runc
 from pyctr.shim.config import ConfigError, ShimConfig, sync_fd_hint
 from pyctr.shim.klog import LogWriter
 from pyctr.shim.pump import Pump
 
+IDLE_DELAY = 1.0  # seconds with nothing but output to serve before the shim goes idle
 CLEANUP_TIMEOUT = 60.0
 CLIENT_FLUSH_TIMEOUT = 2.0  # for the exit frame to reach slow clients before we exit
 EXIT_RESERVE = 16384  # bytes: room for the exit record's temporary file and its directory entry
@@ -33,7 +37,10 @@ EXIT_RESERVE = 16384  # bytes: room for the exit record's temporary file and its
 def main(argv: list[str]) -> int:
     """`python -m pyctr.shim CONFIG_PATH`, or `--config-fd N`: the config arrives as one JSON
     line on fd N. The engine starts a shim that way before it knows the container, so that
-    the interpreter boots while the engine works; end of file means "not needed", exit."""
+    the interpreter boots while the engine works; end of file means "not needed", exit.
+    `--resume N`: the idle pump hands the running container back (pyctr.shim.handoff)."""
+    if len(argv) == 2 and argv[0] == "--resume" and argv[1].isdigit():
+        return _resume(int(argv[1]))
     if len(argv) == 2 and argv[0] == "--config-fd" and argv[1].isdigit():
         raw = _read_config_line(int(argv[1]))
         if raw is None:
@@ -69,12 +76,27 @@ def main(argv: list[str]) -> int:
             split = len(received) - config.held_fds if len(received) >= config.held_fds else len(received)
             passed, held = received[:split], received[split:]
             preserved += received
+    import daemon  # (not for --resume: detached long ago)
+
     context = daemon.DaemonContext(
         detach_process=True, files_preserve=preserved, working_directory="/",
-        umask=0o022, signal_map=_signal_map(),
+        umask=0o022, signal_map=signal_map(),
         prevent_core=False)  # RLIMIT_CORE would be inherited by the container
     with context:
         return Shim(config, passed, held).run()
+
+
+def _resume(state_fd: int) -> int:
+    from pyctr.shim import handoff
+
+    try:
+        shim, pump = handoff.resume(state_fd)
+    except Exception:  # noqa: BLE001 - nothing left to serve with; the engine reads the container's own state
+        import traceback
+
+        print(traceback.format_exc(), file=sys.stderr)  # (/dev/null, unless run by hand)
+        return 1
+    return shim.serve(pump)
 
 
 def _receive_fds(client_fd: int, count: int) -> list[int]:
@@ -113,12 +135,11 @@ def _sync_fd_of(raw: bytes) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _signal_map() -> dict:
+def signal_map() -> dict:
     """Survive what kills shells and sessions. Handlers rather than SIG_IGN, because an
     ignored signal stays ignored across exec, in runc and in the container."""
     noop = lambda signum, frame: None  # noqa: E731
-    names = ("SIGINT", "SIGHUP", "SIGTERM", "SIGQUIT", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2")
-    handlers = {getattr(signal, name): noop for name in names}
+    handlers = {getattr(signal, name): noop for name in idle.HANDLED}  # (the idle pump's too)
     handlers[signal.SIGPIPE] = None  # ignored (as Python does); subprocess restores it in children
     return handlers
 
@@ -144,6 +165,7 @@ class Shim:
         self.listener: socket.socket | None = None
         self.socket_ino: int | None = None
         self.sync_fd: int | None = config.sync_fd
+        self.wakeup_r = self.wakeup_w = -1  # the signal wakeup pipe of the event loop
         self.timed_out = False  # --timeout killed it
         self.notify_proxy: socket.socket | None = None  # --sdnotify container's socket
 
@@ -164,6 +186,13 @@ class Shim:
                 self._chain_on_started(pump, lambda: self._arm_timeout(pump.container_pid))
         if self.config.health:
             self._start_health(pump)
+        return self.serve(pump)
+
+    def serve(self, pump: Pump) -> int:
+        """From the running container to its end: output, clients, idle spells, exit record,
+        cleanup; -> the shim's exit code. (Where a resumed shim starts, too.)"""
+        if self._may_go_idle():
+            pump.on_idle, pump.idle_delay = (lambda: self._go_idle(pump)), IDLE_DELAY
         try:
             pump.wait_for_exit()
         except Exception:  # noqa: BLE001 - a shim bug must not lose the exit status
@@ -186,6 +215,21 @@ class Shim:
         # As conmon: the container's exit code is the shim's, which is what a unit's Restart=on-failure sees.
         return exit_code & 0xFF
 
+    def _may_go_idle(self) -> bool:
+        """Whether the idle pump can stand in for this shim (see the module's docstring)."""
+        cfg = self.config
+        return not (cfg.health or cfg.timeout > 0 or self.notify_proxy is not None or self.sync_fd is not None)
+
+    def _go_idle(self, pump: Pump) -> None:
+        """exec the idle pump (never returns), or, if that fails, stay as we are for good."""
+        from pyctr.shim import handoff
+
+        try:
+            handoff.go_idle(self, pump)
+        except Exception:  # noqa: BLE001 - the full shim serves on; only memory is lost
+            self._note_exception()
+        pump.on_idle = None
+
     def _create(self) -> Pump | None:
         """Set up, run `runc create`; the event loop, or None once the error is reported."""
         cfg = self.config
@@ -200,7 +244,7 @@ class Shim:
             self._note_exception()
             return self._fail(f"pyctr shim: {exc}")
         self.oom_counter = linux.oom_counter_file(created.pid)
-        self.oom_before = linux.read_oom_kills(self.oom_counter) or 0
+        self.oom_before = ending.read_oom_kills(self.oom_counter) or 0
         try:
             self._write_pid_files(created.pid)
             pump = Pump(created=created, log=self.log, listener=self.listener,
@@ -291,22 +335,15 @@ class Shim:
     def _record_exit(self, pump: Pump) -> tuple[int, int | None]:
         """Write the exit record atomically; -> (exit code, signal)."""
         cfg = self.config
-        status = pump.exit_status
-        code = os.waitstatus_to_exitcode(status) if status is not None else 255
-        sig = -code if code < 0 else None
-        exit_code = 128 + sig if sig else code
+        oom_after = ending.read_oom_kills(self.oom_counter)
+        # started_at: when `runc start` let the process exec (it removes exec.fifo then), else
+        # the time of its first output; null if it never started.
+        record = ending.exit_record(pump.exit_status, oom=oom_after is not None and oom_after > self.oom_before,
+                                    started_at=pump.started_at or pump.first_output_at,
+                                    finished_at=pump.finished_at or time.time())
         if self.timed_out:
-            exit_code, sig = 255, None  # as conmon reports a --timeout kill
-        oom_after = linux.read_oom_kills(self.oom_counter)
-        record = {
-            "exit_code": exit_code,
-            "signal": sig,
-            "oom": oom_after is not None and oom_after > self.oom_before,
-            # When `runc start` let the process exec (it removes exec.fifo then), else the
-            # time of its first output; null if it never started.
-            "started_at": pump.started_at or pump.first_output_at,
-            "finished_at": pump.finished_at or time.time(),
-        }
+            record.update(exit_code=255, signal=None)  # as conmon reports a --timeout kill
+        exit_code, sig = record["exit_code"], record["signal"]
         self.log.close()
         if self.log.error is not None:
             self._note(f"writing the log {cfg.log_path}: {self.log.error}")
@@ -386,8 +423,8 @@ class Shim:
         if cfg.notify_proxy:
             self._bind_notify_proxy()
         # SIGCHLD wakes the event loop through this pipe; the handler itself does nothing.
-        self.wakeup_r, wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(wakeup_w, warn_on_full_buffer=False)
+        self.wakeup_r, self.wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
 
     def _bind_attach_socket(self) -> None:

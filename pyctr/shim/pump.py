@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import selectors
 import socket
 import time
@@ -73,6 +74,11 @@ class Pump:
         # and the processes it runs besides the container, pid -> callback(wait status).
         self.timers: list[list] = []
         self.children: dict[int, object] = {}
+        # Called once the pump has had nothing but output to serve for idle_delay seconds (the
+        # shim exec()s its idle pump then, pyctr.shim.handoff); None: never.
+        self.on_idle = None
+        self.idle_delay = 1.0
+        self._stirred = time.monotonic()  # when something other than output last happened
 
         listener.setblocking(False)
         self._watch(listener.fileno(), READ, self._on_accept)
@@ -138,6 +144,18 @@ class Pump:
             self.cancel(timer)
             timer[1]()
 
+    def _quiet(self) -> bool:
+        """Nothing to serve but the container's output: no client, nothing queued or awaited."""
+        return (self.exit_status is None and not self.clients and not self.timers and not self.children
+                and self.cleanup_pid is None and not self.stdin_buf and not self._held
+                and self.start_watch_fd is None)
+
+    def _until_idle(self) -> float | None:
+        """Seconds before on_idle is due (0: now); None while it is not (or never)."""
+        if self.on_idle is None or not self._quiet():
+            return None
+        return max(0.0, self._stirred + self.idle_delay - time.monotonic())
+
     def _step(self, timeout: float | None) -> None:
         if self._busy and timeout is None:
             timeout = IDLE_TRIM_DELAY
@@ -153,6 +171,8 @@ class Pump:
         # New clients first: one that connected before `runc start` gets the first byte.
         ready.sort(key=lambda item: item[0].fd != self.listener.fileno())
         for key, mask in ready:
+            if key.fd not in self.outputs:
+                self._stirred = time.monotonic()
             if self._handlers.get(key.fd) is key.data:  # not closed by an earlier handler
                 key.data(mask)
         if self.timers:
@@ -163,7 +183,9 @@ class Pump:
     def wait_for_exit(self) -> None:
         """Run until the container's init has exited and its output is drained."""
         while self.exit_status is None:
-            self._step(None)
+            self._step(self._until_idle())
+            if self.on_idle is not None and self._until_idle() == 0:
+                self.on_idle()  # (returns only if the shim could not go idle)
         self._close_stdin()
         deadline = time.monotonic() + DRAIN_TIMEOUT
         # While the owner client is catching up, the outputs wait for it, however long.
@@ -350,8 +372,11 @@ class Pump:
             except OSError:
                 self._drop(client)
                 return
-            if not data:  # it shut down its sending side; it may still read
+            if not data:  # it shut down its sending side; it may still read, unless it is gone
                 client.reading = False
+                if _hung_up(client.sock):
+                    self._drop(client)  # (`run -d` closes its end at once)
+                    return
             else:
                 try:
                     frames = client.decoder.feed(data)
@@ -459,3 +484,10 @@ class Pump:
         self._forget(self.start_watch_fd)
         os.close(self.start_watch_fd)
         self.start_watch_fd = None
+
+
+def _hung_up(sock: socket.socket) -> bool:
+    """Whether the peer closed the connection both ways (POLLHUP), not only its sending side."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return any(events & select.POLLHUP for _, events in poller.poll(0))
