@@ -277,7 +277,9 @@ def test_stop_sends_the_stop_signal_then_sigkill_after_the_timeout(tmp_path):
     runc = RecordingRunc()
     tasks = TaskService(config, store, images=None, runc=runc)
     cid = "c" * 64
-    record = SimpleNamespace(id=cid, name="web", stop_signal="SIGQUIT", stop_timeout=10)
+    no_restart = SimpleNamespace(lifecycle=SimpleNamespace(restart=SimpleNamespace(name="no")))
+    record = SimpleNamespace(id=cid, name="web", stop_signal="SIGQUIT", stop_timeout=10, spec_data={"lifecycle": {}},
+                             spec=no_restart, remove=False, network="none", mounts=[])
     makedirs(store.path(cid))
     makedirs(store.state_dir(cid))
     (store.state_dir(cid) / "shim.pid").write_text(f"{os.getpid()}\n")  # a live "shim": running
@@ -290,6 +292,10 @@ def test_stop_sends_the_stop_signal_then_sigkill_after_the_timeout(tmp_path):
     tasks.stop(record, timeout=1)
     assert [call.args for call in runc.called("kill")] == [(cid, 3), (cid, 9)]
     assert store.read_state(cid)["stopping"] is True  # no restart policy brings it back
+    # Cleaned up by stop itself (as podman's), not left to the shim: runc's state is deleted, and
+    # the mark tells the shim's cleanup command that nothing is left for it.
+    assert [call.args[0] for call in runc.called("delete")] == [cid]
+    assert (store.state_dir(cid) / "cleaned").read_text() == str(os.getpid())
     os.unlink(store.exit_file(cid))
     tasks.stop(record, timeout=0)  # as podman's stop -t0: SIGKILL alone (a trapped SIGTERM still reads 137)
     assert [call.args for call in runc.called("kill")][2:] == [(cid, 9)]

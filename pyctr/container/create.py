@@ -232,16 +232,16 @@ def create_container(store, images, volume_path: Callable[[str], str], spec: Con
             from pyctr.errors import ImageNotFound
 
             raise ImageNotFound(f"{spec.image.name}: image not known (removed meanwhile)")
-        record = store.create(fields, spec.lifecycle.name)
+        container_id = store.new_id()
+        # Its own name unless one was given: known before the record is written (written once).
+        fields["hostname"] = fields["hostname"] or container_id[:12]
+        record = store.create(fields, spec.lifecycle.name, container_id)
     if seccomp_profile is not None:
         try:
             securityopts.keep_seccomp_profile(str(store.path(record.id)), seccomp_profile)
         except BaseException:
             store.remove(record)
             raise
-    if not record.hostname:
-        record.hostname = record.id[:12]
-        store.save(record)
     _note_dependents(store, spec, record.id)
     return record
 

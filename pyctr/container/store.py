@@ -351,19 +351,22 @@ class ContainerStore:
                 raise Ambiguous(f"more than one result for container {name_or_id!r}: use a longer ID")
         raise self._not_found(name_or_id)
 
-    def remove(self, record: ContainerRecord) -> None:
-        """Delete the record and release its name; the caller has stopped and unmounted it."""
+    def remove(self, record: ContainerRecord, *, sweeper: int | None = None) -> None:
+        """Delete the record and release its name; the caller has stopped and unmounted it.
+        `sweeper`: a live process that deletes the container's files next (its shim, whose
+        cleanup command comes after: pyctr.cleanup), so that the caller need not wait for that."""
         import shutil  # (here: ps and inspect never need it)
 
         path = self.path(record.id)
-        gone = self.dir / f"{_REMOVING}{record.id}.{os.getpid()}"
+        gone = self.dir / f"{_REMOVING}{record.id}.{sweeper or os.getpid()}"
         # Under the names lock: a create that takes the name over must not lose it to us.
         with locked(self.names_dir / ".lock"):
             with contextlib.suppress(FileNotFoundError):
                 os.rename(path, gone)
             self._release_name(record.name, record.id)
             left = self._claim_leftovers()
-        shutil.rmtree(gone, ignore_errors=True)
+        if sweeper is None:
+            shutil.rmtree(gone, ignore_errors=True)
         shutil.rmtree(self.state_dir(record.id), ignore_errors=True)
         with contextlib.suppress(OSError):  # where earlier versions kept the lock
             os.unlink(self.run_dir / f"{record.id}.lock")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import time
 
+from pyctr.cleanup import cleaned, mark_cleaned
 from pyctr.container.store import ACTIVE, LIVE, ContainerRecord, Status
 from pyctr.errors import ContainerNotFound, ContainerStateError, PyctrError, RuntimeFailure, StoreError
 from pyctr.linux.fsutil import atomic_write_json
@@ -48,7 +50,10 @@ class TaskEnding:
     def _mark_stopped_by_user(self, record: ContainerRecord, *, removing: bool = False) -> None:
         """The restart policy must not bring it back (also between two restarts). On a full
         disk the mark is skipped where nothing needs it (rm, or no restart policy), so that
-        stopping and removing never need space."""
+        stopping and removing never need space. rm of one without a restart policy needs no
+        mark at all (nothing reads it before the container is gone): rm -fa of many writes none."""
+        if removing and record.spec.lifecycle.restart.name == "no":
+            return
         try:
             with contextlib.suppress(ContainerNotFound), self.store.lock(record.id):
                 self.store.write_state(record.id, stopping=True)
@@ -58,29 +63,45 @@ class TaskEnding:
 
     def stop(self, record: ContainerRecord, timeout: int | None = None) -> None:
         """The stop signal, then SIGKILL after the timeout (podman's default: 10 s). An `init`ed
-        container too: its process, still waiting in runc init, ends (as podman's)."""
+        container too: its process, still waiting in runc init, ends (as podman's). Returns once
+        the ended run is cleaned up (see _clean_up_stopped)."""
         was_running = self.store.status(record.id).state in LIVE
         shim = self.store.shim_pid(record.id) if was_running else 0
         state = self.store.read_state(record.id) if shim else {}
         shim_start = state.get("shim_start") if state.get("shim_pid") == shim else None
         self._stop(record, timeout)
         self._settle(record)
-        if shim:
-            self._wait_for_cleanup(shim, shim_start)
+        if shim and not self._clean_up_stopped(record, shim):
+            _wait_for_process(shim, shim_start, CLEANUP_WAIT)
         if was_running:
             self._event("stop", record)
 
-    @staticmethod
-    def _wait_for_cleanup(shim: int, shim_start: int | None) -> None:
-        """As podman's stop, which cleans up before it returns: the exit is recorded first, then the
-        shim runs the cleanup (unmount, network teardown, --rm) and exits. Waiting for it means a
-        script's next command finds the mounts and addresses released. Bounded: the shim gives its
-        cleanup command at most CLEANUP_TIMEOUT, and a stop never hangs on a stuck one."""
-        from pyctr.container.store import _is_process
-
-        deadline = time.monotonic() + CLEANUP_WAIT
-        while _is_process(shim, shim_start) and time.monotonic() < deadline:
-            time.sleep(POLL)
+    def _clean_up_stopped(self, record: ContainerRecord, shim: int) -> bool:
+        """As podman's stop, which cleans up itself rather than wait for conmon's cleanup command:
+        a script's next command finds the mounts and addresses released. What the run holds is
+        released here (runc's state, network, rootfs; --rm: the container), then the mark that
+        tells the shim's cleanup command (pyctr.cleanup) that nothing is left for it: with many
+        containers stopped at once, 20 interpreters that load the engine cost more than the stop.
+        False when the shim's cleanup has more to decide (a pod's exit policy, a restart policy,
+        another run meanwhile): the caller then waits for the shim, which exits after it."""
+        if record.spec_data["lifecycle"].get("pod"):
+            return False
+        try:
+            with self.store.lock(record.id):
+                if self.store.shim_pid(record.id) != shim:
+                    return False
+                status = self.store.status(record.id)
+                if status.state != "exited" or not self.store.exit_file(record.id).exists() \
+                        or self._should_restart(record, status):
+                    return False
+                ended = self._release_and_report(record, status)
+                if record.remove:
+                    self._forget(record, sweeper=self._sweeper(record) if ended else None)
+                else:
+                    mark_cleaned(self.store.state_dir(record.id), shim)
+        except ContainerNotFound:
+            pass  # removed meanwhile: nothing left of it
+        return True
 
     def _stop(self, record: ContainerRecord, timeout: int | None, *, removing: bool = False) -> None:
         self._mark_stopped_by_user(record, removing=removing)
@@ -111,16 +132,33 @@ class TaskEnding:
         return status
 
     def _wait(self, record: ContainerRecord, timeout: float | None = None) -> Status | None:
+        """Until the exit record is there (None after `timeout`). While the container's init runs,
+        its pidfd says when it ends (no polling: stop -a and rm -fa wait for many at once); then
+        its shim writes the exit record within moments."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if not self.store.path(record.id).exists():
-                return Status("exited")
-            status = self.store.status(record.id)
-            if status.state == "exited":
-                return status
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-            time.sleep(POLL)
+        watched, pidfd, pause = 0, -1, 0.001
+        try:
+            while True:
+                if not self.store.path(record.id).exists():
+                    return Status("exited")
+                status = self.store.status(record.id)
+                if status.state == "exited":
+                    return status
+                left = POLL if deadline is None else min(POLL, deadline - time.monotonic())
+                if left <= 0:
+                    return None
+                if status.pid != watched:
+                    if pidfd >= 0:
+                        os.close(pidfd)
+                    watched, pidfd = status.pid, _pidfd(status.pid)
+                if pidfd >= 0 and not _ended(pidfd, left):
+                    continue  # still running (or pause, or reused pid: checked again)
+                # Ended (or not watchable): the shim records the exit next.
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, POLL)
+        finally:
+            if pidfd >= 0:
+                os.close(pidfd)
 
     def pause(self, record: ContainerRecord) -> None:
         status = self.store.status(record.id)
@@ -198,14 +236,14 @@ class TaskEnding:
     def _cleanup(self, record: ContainerRecord, shim_pid: int | None) -> bool:
         with self.store.lock(record.id):
             current = self.store.shim_pid(record.id)
-            if shim_pid is not None and current not in (0, shim_pid):
+            if shim_pid is not None and (current not in (0, shim_pid) or cleaned(self.store.state_dir(record.id), shim_pid)):
                 return False
             status = self.store.status(record.id)
             if status.state in LIVE and shim_pid is None:
                 return False  # a newer run is going on: not ours to clean
-            self._release_and_report(record, status)
+            ended = self._release_and_report(record, status)
             if record.remove:
-                self._forget(record)
+                self._forget(record, sweeper=self._sweeper(record) if ended and shim_pid is None else None)
                 return False
             return shim_pid is not None and self._should_restart(record, status)
 
@@ -214,13 +252,27 @@ class TaskEnding:
 
         events.container(self.config, status, record, **extra)
 
-    def _release_and_report(self, record: ContainerRecord, status: Status) -> None:
-        """_release; the first time after a run (runc still has its state), the events of its end."""
+    def _release_and_report(self, record: ContainerRecord, status: Status) -> bool:
+        """_release; the first time after a run (runc still has its state), the events of its end.
+        -> whether it was that first time: then the shim's cleanup command has not run yet."""
         ended = self.runc.exists(record.id)
         self._release(record)
         if ended:
             self._event("died", record, exit_code=status.exit_code)
             self._event("cleanup", record)
+        return ended
+
+    def _sweeper(self, record: ContainerRecord) -> int | None:
+        """The container's shim, if it lives: its cleanup command, which runs after ours (it waits
+        for the container's lock), deletes the removed container's files (pyctr.cleanup), so that
+        rm and run --rm need not wait for that. A shim killed meanwhile leaves them to the next
+        removal's sweep (store.remove), as a killed removal does."""
+        from pyctr.container.store import _is_process
+
+        shim = self.store.shim_pid(record.id)
+        state = self.store.read_state(record.id) if shim else {}
+        start = state.get("shim_start") if state.get("shim_pid") == shim else None
+        return shim if shim and _is_process(shim, start) else None
 
     def _release(self, record: ContainerRecord) -> None:
         """What an ended container holds: runc's state of it, its network, its rootfs mount.
@@ -251,12 +303,12 @@ class TaskEnding:
             if not isinstance(failed[0], RuntimeFailure) or self.runc.exists(record.id):
                 raise failed[0]
 
-    def _forget(self, record: ContainerRecord) -> None:
+    def _forget(self, record: ContainerRecord, *, sweeper: int | None = None) -> None:
         """--rm, once it has ended: its anonymous volumes (as podman's --rm), then its record.
         Volumes first: once the record is renamed away, a waiter for the lock (run --rm's own
-        cleanup) sees the container gone and returns."""
+        cleanup) sees the container gone and returns. `sweeper`: see store.remove."""
         self.remove_anonymous_volumes(record)
-        self.store.remove(record)
+        self.store.remove(record, sweeper=sweeper)
         self._event("remove", record)
 
     def _should_restart(self, record: ContainerRecord, status: Status) -> bool:
@@ -302,8 +354,8 @@ class TaskEnding:
                 from pyctr.container import usermounts
 
                 usermounts.forget(self.store, record.id)  # rm unmounts whoever mounted it
-                self._release_and_report(record, self.store.status(record.id))
-                self.store.remove(record)  # last: the lock goes with it
+                ended = self._release_and_report(record, self.store.status(record.id))
+                self.store.remove(record, sweeper=self._sweeper(record) if ended else None)  # last: the lock goes with it
                 self._event("remove", record)
         except ContainerNotFound:
             return  # removed meanwhile (its --rm cleanup, another rm): what we were asked for
@@ -329,6 +381,44 @@ class TaskEnding:
         if dependents:  # a PyctrError (125), not a Conflict: rm's exit code is podman's 125 here
             raise PyctrError(f"container {record.id} has dependent containers which must be removed before it: "
                            f"{', '.join(dependents)}: container already exists")
+
+
+def _pidfd(pid: int) -> int:
+    """A pidfd of `pid` (readable once it has ended), or -1."""
+    if pid <= 0:
+        return -1
+    try:
+        return os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        return -1
+
+
+def _ended(pidfd: int, timeout: float) -> bool:
+    """Whether the process of `pidfd` ends within `timeout` seconds. (poll, not select: a
+    long-lived process, the API service, may hold fds beyond select's 1024.)"""
+    import select
+
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(max(timeout, 0) * 1000))
+
+
+def _wait_for_process(pid: int, start: int | None, timeout: float) -> None:
+    """Until process `pid` (that started at `start`, if known) has ended, at most `timeout`."""
+    from pyctr.container.store import _is_process
+
+    pidfd = _pidfd(pid)
+    try:
+        # Checked after the pidfd is open: it then names the process the start time was taken of.
+        if pidfd >= 0 and _is_process(pid, start):
+            _ended(pidfd, timeout)
+            return
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
+    deadline = time.monotonic() + timeout
+    while _is_process(pid, start) and time.monotonic() < deadline:
+        time.sleep(POLL)
 
 
 def _no_space(exc: StoreError) -> bool:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 from pyctr.container.store import ContainerRecord
 from pyctr.errors import ContainerStateError
 from pyctr.linux import mount as mountmod
-from pyctr.linux.fsutil import atomic_write_json, makedirs
+from pyctr.linux.fsutil import atomic_write, atomic_write_json, makedirs
 from pyctr.runtime.runc import error_from_runc
 from pyctr.runtime.shimlauncher import ShimLauncher
 from pyctr.values import value
@@ -53,8 +53,15 @@ class TaskSetup:
         upper, work = base / "overlay" / "upper", base / "overlay" / "work"
         for directory in (upper, work, merged):
             makedirs(directory, 0o755)
+        # --rm: volatile, as podman's (its unmount then syncs nothing, ~10 ms less on ext4).
+        volatile = record.remove
+        if volatile:
+            from pyctr.snapshot.layers import clear_volatile
+
+            clear_volatile(work)  # mounted before (cp, mount before its start)
         mountmod.mount_at(self.images.layers.rootfs_mount(image.chain_ids, upper=upper, work=work,
-                                                          rootless=self.config.rootless), str(merged))
+                                                          rootless=self.config.rootless, volatile=volatile),
+                          str(merged))
         return merged
 
     def _unmount_rootfs(self, record: ContainerRecord) -> None:
@@ -69,9 +76,8 @@ class TaskSetup:
         from pyctr.container import volumes
 
         volumes.release_for(self.config.root, record)  # the last user unmounts a tmpfs/device volume
-        merged = self.store.rootfs(record.id)
-        if merged.exists() and mountmod.is_mountpoint(str(merged)):
-            mountmod.unmount(str(merged), lazy=True)
+        # (not mounted, or no such directory: unmount says nothing; no need to read the mount table first)
+        mountmod.unmount(str(self.store.rootfs(record.id)), lazy=True)
 
     # -- the spec ----------------------------------------------------------------------------
 
@@ -171,7 +177,9 @@ class TaskSetup:
         if record.tty and console_size:
             # The terminal's size from the first instruction (a resize only follows the start).
             generated["process"]["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
-        atomic_write_json(bundle / "config.json", generated, durable=False)  # written again at every start
+        # Compact: json's C encoder (indent= takes the pure-Python one, ~1.5 ms here); runc reads it.
+        atomic_write(bundle / "config.json", json.dumps(generated, separators=(",", ":")).encode(),
+                     durable=False)  # written again at every start
 
     def _namespace_path(self, container_id: str, kind: str) -> str:
         status = self.store.status(container_id)

@@ -56,6 +56,24 @@ def _syncfs(path: Path) -> None:
 LINKS = "l"
 
 
+def _has_volatile() -> bool:
+    """overlay's `volatile` option: Linux 5.10 and later."""
+    try:
+        major, minor = (int(n) for n in os.uname().release.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (5, 10)
+
+
+def clear_volatile(work: str | Path) -> None:
+    """Before mounting an upper again that was mounted `volatile`: overlay refuses it while the
+    mark it left in the work directory is there (it says: after a crash, the upper may have
+    lost writes; a volatile upper is one whose writes nobody needs)."""
+    incompat = os.path.join(work, "work", "incompat")
+    if os.path.lexists(incompat):
+        _rmtree(incompat)
+
+
 def link_name(chain_id: str) -> str:
     """A layer's short name: 128 bits of its chain ID in base32 (26 characters, no ':' or ',',
     which overlay's options would split on). Derived, not drawn at random, so that nothing
@@ -77,12 +95,14 @@ class LayerStore:
         return [str(self.path(c)) for c in reversed(chain_ids)]
 
     def rootfs_mount(self, chain_ids: Sequence[str], *, upper: str | Path | None = None,
-                     work: str | Path | None = None, rootless: bool = False) -> Mount:
+                     work: str | Path | None = None, rootless: bool = False, volatile: bool = False) -> Mount:
         """The mount of a root filesystem made of these layers (after containerd's snapshotter
         `Mounts`): read-only for an image, writable in `upper` (with overlay's `work`
         directory, on the same filesystem) for a container. Mount it with
         pyctr.linux.mount.mount_at(); `rootless` lets fuse-overlayfs stand in for the kernel.
-        An overlay's lower directories are the layers' short links, all in one directory."""
+        An overlay's lower directories are the layers' short links, all in one directory.
+        `volatile`: an upper whose writes need not survive a crash (a --rm container's, as
+        podman's), so that its unmount need not sync the whole filesystem (see clear_volatile)."""
         from pyctr.linux.mount import USERXATTR, Mount  # (only here: reading the store needs no mount code)
 
         if (upper is None) != (work is None):
@@ -96,7 +116,8 @@ class LayerStore:
             # overlay wants two layers without an upper
             return Mount("bind", str(self.path(chain_ids[0])), options=("ro",))
         lowers = tuple(str(self.link(c)) for c in reversed(chain_ids))
-        return Mount("overlay", "overlay", options=(USERXATTR,) if rootless else (), lowerdirs=lowers,
+        options = ((USERXATTR,) if rootless else ()) + (("volatile",) if volatile and upper and _has_volatile() else ())
+        return Mount("overlay", "overlay", options=options, lowerdirs=lowers,
                      upperdir=None if upper is None else str(upper), workdir=None if work is None else str(work))
 
     # -- short links -------------------------------------------------------------------------
