@@ -62,6 +62,8 @@ def network_config_dir() -> Path:
 
 @dataclass
 class Config:
+    """Where the store is, and what the global options chose for it."""
+
     root: Path
     runroot: Path
     rootless: bool

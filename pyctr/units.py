@@ -106,11 +106,19 @@ def human_duration(seconds: float) -> str:
 # One parser: parse_rfc3339 for times pyctr and images record (log records call it for every
 # line, so it has a fast path), parse_time on top of it for what users write.
 
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)(?:[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d+))?)?(?:([Zz])|([+-])(\d\d):(\d\d))?", re.ASCII)
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)", re.ASCII)
+_PATTERNS = {
+    "rfc3339": r"(\d{4})-(\d\d)-(\d\d)(?:[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d+))?)?(?:([Zz])|([+-])(\d\d):(\d\d))?",
+    "duration_part": r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)",
+    "unix": r"\d+(?:\.\d*)?|\.\d+",
+}
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_UNIX = re.compile(r"\d+(?:\.\d*)?|\.\d+", re.ASCII)
+
+
+@functools.cache
+def _pattern(name: str) -> re.Pattern:
+    """_PATTERNS[name], compiled on first use (~0.1 ms each: `ps` and `images` import this module,
+    and parse no time, or only those of the fast paths below)."""
+    return re.compile(_PATTERNS[name], re.ASCII)
 
 
 def parse_rfc3339(text: str) -> float:
@@ -122,7 +130,9 @@ def parse_rfc3339(text: str) -> float:
         fraction = text[20:29]
         if fraction.isdigit():
             return _whole_seconds(text[:19]) + int(fraction) / 1e9
-    m = _RFC3339.fullmatch(text)
+    if len(text) == 20 and text[19] in "Zz":  # and for images' `created`: 2023-11-14T22:13:20Z
+        return float(_whole_seconds(text[:19]))
+    m = _pattern("rfc3339").fullmatch(text)
     if not m:
         raise ValueError(f"not an RFC 3339 time: {text!r}")
     year, month, day, hour, minute, second, fraction, _, sign, off_hours, off_minutes = m.groups()
@@ -146,9 +156,22 @@ def _whole_seconds(text: str) -> int:
     fields = tuple(int(part) for part in parts)
     if not (1 <= fields[1] <= 12 and 1 <= fields[2] <= 31 and fields[3] < 24 and fields[4] < 60 and fields[5] < 61):
         raise ValueError(f"not an RFC 3339 time: {text!r}")
-    import calendar
+    year, month, day, hour, minute, second = fields
+    if year < 1:
+        raise ValueError(f"year {year} is out of range")  # (datetime's words, as calendar.timegm said it)
+    return ((_days_since_epoch(year, month) + day - 1) * 24 + hour) * 3600 + minute * 60 + second
 
-    return calendar.timegm(fields + (0, 0, 0))
+
+def _days_since_epoch(year: int, month: int) -> int:
+    """Days from 1970-01-01 to the first of `month` in `year`, proleptic Gregorian: calendar.timegm's
+    arithmetic, without importing calendar (and datetime, locale: ~2 ms for `images`). The year is
+    counted from March, so that February's length matters last."""
+    if month <= 2:
+        year -= 1
+    era, year_of_era = divmod(year, 400)
+    day_of_year = (153 * (month + (9 if month <= 2 else -3)) + 2) // 5
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
 
 
 def parse_duration(text: str) -> float:
@@ -158,7 +181,7 @@ def parse_duration(text: str) -> float:
         return 0.0
     total, at = 0.0, 0
     while at < len(body):
-        m = _DURATION_PART.match(body, at)
+        m = _pattern("duration_part").match(body, at)
         if not m:
             raise ValueError(f"not a duration: {text!r}")
         total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
@@ -178,7 +201,7 @@ def parse_time(text: str, *, now: float | None = None) -> float:
         return parse_rfc3339(text)
     except ValueError:
         pass
-    if _UNIX.fullmatch(text):
+    if _pattern("unix").fullmatch(text):
         return float(text)
     try:
         ago = parse_duration(text)

@@ -34,6 +34,20 @@ def test_rfc3339_rejects(text):
         units.parse_rfc3339(text)
 
 
+def test_whole_seconds_as_calendar_timegm():
+    """The epoch arithmetic (without the calendar module) against calendar.timegm, leap years and
+    the day rolling over as timegm does (February 31st) included."""
+    import calendar
+
+    for year in (1, 4, 100, 1600, 1899, 1900, 1969, 1970, 1972, 2000, 2023, 2024, 2100, 9999):
+        for month in range(1, 13):
+            for day in (1, 28, 29, 31):
+                text = f"{year:04d}-{month:02d}-{day:02d}T23:59:60"
+                assert units._whole_seconds(text) == calendar.timegm((year, month, day, 23, 59, 60, 0, 0, 0)), text
+    with pytest.raises(ValueError):
+        units.parse_rfc3339("0000-01-01T00:00:00Z")
+
+
 def test_log_records_use_the_same_parser():
     assert logs.parse_timestamp is units.parse_rfc3339
 

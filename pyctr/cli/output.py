@@ -68,9 +68,9 @@ def print_inspect(fmt: str | None, results: list[dict], errors: list[Exception],
     """inspect: what was found (JSON or the template), then one line per failure; the last one raises.
     A template sees each document as podman's: the parts at the paths of `types` (Go type names,
     see cli.reporters) are structs, where an unknown field is an error; the rest are maps."""
-    from pyctr.cli import reporters
-
     if fmt and fmt.strip() != "json":
+        from pyctr.cli import reporters
+
         docs = [reporters.typed(r, *((types, {}) if types else reporters.types_of(r))) for r in results]
         reporter = reporters.Reporter("inspect", "", {})
         print_report(reporter, fmt, docs, prefix=reporters.INSPECT_PREFIX if prefix is None else prefix)

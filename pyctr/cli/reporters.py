@@ -9,8 +9,6 @@ heading, as in podman. Recorded from podman 4.3.1.
 
 from __future__ import annotations
 
-from copy import copy
-
 from pyctr.cli.gotemplate.values import Struct
 
 
@@ -123,6 +121,11 @@ def typed(doc, types: dict[str, str], fields: dict | None = None, path: str = ""
         for name, zero in (fields or {}).get(path, {}).items():
             if name not in inner:
                 struct = type(zero) is object  # inspectfields.STRUCT
-                inner[name] = typed({}, types, fields, f"{path}.{name}" if path else name) if struct else copy(zero)
+                inner[name] = typed({}, types, fields, f"{path}.{name}" if path else name) if struct else _copy(zero)
         return Struct(inner, types[path])
     return doc
+
+
+def _copy(zero):
+    """A zero value of inspectfields (None, False, 0, "", [] or {}) that its document may change."""
+    return zero.copy() if isinstance(zero, (list, dict)) else zero

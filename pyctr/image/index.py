@@ -11,9 +11,12 @@ import contextlib
 import re
 from dataclasses import asdict, field
 from pathlib import Path
-from typing import Iterator
+TYPE_CHECKING = False  # (not typing's: importing typing costs every command ~2 ms; type checkers read it as True)
+if TYPE_CHECKING:
+    from typing import Iterator
 
-from pyctr.image import reference
+    from pyctr.image import reference
+
 from pyctr.errors import ImageNotFound, InvalidReference
 from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json
 from pyctr.values import value
@@ -80,6 +83,8 @@ class ImageIndex:
 
 def _short_name_matches(wanted: reference.Reference, candidate: str) -> bool:
     """`busybox` matches any local `REGISTRY/.../busybox:latest`, as podman matches short names."""
+    from pyctr.image import reference
+
     try:
         ref = reference.parse(candidate)
     except InvalidReference:
@@ -99,6 +104,8 @@ def find(name: str, images: dict[str, ImageRecord]) -> ImageRecord | None:
         matches = [rec for key, rec in images.items() if key.startswith(prefix)]
         if len(matches) == 1:
             return matches[0]
+    from pyctr.image import reference  # (here: an image ID, as containers name theirs, needs none of it)
+
     try:
         ref = reference.parse(name)
     except InvalidReference:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from pyctr import digest as digestmod
 from pyctr.errors import InvalidArgument, UnsupportedMediaType
+from pyctr.values import value
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -46,8 +46,10 @@ LAYER_COMPRESSION = {
 }
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class Descriptor:
+    """An OCI descriptor: what a manifest or an index says of a blob or a manifest."""
+
     media_type: str
     digest: str
     size: int
@@ -72,8 +74,10 @@ class Descriptor:
 _ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l": "arm", "i686": "386", "i386": "386"}
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class Platform:
+    """An image's platform, as OCI indexes and configs name it (Go's names: amd64, arm64)."""
+
     os: str
     architecture: str
     variant: str | None = None

@@ -7,9 +7,9 @@ names a digest on a local registry.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from pyctr.errors import InvalidReference
+from pyctr.values import value
 
 DEFAULT_REGISTRY = "docker.io"
 DEFAULT_TAG = "latest"
@@ -26,8 +26,10 @@ _TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class Reference:
+    """An image reference, normalised: registry, repository, and a tag or a digest."""
+
     registry: str
     repository: str
     tag: str | None = None

@@ -8,9 +8,8 @@ import os
 from dataclasses import field
 from pathlib import Path
 from functools import cached_property
-from typing import TYPE_CHECKING, Callable, Iterator
+TYPE_CHECKING = False  # (not typing's: importing typing costs every command ~2 ms; type checkers read it as True)
 
-from pyctr.image import oci, reference
 from pyctr.config import Config
 from pyctr.image.content import ContentStore
 from pyctr.errors import ImageInUse, ImageNotFound, InvalidArgument
@@ -19,6 +18,7 @@ from pyctr.image.index import ImageIndex, ImageRecord
 from pyctr.values import value
 
 if TYPE_CHECKING:
+    from typing import Callable, Iterator
     from pyctr.image.pull import Progress
     from pyctr.snapshot.layers import LayerStore
 
@@ -59,6 +59,8 @@ class ImageService:
         credentials: tuple[str, str] | None = None,
         cert_dir: str | None = None,
     ) -> ImageRecord:
+        from pyctr.image import oci, reference  # (here: listing images needs neither)
+
         ref = reference.parse(name)
         wanted = oci.Platform.parse(platform) if platform else None
         makedirs(self.config.root)
@@ -73,11 +75,15 @@ class ImageService:
     def remote_tags(self, name: str, *, tls_verify: bool | None = None, authfile: str | None = None,
                     credentials: tuple[str, str] | None = None, cert_dir: str | None = None) -> list[str]:
         """The tags of the repository `name` (REGISTRY/REPO, no tag) in its registry."""
+        from pyctr.image import reference
+
         return self._puller().tags(reference.parse(name), tls_verify=tls_verify, authfile=authfile,
                                    credentials=credentials, cert_dir=cert_dir)
 
     def remote_digest(self, name: str, *, tls_verify: bool | None = None, authfile: str | None = None) -> str:
         """The manifest digest the registry has for `name` on this host's platform."""
+        from pyctr.image import oci, reference
+
         return self._puller().remote_digest(reference.parse(name), oci.Platform.host(), tls_verify=tls_verify,
                                             authfile=authfile)
 
@@ -98,6 +104,8 @@ class ImageService:
 
     def get(self, name: str) -> ImageRecord:
         """The image `name` names; a manifest list stands for its local image of this host's platform (as podman)."""
+        from pyctr.image import oci
+
         record = self.index.resolve(name)
         if record.manifest_media_type in oci.INDEX_TYPES:
             from pyctr.image import manifests
@@ -115,6 +123,8 @@ class ImageService:
     # -- names -------------------------------------------------------------------------------
 
     def tag(self, name: str, new_names: list[str]) -> None:
+        from pyctr.image import reference
+
         refs = [reference.local_name(n) for n in new_names]  # `NAME` is localhost/NAME, as podman
         with self.index.edit() as images:
             record = self.index.resolve(name, images)
@@ -134,6 +144,8 @@ class ImageService:
     def untag(self, name: str, names: list[str]) -> None:
         """Remove `names` (as tag() names them) in order, up to the first one the image does not
         have (as podman, those before it are gone); all its names when `names` is empty."""
+        from pyctr.image import reference
+
         failed, removed = None, []
         with self.index.edit() as images:
             record = self.index.resolve(name, images)
@@ -198,6 +210,8 @@ class ImageService:
     @staticmethod
     def _named(name: str, record: ImageRecord) -> str | None:
         """The exact name of record that `name` refers to, or None if it was an ID or digest."""
+        from pyctr.image import reference
+
         for candidate in record.names:
             if candidate == name:
                 return candidate

@@ -22,17 +22,17 @@ steps) gets it on first use.
 
 from __future__ import annotations
 
-import base64
 import errno
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+TYPE_CHECKING = False  # (not typing's: importing typing costs every command ~2 ms; type checkers read it as True)
 
 from pyctr import digest as digestmod
 from pyctr.errors import InvalidArgument, StoreError
 from pyctr.linux.fsutil import atomic_write_json, locked, makedirs, read_json, store_error, tree_size
 
 if TYPE_CHECKING:
+    from typing import Callable, Sequence
     from pyctr.linux.mount import Mount
 
 
@@ -78,6 +78,8 @@ def link_name(chain_id: str) -> str:
     """A layer's short name: 128 bits of its chain ID in base32 (26 characters, no ':' or ',',
     which overlay's options would split on). Derived, not drawn at random, so that nothing
     needs to record it; a collision (never seen for sha256 prefixes) is refused, not followed."""
+    import base64  # (here: inspect reads the layer store, and never needs it)
+
     return base64.b32encode(bytes.fromhex(digestmod.hex_of(chain_id))[:16]).decode().rstrip("=")
 
 
