@@ -211,8 +211,8 @@ def test_runtime_module_stays_light():
     """The shim imports pyctr.runtime.runc: the standard library, pyctr.errors and pyctr.log only."""
     source = inspect.getsource(runcmod)
     lines = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
-    assert {line.split()[1] for line in lines} <= {"__future__", "json", "re", "subprocess", "pathlib", "typing",
-                                                  "pyctr", "pyctr.errors"}
+    assert {line.split()[1] for line in lines} <= {"__future__", "json", "os", "re", "subprocess", "pathlib",
+                                                  "typing", "pyctr", "pyctr.errors"}
     assert [line for line in lines if line.split()[1] == "pyctr"] == ["from pyctr import log"]  # os, sys, time
 
 

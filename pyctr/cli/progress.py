@@ -6,7 +6,7 @@ import sys
 import threading
 
 from pyctr.units import human_size
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # (not typing's: ~2 ms at every pull and run)
 
 if TYPE_CHECKING:
     from pyctr.image.pull import PullEvent

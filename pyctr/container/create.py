@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Callable
+TYPE_CHECKING = False  # (not typing's: ~2 ms at every start)
+if TYPE_CHECKING:
+    from typing import Callable
 
 from pyctr.container.spec import ContainerSpec
 from pyctr.errors import InvalidArgument

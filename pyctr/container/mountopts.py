@@ -8,7 +8,9 @@ first use, bind sources must exist (as podman).
 from __future__ import annotations
 
 import os
-from typing import Callable
+TYPE_CHECKING = False  # (not typing's: ~2 ms at every start)
+if TYPE_CHECKING:
+    from typing import Callable
 
 from pyctr.container.spec import Mount
 from pyctr.errors import InvalidArgument

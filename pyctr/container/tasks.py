@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Callable
-
+TYPE_CHECKING = False  # (not typing's: ~2 ms at every start)
 if TYPE_CHECKING:
+    from typing import Callable
+
     from pyctr.container.volumes import VolumeService
 
 from pyctr.config import Config

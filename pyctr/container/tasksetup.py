@@ -10,8 +10,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # (not typing's: ~2 ms at every start)
 if TYPE_CHECKING:
     import socket
 

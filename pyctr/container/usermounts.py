@@ -5,7 +5,7 @@ stop leaves the mount in place (TaskService._unmount_rootfs asks `held`)."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # (not typing's: ~2 ms at every start)
 
 from pyctr.container.store import ACTIVE
 from pyctr.errors import ContainerStateError, InvalidArgument

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import shutil
 import subprocess
 from functools import cache
 
@@ -108,6 +107,8 @@ def mount_at(m: Mount, target: str) -> None:
     try:
         _kernel_overlay(lowers, target, upper, work, m.options)
     except MountError as exc:
+        import shutil  # (here: shutil imports bz2 and lzma, ~1 ms, and a start rarely needs it)
+
         if not rootless or exc.errno not in (errno.EPERM, errno.EINVAL, errno.ENODEV) or not shutil.which("fuse-overlayfs"):
             raise
         _fuse_overlay(lowers, target, upper, work)
