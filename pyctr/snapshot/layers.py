@@ -208,7 +208,9 @@ class LayerStore:
             try:
                 makedirs(tmp / "diff", 0o755)
                 archive.unpack_layer(str(blob_path), compression, str(tmp / "diff"), expected_diff_id=diff_id, rootless=rootless, on_note=on_note)
-                atomic_write_json(tmp / "layer.json", {"chain_id": chain_id, "diff_id": diff_id, "size": tree_size(tmp / "diff")})
+                # Not durable on its own (no fsyncs of its own): the syncfs below flushes it with the files.
+                atomic_write_json(tmp / "layer.json", {"chain_id": chain_id, "diff_id": diff_id, "size": tree_size(tmp / "diff")},
+                                  durable=False)
                 _syncfs(tmp)
                 os.rename(tmp, self.dir / hex_id)
             except OSError as exc:
