@@ -23,7 +23,10 @@ QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
 
 def pyctr_command() -> list[str]:
-    """pyctr as users run it: the console script beside this interpreter (else python -m pyctr)."""
+    """pyctr as users run it: $BENCH_PYCTR (e.g. dist/pyctr, the one file), else the console
+    script beside this interpreter (else python -m pyctr)."""
+    if os.environ.get("BENCH_PYCTR"):
+        return [os.path.abspath(os.environ["BENCH_PYCTR"])]
     script = Path(sys.executable).with_name("pyctr")
     return [str(script)] if script.exists() else [sys.executable, "-m", "pyctr"]
 
@@ -142,6 +145,7 @@ def ps_many_row(pyctr: list[str], image: str, count: int) -> None:
 
 def main() -> None:
     from tests.harness import benchnet
+    from tests.harness.benchpull import pull_rows
     from tests.harness.images import busybox_image, push
     from tests.harness.registry import start_registry
 
@@ -162,6 +166,8 @@ def main() -> None:
             subprocess.run([*pyctr, "pull", "-q", image], check=True, **QUIET)
             subprocess.run([*podman, "pull", "-q", "--tls-verify=false", image], env=env, check=True, **QUIET)
             speed_rows(pyctr, podman, env, image, tmp / "run", many=many)
+            # Last: its stores' removal (thousands of files) would slow what follows.
+            pull_rows(pyctr, podman, env, registry, tmp, runs=int(os.environ.get("BENCH_PULL_RUNS", "5")))
         finally:
             subprocess.run([*pyctr, "rm", "-fa"], **QUIET)
             subprocess.run([*podman, "rm", "-fa", "-t", "0"], env=env, **QUIET)
