@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from pyctr.cli import fast, gotemplate
+from pyctr.cli import gotemplate
 from pyctr.cli.gotemplate import Struct, TemplateError
 
 NOT_LOADED = ["typer", "click", "typing", "inspect", "ast", "dis", "calendar", "pyctr.cli.gotemplate.parser",
