@@ -78,7 +78,7 @@ def main() -> None:
                 (rootfs / mountpoint).mkdir(exist_ok=True)
             bundle = runc_bundle(tmp, rootfs)
             row("runc run (bare, same files)", ms(median_ms(["runc", "--root", f"{tmp}/runc", "run", "--bundle", str(bundle), "bench"])))
-            row("shim resident memory (idle)", shim_rss(pyctr, image, tmp))
+            row("idle shim RSS, one alone (PSS: speed table)", shim_rss(pyctr, image, tmp))
             row("pyctr ps -a with 200 containers", ps_with_many(pyctr, image))
             subprocess.run([*pyctr, "rm", "-f", "--all"], check=True, stdout=subprocess.DEVNULL)
             from tests.harness.benchservice import service_rows  # (the optional Docker API service)
