@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from tests.conftest import REPO_ROOT, wait_for
 
@@ -99,6 +100,14 @@ def test_the_cleanup_command_decides_with_os_alone(store):
     assert left.exists()
     cleanup.sweep(argv, 4242)
     assert not left.exists()
+    # A shim asks before it starts the command (either form of pyctr.dist.module_argv's): the
+    # container is gone, so nothing is left; it sweeps what was left to it.
+    container.rmdir()
+    (left / "overlay").mkdir(parents=True)
+    for command in (["python", "-P", "-m", "pyctr.cleanup", *argv], ["python3", "-IS", "/f", "__module", "pyctr.cleanup", *argv]):
+        assert cleanup.settle_in_shim(command, 4242)
+        assert not left.exists()
+    assert not cleanup.settle_in_shim(["true"], 4242)
 
 
 def test_run_rm_mounts_its_rootfs_volatile(pyctr, store, image):
@@ -129,6 +138,9 @@ def test_rm_and_run_rm_leave_the_files_to_the_shims_cleanup(pyctr, store, image)
     pyctr("run", "--rm", image, "true")
     pyctr("run", "-d", "--name", "f", image, "sleep", "100")
     pyctr("rm", "-f", "-t", "0", "f")
+    pyctr("run", "-d", "--name", "idle", image, "sleep", "100")
+    time.sleep(2)  # its shim is the idle pump by now (pyctr.shim.idle), which ends it itself
+    pyctr("rm", "-f", "-t", "0", "idle")
     assert pyctr("ps", "-a", "-q").stdout == ""
     assert wait_for(lambda: sorted(p.name for p in containers.iterdir()) == ["names"], timeout=30)
     assert not list((store.runroot / "containers").iterdir())

@@ -132,6 +132,8 @@ class Ending:
         self.listener.setblocking(False)
         argv = self.config["cleanup_argv"]
         cleanup = None
+        if argv and self._settled(argv):
+            argv = None
         if argv:
             for fd in self._our_fds():  # nothing of ours in the cleanup command (close_fds, as Popen's)
                 posix.set_inheritable(fd, False)
@@ -160,6 +162,20 @@ class Ending:
         if cleanup is not None:  # left running: init adopts it once we exit
             pump.note(f"the cleanup command did not finish within {CLEANUP_TIMEOUT:.0f} s")
         self._serve_late_clients()
+
+    def _settled(self, argv: list) -> bool:
+        """pyctr.cleanup.settle_in_shim: whether the cleanup command has nothing left to do (the
+        pump has ended, so the modules it needs no longer cost an idle shim anything)."""
+        import sys
+
+        try:
+            sys.path.append(__file__.rsplit("/", 3)[0])  # the directory of the pyctr package
+            from pyctr.cleanup import settle_in_shim
+
+            return settle_in_shim(argv, posix.getpid())
+        except Exception as exc:  # noqa: BLE001 - then the command decides
+            self.pump.note(f"checking what is left to clean up: {exc!r}")
+            return False
 
     def _our_fds(self) -> list:
         state = self.state

@@ -531,6 +531,13 @@ class Shim:
         argv = self.config.cleanup_argv
         if not argv:
             return
+        from pyctr.cleanup import settle_in_shim
+
+        try:
+            if settle_in_shim(argv, os.getpid()):
+                return
+        except Exception as exc:  # noqa: BLE001 - then the command decides
+            self._note(f"checking what is left to clean up: {exc!r}")
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL, close_fds=True, cwd="/")
