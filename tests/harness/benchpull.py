@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.harness.benchspeed import QUIET, line, pyctr_command, ratio_row
+from tests.harness.benchspeed import QUIET, line, ratio_row, tools
 
 BIG_BYTES = 130 << 20
 BIG_SOURCES = ("/usr/share", "/usr/lib/x86_64-linux-gnu", "/usr/lib")  # half from each of the first two
@@ -194,7 +194,6 @@ def pull_rows(pyctr: list[str], podman: list[str], env: dict, registry, tmp: Pat
 
 
 def main() -> None:
-    from tests.harness import benchnet
     from tests.harness.registry import start_registry
 
     if not shutil.which("podman"):
@@ -202,11 +201,7 @@ def main() -> None:
     runs = int(os.environ.get("BENCH_PULL_RUNS", "5"))
     with tempfile.TemporaryDirectory(prefix="pyctr-pull-") as tmpdir:
         tmp = Path(tmpdir)
-        pyctr = [*pyctr_command(), "--root", f"{tmp}/root", "--runroot", f"{tmp}/run"]
-        conf = tmp / "containers.conf"
-        conf.write_text(benchnet.PODMAN_CONF)
-        env = {"CONTAINERS_CONF": str(conf), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(tmp)}
-        podman = ["podman", "--root", f"{tmp}/podman-root", "--runroot", f"{tmp}/podman-run", "--storage-driver", "overlay"]
+        pyctr, podman, env = tools(tmp)
         registry = start_registry(tmp / "registry")
         try:
             pull_rows(pyctr, podman, env, registry, tmp, runs=runs)

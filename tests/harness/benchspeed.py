@@ -143,8 +143,19 @@ def ps_many_row(pyctr: list[str], image: str, count: int) -> None:
     subprocess.run([*pyctr, "rm", "-fa"], **QUIET)
 
 
-def main() -> None:
+def tools(tmp: Path) -> tuple[list[str], list[str], dict]:
+    """pyctr and podman, each with a store of its own under `tmp`, and podman's environment."""
     from tests.harness import benchnet
+
+    pyctr = [*pyctr_command(), "--root", f"{tmp}/root", "--runroot", f"{tmp}/run"]
+    conf = tmp / "containers.conf"
+    conf.write_text(benchnet.PODMAN_CONF)
+    env = {"CONTAINERS_CONF": str(conf), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(tmp)}
+    podman = ["podman", "--root", f"{tmp}/podman-root", "--runroot", f"{tmp}/podman-run", "--storage-driver", "overlay"]
+    return pyctr, podman, env
+
+
+def main() -> None:
     from tests.harness.benchpull import pull_rows
     from tests.harness.images import busybox_image, push
     from tests.harness.registry import start_registry
@@ -154,11 +165,7 @@ def main() -> None:
     many = int(os.environ.get("BENCH_MANY", "1000"))
     with tempfile.TemporaryDirectory(prefix="pyctr-speed-") as tmpdir:
         tmp = Path(tmpdir)
-        pyctr = [*pyctr_command(), "--root", f"{tmp}/root", "--runroot", f"{tmp}/run"]
-        conf = tmp / "containers.conf"
-        conf.write_text(benchnet.PODMAN_CONF)
-        env = {"CONTAINERS_CONF": str(conf), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(tmp)}
-        podman = ["podman", "--root", f"{tmp}/podman-root", "--runroot", f"{tmp}/podman-run", "--storage-driver", "overlay"]
+        pyctr, podman, env = tools(tmp)
         registry = start_registry(tmp / "registry")
         try:
             push(registry, "bench/busybox", "latest", busybox_image())
