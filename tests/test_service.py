@@ -157,6 +157,8 @@ def test_archive_stats_and_follow(image, client):
     assert stat["name"] == "hello.txt" and stat["size"] == 6
     with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
         assert tar.extractfile("hello.txt").read() == b"hello\n"
+    with tarfile.open(fileobj=io.BytesIO(b"".join(ctr.export()))) as tar:  # the whole filesystem
+        assert tar.extractfile("tmp/hello.txt").read() == b"hello\n"
     sample = ctr.stats(stream=False)
     assert sample["id"] == ctr.id and sample["pids_stats"]["current"] >= 1
     ctr.remove(force=True)

@@ -9,23 +9,10 @@ import tarfile
 
 import pytest
 
-from tests.test_service import DOCKER_CLI, Service, docker
+from tests.test_service import DOCKER_CLI, client, docker, service  # noqa: F401  (client, service: fixtures)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds as root here (rootless builds: test_build_rootless)")
 
-
-@pytest.fixture
-def service(pyctr):
-    service = Service(pyctr)
-    yield service
-    service.stop()
-
-
-@pytest.fixture
-def client(service):
-    client = service.client()
-    yield client
-    client.close()
 
 
 def _tar(entries: dict) -> bytes:
@@ -43,7 +30,7 @@ def _tar(entries: dict) -> bytes:
     return data.getvalue()
 
 
-def test_docker_py_builds_a_dockerfile(image, client, pyctr):
+def test_docker_py_builds_a_dockerfile(image, client, pyctr):  # noqa: F811
     dockerfile = f"FROM {image}\nRUN echo built-by-run > /built\nLABEL from=api\n".encode()
     built, stream = client.images.build(fileobj=io.BytesIO(dockerfile), tag="svc-built:1", rm=True,
                                         labels={"extra": "yes"}, buildargs={"UNUSED": "x"})
@@ -56,7 +43,7 @@ def test_docker_py_builds_a_dockerfile(image, client, pyctr):
     assert pyctr("run", "--rm", "svc-built:1", "cat", "/built").stdout == "built-by-run\n"
 
 
-def test_docker_py_builds_a_context_with_target_and_args(image, client):
+def test_docker_py_builds_a_context_with_target_and_args(image, client):  # noqa: F811
     dockerfile = (f"FROM {image} AS first\nARG WORD=default\nCOPY sub/file.txt /file.txt\n"
                   "RUN echo \"word=$WORD\"; cat /file.txt\n"
                   f"FROM {image} AS second\nRUN false\n").encode()
@@ -69,7 +56,7 @@ def test_docker_py_builds_a_context_with_target_and_args(image, client):
     assert built.tags == ["localhost/svc-ctx:latest"]
 
 
-def test_build_errors_are_streamed_or_refused(image, client, service):
+def test_build_errors_are_streamed_or_refused(image, client, service):  # noqa: F811
     failing = f"FROM {image}\nRUN echo before; exit 3\n".encode()
     with pytest.raises(docker.errors.BuildError) as caught:
         client.images.build(fileobj=io.BytesIO(failing), tag="svc-fails")
@@ -86,7 +73,7 @@ def test_build_errors_are_streamed_or_refused(image, client, service):
     assert "not supported" in str(caught.value)
 
 
-def test_a_hostile_context_stays_in_its_directory(image, client, tmp_path):
+def test_a_hostile_context_stays_in_its_directory(image, client, tmp_path):  # noqa: F811
     outside = tmp_path / "outside"
     outside.mkdir()
     context = _tar({
@@ -102,7 +89,7 @@ def test_a_hostile_context_stays_in_its_directory(image, client, tmp_path):
 
 
 @pytest.mark.skipif(not DOCKER_CLI, reason="the docker CLI is not installed")
-def test_docker_cli_legacy_build(image, service, pyctr, tmp_path):
+def test_docker_cli_legacy_build(image, service, pyctr, tmp_path):  # noqa: F811
     project = tmp_path / "project"
     project.mkdir()
     (project / "Dockerfile").write_text(f"FROM {image}\nCOPY hello.txt /\nCMD [\"cat\", \"/hello.txt\"]\n")

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from pyctr.errors import InvalidArgument
 from pyctr.service.app import call, engine, flag
-from pyctr.service.streams import send_file
+from pyctr.service.streams import receive_file, send_file
 
 _GO_DIR, _GO_SYMLINK = 1 << 31, 1 << 27  # Go's os.FileMode bits, which Docker's stat header carries
 
@@ -63,9 +63,7 @@ async def get(request: web.Request) -> web.StreamResponse:
 async def put(request: web.Request) -> web.Response:
     path = _path(request)
     with tempfile.TemporaryFile() as spool:
-        async for chunk in request.content.iter_chunked(1 << 20):
-            await call(spool.write, chunk)
-        spool.seek(0)
+        await receive_file(request, spool)
         await call(engine(request).containers.copy_to, request.match_info["id"], None, path, stream=spool,
                    overwrite=not flag(request, "noOverwriteDirNonDir"))
     return web.Response(status=200)
@@ -76,12 +74,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     with tempfile.TemporaryFile() as spool:
         await call(eng.containers.export, request.match_info["id"], spool)
         spool.seek(0)
-        response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
-        await response.prepare(request)
-        while chunk := await call(spool.read, 1 << 20):
-            await response.write(chunk)
-        await response.write_eof()
-    return response
+        return await send_file(request, spool, {"Content-Type": "application/x-tar"})
 
 
 ROUTES = [

@@ -11,7 +11,7 @@ from aiohttp import web
 from pyctr.errors import InvalidArgument
 from pyctr.service.app import call, engine, flag, reply
 from pyctr.service.images import registry_credentials
-from pyctr.service.streams import from_thread, send_file, with_progress
+from pyctr.service.streams import from_thread, receive_file, send_file, with_progress
 
 
 async def push(request: web.Request) -> web.StreamResponse:
@@ -63,9 +63,7 @@ async def get_many(request: web.Request) -> web.StreamResponse:
 async def load(request: web.Request) -> web.Response:
     eng = engine(request)
     with tempfile.TemporaryFile() as spool:
-        async for chunk in request.content.iter_chunked(1 << 20):
-            await call(spool.write, chunk)
-        spool.seek(0)
+        await receive_file(request, spool)
         loaded = await call(eng.images.load, spool)
     # (`quiet` hides progress only, as Docker's: what was loaded is always said)
     text = "".join(json.dumps({"stream": f"Loaded image: {name}\n"}) + "\n" for name in loaded)

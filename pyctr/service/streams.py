@@ -195,6 +195,16 @@ def with_progress(work: Callable[[Callable], object]) -> Callable[[], Iterator]:
     return produce
 
 
+async def receive_file(request: web.Request, spool) -> None:
+    """The request's body into `spool` (a file), rewound: written in the thread pool a MiB at a
+    time, as send_file reads (uploaded archives are taken whole before the engine reads them)."""
+    from pyctr.service.app import call
+
+    async for chunk in request.content.iter_chunked(1 << 20):
+        await call(spool.write, chunk)
+    spool.seek(0)
+
+
 async def send_file(request: web.Request, spool, headers: dict) -> web.StreamResponse:
     """`spool` (a file, read from where it stands) as the response body, read in the thread pool a
     MiB at a time: archives (container copies, saved images) are built into a spool first."""
